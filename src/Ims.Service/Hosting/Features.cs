@@ -1,0 +1,18 @@
+namespace Ims.Service.Hosting;
+
+/// <summary>The table of contents: every feature's services, seeds and endpoints, registered in one place.</summary>
+internal static class Features
+{
+    public static void AddServices(IServiceCollection services)
+    {
+    }
+
+    public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
+    {
+        await Task.CompletedTask;
+    }
+
+    public static void MapEndpoints(IEndpointRouteBuilder app)
+    {
+    }
+}

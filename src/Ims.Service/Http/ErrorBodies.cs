@@ -1,0 +1,95 @@
+using System.Text.Json;
+
+namespace Ims.Service.Http;
+
+/// <summary>
+/// The one place that knows how each service shapes its error bodies. Clients parse these: IMS
+/// <c>{"error":{"code","message"}}</c>, the API gateway <c>{"error_code","error_msg","request_id"}</c>, and so on.
+/// </summary>
+public static class ErrorBodies
+{
+    public static string BadRequestCode(ServiceKind service) => service switch
+    {
+        ServiceKind.Ims => "IMG.0001",
+        ServiceKind.Ecs => "Ecs.0005",
+        ServiceKind.Evs => "EVS.2024",
+        ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0002",
+        ServiceKind.Cbr => "BackupService.6301",
+        ServiceKind.Csbs => "BackupService.6301",
+        ServiceKind.Eps => "EPS.0002",
+        ServiceKind.Iam => "400",
+        _ => "APIGW.0201",
+    };
+
+    public static string NotFoundCode(ServiceKind service) => service switch
+    {
+        ServiceKind.Ims => "IMG.0027",
+        ServiceKind.Ecs => "Ecs.0114",
+        ServiceKind.Evs => "EVS.2002",
+        ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0202",
+        ServiceKind.Cbr => "BackupService.6302",
+        ServiceKind.Csbs => "BackupService.6302",
+        ServiceKind.Eps => "EPS.0004",
+        ServiceKind.Iam => "404",
+        _ => "APIGW.0101",
+    };
+
+    public static string ForbiddenCode(ServiceKind service) => service switch
+    {
+        ServiceKind.Ims => "IMG.0030",
+        ServiceKind.Ecs => "Ecs.0003",
+        ServiceKind.Evs => "EVS.2003",
+        ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0003",
+        ServiceKind.Cbr or ServiceKind.Csbs => "BackupService.6100",
+        ServiceKind.Iam => "403",
+        _ => "APIGW.0302",
+    };
+
+    private static string Title(int status) => status switch
+    {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        413 => "Request Entity Too Large",
+        _ => "Error",
+    };
+
+    public static async Task WriteAsync(HttpContext http, ApiError error)
+    {
+        var requestId = RequestIds.Of(http);
+        http.Response.StatusCode = error.Status;
+        http.Response.ContentType = "application/json;charset=UTF-8";
+        await using var writer = new Utf8JsonWriter(http.Response.BodyWriter.AsStream());
+        writer.WriteStartObject();
+        switch (error.Service)
+        {
+            case ServiceKind.Ims or ServiceKind.Ecs or ServiceKind.Evs or ServiceKind.Csbs:
+                writer.WriteStartObject("error");
+                writer.WriteString("code", error.Code);
+                writer.WriteString("message", error.Message);
+                writer.WriteEndObject();
+                break;
+            case ServiceKind.Iam:
+                // Keystone's shape: the code is the HTTP status as a number.
+                writer.WriteStartObject("error");
+                writer.WriteNumber("code", error.Status);
+                writer.WriteString("title", Title(error.Status));
+                writer.WriteString("message", error.Message);
+                writer.WriteEndObject();
+                break;
+            case ServiceKind.Vpc:
+                writer.WriteString("code", error.Code);
+                writer.WriteString("message", error.Message);
+                break;
+            default: // Gateway, VpcV3, Cbr, Eps, Admin
+                writer.WriteString("error_code", error.Code);
+                writer.WriteString("error_msg", error.Message);
+                writer.WriteString("request_id", requestId);
+                break;
+        }
+        writer.WriteEndObject();
+        await writer.FlushAsync();
+    }
+}

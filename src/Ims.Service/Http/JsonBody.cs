@@ -1,0 +1,77 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Ims.Service.Http;
+
+/// <summary>
+/// Reads request bodies. Binding is explicit (never Minimal API's automatic binding) so that a malformed or
+/// wrongly-typed body gets the owning service's 400, not a framework default.
+/// </summary>
+public static class JsonBody
+{
+    private const string RawBodyKey = "ims.raw-body";
+
+    /// <summary>Requests may carry up to 12 MB, the API gateway's limit for signed requests.</summary>
+    public const long MaxBodyBytes = 12 * 1024 * 1024;
+
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        NumberHandling = JsonNumberHandling.Strict,
+        PropertyNameCaseInsensitive = false,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+        AllowTrailingCommas = false,
+        ReadCommentHandling = JsonCommentHandling.Disallow,
+        RespectNullableAnnotations = false,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>The raw body, read once (the AK/SK check hashes the same bytes the handler parses).</summary>
+    public static async Task<ReadOnlyMemory<byte>> RawAsync(HttpContext http)
+    {
+        if (http.Items.TryGetValue(RawBodyKey, out var cached) && cached is ReadOnlyMemory<byte> bytes) return bytes;
+        var feature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (feature is { IsReadOnly: false } && feature.MaxRequestBodySize is null or > MaxBodyBytes)
+            feature.MaxRequestBodySize = MaxBodyBytes;
+        using var buffer = new MemoryStream();
+        await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
+        ReadOnlyMemory<byte> read = buffer.ToArray();
+        http.Items[RawBodyKey] = read;
+        return read;
+    }
+
+    /// <summary>
+    /// Parses the body as <typeparamref name="T"/>. An empty body is an error unless <paramref name="allowEmpty"/>,
+    /// in which case the result is <c>default</c> with no error.
+    /// </summary>
+    public static async Task<(T? Value, ApiError? Error)> ReadAsync<T>(HttpContext http, ServiceKind service, bool allowEmpty = false)
+        where T : class
+    {
+        var raw = await RawAsync(http);
+        if (IsBlank(raw.Span))
+        {
+            if (allowEmpty) return (null, null);
+            return (null, service == ServiceKind.Ims
+                ? ApiError.Ims("IMG.0007", "The request body is empty.")
+                : ApiError.BadBody(service, "The request body is empty."));
+        }
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(raw.Span, Options);
+            if (value is null) return (null, ApiError.BadBody(service, "The request body must be a JSON object."));
+            return (value, null);
+        }
+        catch (JsonException ex)
+        {
+            var where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "" : $" at {ex.Path}";
+            return (null, ApiError.BadBody(service, $"The request message format is invalid{where}."));
+        }
+    }
+
+    private static bool IsBlank(ReadOnlySpan<byte> span)
+    {
+        foreach (var b in span)
+            if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')) return false;
+        return true;
+    }
+}

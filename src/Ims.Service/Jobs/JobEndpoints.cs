@@ -1,0 +1,84 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ims.Service.Auth;
+using Ims.Service.Http;
+
+namespace Ims.Service.Jobs;
+
+/// <summary>
+/// <c>GET /v1/{project_id}/jobs/{job_id}</c>, shared by IMS, ECS and EVS: job ids are unique across the service and
+/// each job answers in the shape of its own kind.
+/// </summary>
+public static class JobEndpoints
+{
+    public static IEndpointRouteBuilder MapJobs(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/{project_id}/jobs/{job_id}", GetJob).ForService(ServiceKind.Ims);
+        return app;
+    }
+
+    private static async Task<IResult> GetJob(string job_id, Caller caller, JobQueue queue, HttpContext http)
+    {
+        var job = await queue.FindAsync(caller.ProjectId, job_id, http.RequestAborted);
+        if (job is null)
+            return ApiError.Ims("IMG.0031", "The resource ID in the request is incorrect.", StatusCodes.Status404NotFound);
+        return new JobResult(job);
+    }
+
+    private sealed class JobResult(JobRow job) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext http)
+        {
+            http.Response.ContentType = "application/json;charset=UTF-8";
+            await using var writer = new Utf8JsonWriter(http.Response.BodyWriter.AsStream());
+            JobWire.Write(writer, job);
+            await writer.FlushAsync();
+        }
+    }
+}
+
+/// <summary>The wire shape of a job (identical keys for IMS, ECS and EVS; entities differ by kind).</summary>
+public static class JobWire
+{
+    public static void Write(Utf8JsonWriter writer, JobRow job)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("status", job.Status);
+        writer.WritePropertyName("entities");
+        if (job.Service == "ecs" && job.Entities.Contains("\"sub_jobs\"", StringComparison.Ordinal))
+            MirrorSubJobs(job).WriteTo(writer);
+        else
+            writer.WriteRawValue(job.Entities, skipInputValidation: true);
+        writer.WriteString("job_id", job.Id);
+        writer.WriteString("job_type", job.JobType);
+        writer.WriteString("begin_time", WireTime.Millis(job.BeginTime));
+        WriteNullable(writer, "end_time", job.EndTime is { } end ? WireTime.Millis(end) : null);
+        WriteNullable(writer, "error_code", job.ErrorCode);
+        WriteNullable(writer, "fail_reason", job.FailReason);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>ECS sub-jobs run in lockstep with their parent here, so they report the parent's state.</summary>
+    private static JsonObject MirrorSubJobs(JobRow job)
+    {
+        var entities = JsonNode.Parse(job.Entities)!.AsObject();
+        if (entities["sub_jobs"] is JsonArray subJobs)
+        {
+            foreach (var sub in subJobs.OfType<JsonObject>())
+            {
+                sub["status"] = job.Status;
+                sub["begin_time"] = WireTime.Millis(job.BeginTime);
+                sub["end_time"] = job.EndTime is { } end ? WireTime.Millis(end) : null;
+                sub["error_code"] = job.ErrorCode;
+                sub["fail_reason"] = job.FailReason;
+            }
+        }
+        return entities;
+    }
+
+    private static void WriteNullable(Utf8JsonWriter writer, string name, string? value)
+    {
+        if (value is null) writer.WriteNull(name);
+        else writer.WriteString(name, value);
+    }
+}

@@ -1,0 +1,126 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dapper;
+using Ims.Service.Hosting;
+using Ims.Service.Http;
+using Ims.Service.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Ims.Service.Jobs;
+
+/// <summary>The jobs table: enqueue inside a caller's transaction, claim with a lease, record progress.</summary>
+public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOptions> options)
+{
+    internal static readonly JsonSerializerOptions PayloadOptions = new(JsonSerializerDefaults.Web);
+
+    private const string Columns = "id, project_id AS ProjectId, service, job_type AS JobType, status, payload, entities, " +
+        "resource_id AS ResourceId, step, attempts, begin_time AS BeginTime, end_time AS EndTime, " +
+        "error_code AS ErrorCode, fail_reason AS FailReason";
+
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+
+    /// <summary>
+    /// Writes a new job in the caller's transaction: the job exists if and only if the change that starts it
+    /// commits. Workers are woken once the transaction commits.
+    /// </summary>
+    public async Task<string> EnqueueAsync(WriteScope write, string service, string jobType, string projectId,
+        object payload, JsonObject? entities, string? resourceId, CancellationToken ct)
+    {
+        var id = Ids.NewHex32();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO jobs (id, project_id, service, job_type, status, payload, entities, resource_id, run_after, begin_time)
+            VALUES (@id, @projectId, @service, @jobType, 'INIT', @payload, @entities, @resourceId, @now, @now)
+            """,
+            new
+            {
+                id, projectId, service, jobType, resourceId, now,
+                payload = JsonSerializer.Serialize(payload, PayloadOptions),
+                entities = (entities ?? []).ToJsonString(),
+            }, write.Transaction, cancellationToken: ct));
+        write.OnCommitted(Wake);
+        return id;
+    }
+
+    public void Wake() => _wake.Release();
+
+    /// <summary>Waits until a job is queued or the poll interval passes.</summary>
+    public Task<bool> WaitForWorkAsync(CancellationToken ct) =>
+        _wake.WaitAsync(options.Value.Jobs.PollInterval, ct);
+
+    public async Task<JobRow?> FindAsync(string projectId, string jobId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<JobRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM jobs WHERE id = @jobId AND project_id = @projectId",
+            new { jobId, projectId }, cancellationToken: ct));
+    }
+
+    /// <summary>Claims the oldest due job whose lease is free or expired, or returns null.</summary>
+    public async Task<JobRow?> ClaimAsync(string owner, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var write = await db.BeginWriteAsync(ct);
+        var row = await write.Connection.QuerySingleOrDefaultAsync<JobRow>(new CommandDefinition(
+            $"""
+            UPDATE jobs SET lease_owner = @owner, lease_until = @until, attempts = attempts + 1, status = 'RUNNING'
+            WHERE id = (SELECT id FROM jobs
+                        WHERE status IN ('INIT', 'RUNNING') AND run_after <= @now
+                          AND (lease_until IS NULL OR lease_until < @now)
+                        ORDER BY run_after LIMIT 1{db.ClaimLockClause})
+            RETURNING {Columns}
+            """,
+            new { owner, now, until = now + (long)options.Value.Jobs.Lease.TotalMilliseconds }, write.Transaction, cancellationToken: ct));
+        await write.CommitAsync(ct);
+        return row;
+    }
+
+    /// <summary>
+    /// Records progress inside the step's transaction, but only while <paramref name="owner"/> still holds the
+    /// lease; false means another worker took the job over and this one must stop.
+    /// </summary>
+    public async Task<bool> RecordStepAsync(WriteScope write, string jobId, string owner, long step, JsonObject entities,
+        bool finished, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var rows = await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE jobs SET step = @step, entities = @entities, lease_until = @until,
+                status = CASE WHEN @finished THEN 'SUCCESS' ELSE status END,
+                end_time = CASE WHEN @finished THEN @now ELSE end_time END,
+                lease_owner = CASE WHEN @finished THEN NULL ELSE lease_owner END
+            WHERE id = @jobId AND lease_owner = @owner
+            """,
+            new { jobId, owner, step, finished, now, entities = entities.ToJsonString(),
+                  until = now + (long)options.Value.Jobs.Lease.TotalMilliseconds },
+            write.Transaction, cancellationToken: ct));
+        return rows == 1;
+    }
+
+    public async Task<bool> RecordFailureAsync(WriteScope write, string jobId, string owner, string code, string reason,
+        JsonObject entities, CancellationToken ct)
+    {
+        entities["error_code"] = code;
+        entities["error"] = reason;
+        var rows = await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE jobs SET status = 'FAIL', error_code = @code, fail_reason = @reason, end_time = @now,
+                entities = @entities, lease_owner = NULL, lease_until = NULL
+            WHERE id = @jobId AND lease_owner = @owner
+            """,
+            new { jobId, owner, code, reason, entities = entities.ToJsonString(), now = time.GetUtcNow().ToUnixTimeMilliseconds() },
+            write.Transaction, cancellationToken: ct));
+        return rows == 1;
+    }
+
+    /// <summary>Gives a job back to the queue (shutdown, or a retry after <paramref name="delay"/>).</summary>
+    public async Task ReleaseAsync(string jobId, string owner, TimeSpan delay, CancellationToken ct)
+    {
+        await using var write = await db.BeginWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, run_after = @runAfter WHERE id = @jobId AND lease_owner = @owner",
+            new { jobId, owner, runAfter = time.GetUtcNow().Add(delay).ToUnixTimeMilliseconds() }, write.Transaction, cancellationToken: ct));
+        await write.CommitAsync(ct);
+    }
+}

@@ -1,0 +1,136 @@
+using Ims.Service.Hosting;
+using Ims.Service.Http;
+using Ims.Service.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Ims.Service.Jobs;
+
+/// <summary>
+/// Workers that claim due jobs from the database and run their steps. Nothing about a job lives only in
+/// memory: a worker that dies simply stops renewing its lease, and any worker resumes the job later.
+/// </summary>
+public sealed partial class JobRunner(
+    JobQueue queue,
+    Database db,
+    IEnumerable<JobHandler> handlers,
+    TimeProvider time,
+    IServiceProvider services,
+    IOptions<ServiceOptions> options,
+    ILogger<JobRunner> logger) : BackgroundService
+{
+    private readonly Dictionary<string, JobHandler> _handlers = handlers.ToDictionary(h => h.JobType, StringComparer.Ordinal);
+    private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Ids.NewHex32()[..8]}";
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, Math.Max(1, options.Value.Jobs.Workers)).Select(_ => WorkLoopAsync(stoppingToken)));
+
+    private async Task WorkLoopAsync(CancellationToken stop)
+    {
+        await Task.Yield();
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                var job = await queue.ClaimAsync(_owner, stop);
+                if (job is null)
+                {
+                    await queue.WaitForWorkAsync(stop);
+                    continue;
+                }
+                await RunAsync(job, stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.LoopFailed(logger, ex);
+                await Task.Delay(options.Value.Jobs.PollInterval, time, stop).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async Task RunAsync(JobRow row, CancellationToken stop)
+    {
+        var context = new JobContext(row, time, services);
+        if (!_handlers.TryGetValue(row.JobType, out var handler))
+        {
+            await FailAsync(context, null, "IMG.0014", $"No handler for job type {row.JobType}.", stop);
+            return;
+        }
+        if (row.Attempts > options.Value.Jobs.MaxAttempts)
+        {
+            await FailAsync(context, handler, handler.InternalErrorCode, "The job failed repeatedly and was abandoned.", stop);
+            return;
+        }
+        Log.Claimed(logger, row.Id, row.JobType, row.Step);
+        try
+        {
+            for (var index = (int)row.Step; index < handler.Steps.Count; index++)
+            {
+                var step = handler.Steps[index];
+                if (options.Value.Jobs.StepDelay > TimeSpan.Zero)
+                    await Task.Delay(options.Value.Jobs.StepDelay, time, stop);
+                if (step.Work is not null) await step.Work(context, stop);
+                await using var write = await db.BeginWriteAsync(stop);
+                await step.Commit(context, write, stop);
+                var finished = index == handler.Steps.Count - 1;
+                if (!await queue.RecordStepAsync(write, row.Id, _owner, index + 1, context.Entities, finished, stop))
+                {
+                    Log.LostLease(logger, row.Id);
+                    return; // disposing the scope rolls the step back; the new owner redoes it
+                }
+                await write.CommitAsync(stop);
+            }
+            Log.Finished(logger, row.Id, row.JobType);
+        }
+        catch (JobFailedException failure)
+        {
+            await FailAsync(context, handler, failure.Code, failure.Message, stop);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Shutting down: hand the job back at once so that the next start resumes it without waiting for the lease.
+            await queue.ReleaseAsync(row.Id, _owner, TimeSpan.Zero, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Log.StepFailed(logger, ex, row.Id);
+            var backoff = TimeSpan.FromMilliseconds(Math.Min(30_000, 200 * Math.Pow(2, row.Attempts)));
+            await queue.ReleaseAsync(row.Id, _owner, backoff, CancellationToken.None);
+        }
+    }
+
+    private async Task FailAsync(JobContext context, JobHandler? handler, string code, string reason, CancellationToken stop)
+    {
+        await using var write = await db.BeginWriteAsync(stop);
+        if (handler is not null) await handler.OnFailedAsync(context, write, stop);
+        if (await queue.RecordFailureAsync(write, context.JobId, _owner, code, reason, context.Entities, stop))
+        {
+            await write.CommitAsync(stop);
+            Log.Failed(logger, context.JobId, code, reason);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1001, LogLevel.Debug, "Claimed job {JobId} ({JobType}) at step {Step}")]
+        public static partial void Claimed(ILogger logger, string jobId, string jobType, long step);
+
+        [LoggerMessage(1002, LogLevel.Information, "Job {JobId} ({JobType}) succeeded")]
+        public static partial void Finished(ILogger logger, string jobId, string jobType);
+
+        [LoggerMessage(1003, LogLevel.Information, "Job {JobId} failed with {Code}: {Reason}")]
+        public static partial void Failed(ILogger logger, string jobId, string code, string reason);
+
+        [LoggerMessage(1004, LogLevel.Warning, "Job {JobId} lost its lease; another worker resumes it")]
+        public static partial void LostLease(ILogger logger, string jobId);
+
+        [LoggerMessage(1005, LogLevel.Error, "A step of job {JobId} threw; the job is retried")]
+        public static partial void StepFailed(ILogger logger, Exception ex, string jobId);
+
+        [LoggerMessage(1006, LogLevel.Error, "The job worker loop failed")]
+        public static partial void LoopFailed(ILogger logger, Exception ex);
+    }
+}

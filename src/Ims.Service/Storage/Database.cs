@@ -1,0 +1,57 @@
+using System.Data.Common;
+
+namespace Ims.Service.Storage;
+
+/// <summary>
+/// The narrow seam between the service and its relational store. Everything above it speaks plain SQL
+/// (through Dapper) that both SQLite and PostgreSQL accept; only what truly differs lives here.
+/// </summary>
+public abstract class Database
+{
+    /// <summary>Opens a connection for reads (and for writes that need no transaction).</summary>
+    public abstract Task<DbConnection> OpenAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Starts a write transaction. On SQLite there is one writer per file, so the seam serialises writers
+    /// in-process instead of letting them spin on SQLITE_BUSY.
+    /// </summary>
+    public abstract Task<WriteScope> BeginWriteAsync(CancellationToken ct);
+
+    /// <summary>True when the exception is a unique or primary-key violation.</summary>
+    public abstract bool IsUniqueViolation(Exception ex);
+
+    /// <summary>
+    /// Appended to the job-claim subquery. PostgreSQL needs <c> FOR UPDATE SKIP LOCKED</c> so that nodes skip
+    /// each other's rows; SQLite has a single writer and needs nothing.
+    /// </summary>
+    public virtual string ClaimLockClause => "";
+
+    /// <summary>The dialect name used to pick migration scripts ("sqlite", later "postgres").</summary>
+    public abstract string Dialect { get; }
+}
+
+/// <summary>A connection plus its open write transaction. Dispose without <see cref="CommitAsync"/> rolls back.</summary>
+public sealed class WriteScope(DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IAsyncDisposable
+{
+    public DbConnection Connection { get; } = connection;
+    public DbTransaction Transaction { get; } = transaction;
+
+    private List<Action>? _onCommitted;
+
+    /// <summary>Runs <paramref name="action"/> after a successful commit (for example, waking job workers).</summary>
+    public void OnCommitted(Action action) => (_onCommitted ??= []).Add(action);
+
+    public async Task CommitAsync(CancellationToken ct)
+    {
+        await Transaction.CommitAsync(ct);
+        if (_onCommitted is null) return;
+        foreach (var action in _onCommitted) action();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Transaction.DisposeAsync();
+        await Connection.DisposeAsync();
+        writerLock?.Dispose();
+    }
+}

@@ -1,0 +1,166 @@
+using System.Net.Http.Headers;
+using System.Text;
+using Ims.Tests.Infrastructure;
+
+namespace Ims.Tests.Auth;
+
+public sealed class AuthenticationTests(ServiceFixture fixture) : IClassFixture<ServiceFixture>
+{
+    private TestService Service => fixture.Service;
+
+    [Fact]
+    public async Task Password_token_is_issued_in_X_Subject_Token_and_validates()
+    {
+        var alice = TestAccounts.Alice;
+        var issued = await ApiClient.IssueTokenAsync(Service.BaseAddress, alice.UserName, alice.Password, alice.DomainName, alice.ProjectId);
+        issued.Expect(201);
+        var token = issued.Headers.GetValues("X-Subject-Token").Single();
+        Assert.Equal(alice.ProjectId, (string?)issued["token"]["project"]!["id"]);
+        Assert.EndsWith("Z", (string?)issued["token"]["expires_at"]);
+
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Service.BaseAddress, "/v3/auth/tokens"));
+        request.Headers.Add("X-Auth-Token", token);
+        request.Headers.Add("X-Subject-Token", token);
+        using var response = await http.SendAsync(request);
+        Assert.Equal(200, (int)response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Wrong_password_gets_401()
+    {
+        var alice = TestAccounts.Alice;
+        var issued = await ApiClient.IssueTokenAsync(Service.BaseAddress, alice.UserName, "wrong", alice.DomainName, alice.ProjectId);
+        issued.Expect(401);
+        Assert.Equal(401, (int?)issued["error"]["code"]);
+    }
+
+    [Fact]
+    public async Task Token_cannot_be_scoped_to_another_accounts_project()
+    {
+        var alice = TestAccounts.Alice;
+        var issued = await ApiClient.IssueTokenAsync(Service.BaseAddress, alice.UserName, alice.Password, alice.DomainName, TestAccounts.Bob.ProjectId);
+        issued.Expect(401);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("{")]
+    [InlineData("[]")]
+    [InlineData("""{"auth":{"identity":{"methods":"password"}}}""")]
+    [InlineData("""{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"alice-password"}}}}}""")]
+    public async Task Malformed_token_requests_get_400_in_keystone_shape(string body)
+    {
+        using var http = new HttpClient();
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await http.PostAsync(new Uri(Service.BaseAddress, "/v3/auth/tokens"), content);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Contains("\"error\"", text, StringComparison.Ordinal);
+        Assert.True(response.Headers.Contains("X-Request-Id"));
+    }
+
+    [Theory]
+    [InlineData(AuthMode.Token)]
+    [InlineData(AuthMode.AkSk)]
+    [InlineData(AuthMode.AkSkCredential)]
+    public async Task Every_auth_mode_reaches_the_callers_project(AuthMode mode)
+    {
+        var client = Service.Client(TestAccounts.Alice, mode);
+        var response = await client.GetAsync($"/v1/{client.ProjectId}/jobs/{Guid.NewGuid():N}");
+        response.ExpectImsError(404, "IMG.0031");
+    }
+
+    [Fact]
+    public async Task Missing_credentials_get_the_gateway_401()
+    {
+        using var http = new HttpClient();
+        using var response = await http.GetAsync(new Uri(Service.BaseAddress, $"/v1/{TestAccounts.Alice.ProjectId}/jobs/x"));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(401, (int)response.StatusCode);
+        Assert.Contains("\"error_code\":\"APIGW.0301\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"request_id\"", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_forged_token_gets_401()
+    {
+        var token = await Service.Client(TestAccounts.Alice).TokenAsync();
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Service.BaseAddress, $"/v1/{TestAccounts.Alice.ProjectId}/jobs/x"));
+        request.Headers.Add("X-Auth-Token", token[..^3] + "AAA");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(401, (int)response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_tampered_body_breaks_the_signature()
+    {
+        var alice = TestAccounts.Alice;
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Service.BaseAddress, "/v3/projects"));
+        request.Headers.Add("X-Project-Id", alice.ProjectId);
+        request.Content = new ByteArrayContent("{\"name\":\"b\"}"u8.ToArray());
+        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse("application/json");
+        ClientSigner.Sign(request, "{\"name\":\"a\"}"u8.ToArray(), alice.AccessKey, alice.SecretKey, DateTime.UtcNow);
+        using var http = new HttpClient();
+        using var response = await http.SendAsync(request);
+        Assert.Equal(401, (int)response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_signature_older_than_15_minutes_gets_401()
+    {
+        var alice = TestAccounts.Alice;
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Service.BaseAddress, $"/v1/{alice.ProjectId}/jobs/x"));
+        request.Headers.Add("X-Project-Id", alice.ProjectId);
+        ClientSigner.Sign(request, [], alice.AccessKey, alice.SecretKey, DateTime.UtcNow.AddMinutes(-16));
+        using var http = new HttpClient();
+        using var response = await http.SendAsync(request);
+        Assert.Equal(401, (int)response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_signature_for_another_accounts_project_gets_401()
+    {
+        var alice = TestAccounts.Alice;
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Service.BaseAddress, $"/v1/{TestAccounts.Bob.ProjectId}/jobs/x"));
+        request.Headers.Add("X-Project-Id", TestAccounts.Bob.ProjectId);
+        ClientSigner.Sign(request, [], alice.AccessKey, alice.SecretKey, DateTime.UtcNow);
+        using var http = new HttpClient();
+        using var response = await http.SendAsync(request);
+        Assert.Equal(401, (int)response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(AuthMode.Token)]
+    [InlineData(AuthMode.AkSk)]
+    public async Task A_foreign_project_in_the_path_gets_403(AuthMode mode)
+    {
+        var response = await Service.Client(TestAccounts.Alice, mode).GetAsync($"/v1/{TestAccounts.Bob.ProjectId}/jobs/{Guid.NewGuid():N}");
+        response.ExpectImsError(403, "IMG.0030");
+    }
+
+    [Fact]
+    public async Task Unknown_routes_get_the_gateway_404()
+    {
+        var response = await Service.Client(TestAccounts.Alice).GetAsync("/v9/nothing/here");
+        response.Expect(404);
+        Assert.Equal("APIGW.0101", (string?)response["error_code"]);
+    }
+
+    [Fact]
+    public async Task Oversized_bodies_get_413_not_500()
+    {
+        // The service answers as soon as it sees the declared length, so the client sends only the headers.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(Service.BaseAddress.Host, Service.BaseAddress.Port);
+        var stream = tcp.GetStream();
+        var head = $"POST /v3/auth/tokens HTTP/1.1\r\nHost: {Service.BaseAddress.Authority}\r\nContent-Type: application/json\r\nContent-Length: {13 * 1024 * 1024}\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        var buffer = new byte[4096];
+        var read = await stream.ReadAsync(buffer);
+        var text = Encoding.ASCII.GetString(buffer, 0, read);
+        Assert.StartsWith("HTTP/1.1 413", text, StringComparison.Ordinal);
+        Assert.Contains("X-Request-Id", text, StringComparison.OrdinalIgnoreCase);
+    }
+}
