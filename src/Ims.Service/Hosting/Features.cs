@@ -1,3 +1,6 @@
+using Ims.Service.Ims;
+using Ims.Service.Storage;
+
 namespace Ims.Service.Hosting;
 
 /// <summary>The table of contents: every feature's services, seeds and endpoints, registered in one place.</summary>
@@ -9,10 +12,13 @@ internal static class Features
 
     public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
     {
-        await Task.CompletedTask;
+        var db = services.GetRequiredService<Database>();
+        var time = services.GetRequiredService<TimeProvider>();
+        await PublicImages.SeedAsync(db, time, ct);
     }
 
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
+        app.MapImages();
     }
 }
