@@ -1,3 +1,5 @@
+using Ims.Service.Vpc;
+
 namespace Ims.Service.Hosting;
 
 /// <summary>The table of contents: every feature's services, seeds and endpoints, registered in one place.</summary>
@@ -14,5 +16,9 @@ internal static class Features
 
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
+        app.MapVpcs();
+        app.MapSubnets();
+        app.MapSecurityGroups();
+        app.MapPorts();
     }
 }
