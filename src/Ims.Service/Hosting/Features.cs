@@ -1,5 +1,6 @@
 using Ims.Service.Ims;
 using Ims.Service.Storage;
+using Ims.Service.Vpc;
 
 namespace Ims.Service.Hosting;
 
@@ -20,5 +21,9 @@ internal static class Features
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
         app.MapImages();
+        app.MapVpcs();
+        app.MapSubnets();
+        app.MapSecurityGroups();
+        app.MapPorts();
     }
 }
