@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using Ims.Service.Http;
+
+namespace Ims.Service.Ims;
+
+/// <summary>The three ways to make a full-ECS image (spec §1.1).</summary>
+public enum WholeImageMode
+{
+    /// <summary>Mode A: back the ECS up (CBR with a vault, else CSBS), then register the backup.</summary>
+    FromServer,
+    /// <summary>Mode B: register an existing CSBS backup.</summary>
+    FromCsbsBackup,
+    /// <summary>Mode C: register an existing CBR backup.</summary>
+    FromCbrBackup,
+}
+
+/// <summary>The body of <c>POST /v1/cloudimages/wholeimages/action</c>, exactly as clients send it.</summary>
+public sealed record WholeImageRequest
+{
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("description")] public string? Description { get; init; }
+    [JsonPropertyName("tags")] public List<string>? Tags { get; init; }
+    [JsonPropertyName("image_tags")] public List<ImageTagRequest>? ImageTags { get; init; }
+    [JsonPropertyName("instance_id")] public string? InstanceId { get; init; }
+    [JsonPropertyName("backup_id")] public string? BackupId { get; init; }
+    [JsonPropertyName("whole_image_type")] public string? WholeImageType { get; init; }
+    [JsonPropertyName("vault_id")] public string? VaultId { get; init; }
+    [JsonPropertyName("enterprise_project_id")] public string? EnterpriseProjectId { get; init; }
+    [JsonPropertyName("min_ram")] public long? MinRam { get; init; }
+    [JsonPropertyName("max_ram")] public long? MaxRam { get; init; }
+}
+
+public sealed record ImageTagRequest
+{
+    [JsonPropertyName("key")] public string? Key { get; init; }
+    [JsonPropertyName("value")] public string? Value { get; init; }
+}
+
+/// <summary>A create request that passed every rule the request alone can decide.</summary>
+public sealed record ValidWholeImageRequest(
+    WholeImageMode Mode,
+    string Name,
+    string Description,
+    IReadOnlyList<ImageTags.Tag> Tags,
+    string? InstanceId,
+    string? BackupId,
+    string? VaultId,
+    string EnterpriseProjectId,
+    long MinRam,
+    long? MaxRam);
+
+/// <summary>
+/// The request-time rules of spec §1.1 and §1.3, in the order the real service applies them. Pure: no storage,
+/// so each rule is unit-tested with the exact error code.
+/// </summary>
+public static partial class WholeImageRules
+{
+    public const int MaxTags = 10;
+
+    public static (ValidWholeImageRequest? Request, ApiError? Error) Validate(WholeImageRequest body, bool chineseNames)
+    {
+        // Mode selection (§1.1).
+        var hasInstance = !string.IsNullOrEmpty(body.InstanceId);
+        var hasBackup = !string.IsNullOrEmpty(body.BackupId);
+        if (hasInstance && hasBackup)
+            return Fail("IMG.0001", "Specify either instance_id or backup_id, not both.");
+        WholeImageMode mode;
+        if (hasBackup)
+        {
+            mode = body.WholeImageType switch
+            {
+                null or "" or "CSBS" => WholeImageMode.FromCsbsBackup,
+                "CBR" => WholeImageMode.FromCbrBackup,
+                _ => (WholeImageMode)(-1),
+            };
+            if ((int)mode < 0) return Fail("IMG.0021");
+        }
+        else if (hasInstance)
+        {
+            mode = WholeImageMode.FromServer;
+        }
+        else
+        {
+            return Fail(string.IsNullOrEmpty(body.WholeImageType) ? "IMG.0012" : "IMG.0019");
+        }
+
+        // Name (§1.3).
+        if (string.IsNullOrEmpty(body.Name)) return Fail("IMG.0013");
+        if (body.Name.EnumerateRunes().Count() > 128) return Fail("IMG.0002");
+        if (!(chineseNames ? ChineseName() : PlainName()).IsMatch(body.Name)) return Fail("IMG.0003");
+
+        // Description.
+        var description = body.Description ?? "";
+        if (description.EnumerateRunes().Count() > 1024) return Fail("IMG.0004");
+        if (description.AsSpan().IndexOfAny("\r\n<>") >= 0) return Fail("IMG.0054");
+
+        // Tags: one family or the other, at most ten distinct keys; a repeated key keeps its last value.
+        if (body.Tags is { Count: > 0 } && body.ImageTags is { Count: > 0 })
+            return Fail("IMG.0001", "Use either tags or image_tags, not both.");
+        var tags = new List<ImageTags.Tag>();
+        if (body.Tags is not null)
+        {
+            foreach (var raw in body.Tags)
+            {
+                if (raw is null || !TryParseOldTag(raw, out var tag)) return Fail("IMG.0115");
+                Upsert(tags, tag);
+            }
+        }
+        if (body.ImageTags is not null)
+        {
+            foreach (var item in body.ImageTags)
+            {
+                if (item?.Key is null || item.Value is null) return Fail("IMG.0115");
+                var key = item.Key.Trim();
+                var value = item.Value.Trim();
+                if (key.Length is 0 or > 36 || value.Length > 43 || key.Contains('=', StringComparison.Ordinal)
+                    || key.Any(char.IsControl) || value.Any(char.IsControl))
+                    return Fail("IMG.0115");
+                Upsert(tags, new ImageTags.Tag(key, value));
+            }
+        }
+        if (tags.Count > MaxTags) return Fail("IMG.0116");
+
+        // Memory limits: 0 means "not set"; when both are set the minimum cannot exceed the maximum.
+        var minRam = body.MinRam ?? 0;
+        var maxRam = body.MaxRam is null or 0 ? (long?)null : body.MaxRam;
+        if (minRam is < 0 or > int.MaxValue || body.MaxRam is < 0 or > int.MaxValue) return Fail("IMG.0055");
+        if (maxRam is { } max && minRam > 0 && minRam > max) return Fail("IMG.0055");
+
+        // Enterprise project: "0", empty or absent is the default; anything else must be a UUID.
+        var eps = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId;
+        if (eps != "0" && !Guid.TryParseExact(eps, "D", out _)) return Fail("IMG.0155");
+
+        return (new ValidWholeImageRequest(mode, body.Name, description, tags,
+            mode == WholeImageMode.FromServer ? body.InstanceId : null,
+            mode == WholeImageMode.FromServer ? null : body.BackupId,
+            mode == WholeImageMode.FromServer && !string.IsNullOrEmpty(body.VaultId) ? body.VaultId : null,
+            eps, minRam, maxRam), null);
+    }
+
+    /// <summary>
+    /// Old-style tag <c>key.value</c>, split at the first separator; <c>key=value</c> and a bare key are accepted
+    /// too (spec §1.3 DECISION). Key 1-36, value 0-43 characters of letters, digits, <c>_</c> and <c>-</c>.
+    /// </summary>
+    public static bool TryParseOldTag(string raw, out ImageTags.Tag tag)
+    {
+        tag = new ImageTags.Tag("", "");
+        var split = raw.IndexOfAny(['.', '=']);
+        var key = split < 0 ? raw : raw[..split];
+        var value = split < 0 ? "" : raw[(split + 1)..];
+        if (key.Length is 0 or > 36 || value.Length > 43 || !TagChars().IsMatch(key) || !(value.Length == 0 || TagChars().IsMatch(value)))
+            return false;
+        tag = new ImageTags.Tag(key, value);
+        return true;
+    }
+
+    private static void Upsert(List<ImageTags.Tag> tags, ImageTags.Tag tag)
+    {
+        var index = tags.FindIndex(t => t.Key == tag.Key);
+        if (index >= 0) tags[index] = tag;
+        else tags.Add(tag);
+    }
+
+    private static (ValidWholeImageRequest?, ApiError?) Fail(string code, string? detail = null) => (null, ImsErrors.Of(code, detail));
+
+    internal static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^[A-Za-z0-9._-](?:[A-Za-z0-9._ -]{0,126}[A-Za-z0-9._-])?$")]
+    private static partial Regex PlainName();
+
+    [GeneratedRegex(@"^[A-Za-z0-9._\u4e00-\u9fff-](?:[A-Za-z0-9._ \u4e00-\u9fff-]{0,126}[A-Za-z0-9._\u4e00-\u9fff-])?$")]
+    private static partial Regex ChineseName();
+
+    [GeneratedRegex(@"^[A-Za-z0-9_-]+$")]
+    private static partial Regex TagChars();
+}
