@@ -1,4 +1,5 @@
 using Ims.Service.Ims;
+using Ims.Service.Jobs;
 using Ims.Service.Storage;
 using Ims.Service.Vpc;
 
@@ -9,6 +10,7 @@ internal static class Features
 {
     public static void AddServices(IServiceCollection services)
     {
+        services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
     }
 
     public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
@@ -21,6 +23,7 @@ internal static class Features
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
         app.MapImages();
+        app.MapWholeImages();
         app.MapVpcs();
         app.MapSubnets();
         app.MapSecurityGroups();

@@ -21,6 +21,9 @@ public sealed class ServiceOptions
     /// <summary>Whether mode-A whole images may go through CSBS when no vault is given (spec §1.2).</summary>
     public bool? CsbsSupported { get; set; }
 
+    /// <summary>Private images a project may hold, counting those being created (<c>IMG.0015</c>).</summary>
+    public int ImageQuota { get; set; } = 100;
+
     public JobOptions Jobs { get; set; } = new();
 
     /// <summary>
