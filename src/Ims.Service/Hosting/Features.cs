@@ -1,3 +1,6 @@
+using Ims.Service.Ecs;
+using Ims.Service.Evs;
+
 namespace Ims.Service.Hosting;
 
 /// <summary>The table of contents: every feature's services, seeds and endpoints, registered in one place.</summary>
@@ -5,6 +8,8 @@ internal static class Features
 {
     public static void AddServices(IServiceCollection services)
     {
+        services.AddEvs();
+        services.AddEcs();
     }
 
     public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
@@ -14,5 +19,7 @@ internal static class Features
 
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
+        app.MapEcs();
+        app.MapVolumes();
     }
 }
