@@ -1,5 +1,7 @@
 using Ims.Service.Ecs;
 using Ims.Service.Evs;
+using Ims.Service.Ims;
+using Ims.Service.Storage;
 
 namespace Ims.Service.Hosting;
 
@@ -14,11 +16,14 @@ internal static class Features
 
     public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
     {
-        await Task.CompletedTask;
+        var db = services.GetRequiredService<Database>();
+        var time = services.GetRequiredService<TimeProvider>();
+        await PublicImages.SeedAsync(db, time, ct);
     }
 
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
+        app.MapImages();
         app.MapEcs();
         app.MapVolumes();
     }
