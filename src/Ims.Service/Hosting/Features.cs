@@ -2,6 +2,7 @@ using Ims.Service.Ecs;
 using Ims.Service.Evs;
 using Ims.Service.Ims;
 using Ims.Service.Storage;
+using Ims.Service.Vpc;
 
 namespace Ims.Service.Hosting;
 
@@ -24,6 +25,10 @@ internal static class Features
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
         app.MapImages();
+        app.MapVpcs();
+        app.MapSubnets();
+        app.MapSecurityGroups();
+        app.MapPorts();
         app.MapEcs();
         app.MapVolumes();
     }
