@@ -1,3 +1,5 @@
+using Ims.Service.Ecs;
+using Ims.Service.Evs;
 using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
@@ -11,6 +13,8 @@ internal static class Features
     public static void AddServices(IServiceCollection services)
     {
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
+        services.AddEvs();
+        services.AddEcs();
     }
 
     public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
@@ -28,5 +32,7 @@ internal static class Features
         app.MapSubnets();
         app.MapSecurityGroups();
         app.MapPorts();
+        app.MapEcs();
+        app.MapVolumes();
     }
 }

@@ -25,7 +25,7 @@ public static class ErrorBodies
     {
         ServiceKind.Ims => "IMG.0027",
         ServiceKind.Ecs => "Ecs.0114",
-        ServiceKind.Evs => "EVS.2002",
+        ServiceKind.Evs => "EVS.5404",
         ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0003", // "VPC does not exist."; VPC.0202 is the subnet module's
         ServiceKind.Cbr => "BackupService.6302",
         ServiceKind.Csbs => "BackupService.6302",
