@@ -210,7 +210,13 @@ public static class CsbsEndpoints
         return QueryHelpers.AddQueryString($"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}{http.Request.Path}", query);
     }
 
-    private sealed record ServerFacts(string Id, string FlavorId, string ImageId, string? PrivateIp, string? ImageType);
+    private sealed record ServerFacts
+    {
+        public string Id { get; init; } = "";
+        public string FlavorId { get; init; } = "";
+        public string? PrivateIp { get; init; }
+        public string? ImageType { get; init; }
+    }
 
     private static async Task<IReadOnlyList<CheckpointItemWire>> RenderAsync(DbConnection conn, IReadOnlyList<BackupRow> backups,
         string region, CancellationToken ct)
@@ -221,7 +227,7 @@ public static class CsbsEndpoints
         var serverIds = backups.Select(b => b.ResourceId).Distinct().ToArray();
         var servers = (await conn.QueryAsync<ServerFacts>(new CommandDefinition(
             """
-            SELECT s.id, s.flavor_id AS FlavorId, s.image_id AS ImageId,
+            SELECT s.id, s.flavor_id AS FlavorId,
                    (SELECT MIN(p.ip_address) FROM ports p WHERE p.device_id = s.id AND p.project_id = s.project_id
                      AND p.is_primary = 1) AS PrivateIp,
                    (SELECT i.imagetype FROM images i WHERE i.id = s.image_id) AS ImageType
