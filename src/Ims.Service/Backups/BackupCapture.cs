@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Dapper;
+using Ims.Service.Ecs;
 using Ims.Service.Storage;
 
 namespace Ims.Service.Backups;
@@ -12,7 +13,7 @@ public enum ServerProblem
     NotFound,
     /// <summary>The server is building, in error, or otherwise not ACTIVE/SHUTOFF.</summary>
     BadStatus,
-    /// <summary>Another job (a backup, an image) is working on the server.</summary>
+    /// <summary>Another job (a backup, an image, a power action) holds the server, or one of its disks is moving.</summary>
     Busy,
     /// <summary>The server has no attached disk to capture.</summary>
     NoVolumes,
@@ -33,6 +34,7 @@ public sealed record ServerCheck
     public string? SanPolicy { get; init; }
     public string EnterpriseProjectId { get; init; } = "0";
     public long VolumeCount { get; init; }
+    public long DisksInTransit { get; init; }
     public long TotalSizeGb { get; init; }
     /// <summary>An attached shared (multiattach) disk, if any: CSBS refuses those, CBR captures them.</summary>
     public string? SharedVolumeId { get; init; }
@@ -99,14 +101,16 @@ public sealed class BackupCapture(TimeProvider time)
                    (SELECT COALESCE(SUM(v.size_gb), 0) FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
                      WHERE a.server_id = s.id) AS TotalSizeGb,
                    (SELECT MIN(v.id) FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-                     WHERE a.server_id = s.id AND v.multiattach = 1) AS SharedVolumeId
+                     WHERE a.server_id = s.id AND v.multiattach = 1) AS SharedVolumeId,
+                   (SELECT COUNT(*) FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
+                     WHERE a.server_id = s.id AND v.status IN ('attaching', 'detaching')) AS DisksInTransit
             FROM servers s
             WHERE s.id = @serverId AND s.project_id = @projectId AND s.status <> 'DELETED'
             """,
             new { serverId, projectId }, tx, cancellationToken: ct));
         if (server is null) return new ServerCheck { Problem = ServerProblem.NotFound, Id = serverId };
         var problem = server.Status is not ("ACTIVE" or "SHUTOFF") ? ServerProblem.BadStatus
-            : server.TaskState is not null ? ServerProblem.Busy
+            : server.TaskState is not null || server.DisksInTransit > 0 ? ServerProblem.Busy
             : server.VolumeCount == 0 ? ServerProblem.NoVolumes
             : ServerProblem.None;
         return server with { Problem = problem };
@@ -132,15 +136,11 @@ public sealed class BackupCapture(TimeProvider time)
     public async Task<bool> BeginAsync(WriteScope write, BackupStart start, CancellationToken ct)
     {
         var now = NowMs;
-        var claimed = await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE servers SET task_state = @taskState, updated_at = @now
-            WHERE id = @ServerId AND project_id = @ProjectId AND task_state IS NULL AND status IN ('ACTIVE', 'SHUTOFF')
-            """,
-            new { start.ServerId, start.ProjectId, taskState = TaskState, now }, write.Transaction, cancellationToken: ct));
-        if (claimed != 1) return false;
-
         var server = await CheckServerAsync(write.Connection, write.Transaction, start.ProjectId, start.ServerId, ct);
+        if (!server.Ok) return false;
+        var claim = await ServerGuards.TryClaimAsync(write, start.ProjectId, start.ServerId, TaskState, now, ct);
+        if (!claim.Claimed) return false;
+
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO backups (id, project_id, service, checkpoint_id, vault_id, resource_id, resource_type, resource_name,
@@ -229,18 +229,16 @@ public sealed class BackupCapture(TimeProvider time)
     private async Task FinishAsync(WriteScope write, string backupId, string status, CancellationToken ct)
     {
         var now = NowMs;
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE servers SET task_state = NULL, updated_at = @now
-            WHERE task_state = @taskState
-              AND id = (SELECT resource_id FROM backups WHERE id = @backupId AND status = 'protecting')
-            """,
-            new { backupId, taskState = TaskState, now }, write.Transaction, cancellationToken: ct));
+        var serverId = await write.Connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            "SELECT resource_id FROM backups WHERE id = @backupId AND status = 'protecting'",
+            new { backupId }, write.Transaction, cancellationToken: ct));
+        if (serverId is null) return;
+        await ServerGuards.ReleaseAsync(write, serverId, TaskState, now, ct);
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE backups SET status = @status, updated_at = @now,
                 protected_at = CASE WHEN @status = 'available' THEN @now ELSE protected_at END
-            WHERE id = @backupId AND status = 'protecting'
+            WHERE id = @backupId
             """,
             new { backupId, status, now }, write.Transaction, cancellationToken: ct));
     }

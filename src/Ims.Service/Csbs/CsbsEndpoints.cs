@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
+using Ims.Service.Ecs;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
@@ -238,7 +239,7 @@ public static class CsbsEndpoints
         {
             var disks = volumes[b.Id].ToList();
             var server = servers.GetValueOrDefault(b.ResourceId);
-            var (vcpus, ramMb) = Flavors.Guess(server?.FlavorId);
+            var flavor = Catalog.FindFlavor(server?.FlavorId);
             var available = b.Status == BackupStatus.Available;
             return new CheckpointItemWire
             {
@@ -282,8 +283,8 @@ public static class CsbsEndpoints
                     RegionName = region,
                     Disk = disks.FirstOrDefault(d => d.IsSystemDisk)?.SizeGb ?? b.ResourceSize,
                     ImageType = server?.ImageType ?? "gold",
-                    Ram = ramMb,
-                    Vcpus = vcpus,
+                    Ram = flavor?.RamMb ?? 0,
+                    Vcpus = flavor?.Vcpus ?? 0,
                     PrivateIp = server?.PrivateIp ?? "",
                 },
             };

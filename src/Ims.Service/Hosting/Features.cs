@@ -1,7 +1,12 @@
 using Ims.Service.Backups;
 using Ims.Service.Cbr;
 using Ims.Service.Csbs;
+using Ims.Service.Ecs;
+using Ims.Service.Evs;
+using Ims.Service.Ims;
 using Ims.Service.Jobs;
+using Ims.Service.Storage;
+using Ims.Service.Vpc;
 
 namespace Ims.Service.Hosting;
 
@@ -10,6 +15,8 @@ internal static class Features
 {
     public static void AddServices(IServiceCollection services)
     {
+        services.AddEvs();
+        services.AddEcs();
         services.AddSingleton<BackupCapture>();
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
@@ -17,11 +24,20 @@ internal static class Features
 
     public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
     {
-        await Task.CompletedTask;
+        var db = services.GetRequiredService<Database>();
+        var time = services.GetRequiredService<TimeProvider>();
+        await PublicImages.SeedAsync(db, time, ct);
     }
 
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
+        app.MapImages();
+        app.MapVpcs();
+        app.MapSubnets();
+        app.MapSecurityGroups();
+        app.MapPorts();
+        app.MapEcs();
+        app.MapVolumes();
         app.MapCbrVaults();
         app.MapCbrBackups();
         app.MapCsbs();

@@ -39,6 +39,7 @@ public sealed class JobOptions
     /// <summary>Pause before each job step: 0 for tests, about a second for realistic demos.</summary>
     public TimeSpan StepDelay { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Jobs run at once on this node; 0 makes an API-only node.</summary>
     public int Workers { get; set; } = 4;
 
     /// <summary>How long a claimed job stays with its worker without a renewal before another may resume it.</summary>

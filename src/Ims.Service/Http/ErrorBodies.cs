@@ -13,7 +13,7 @@ public static class ErrorBodies
         ServiceKind.Ims => "IMG.0001",
         ServiceKind.Ecs => "Ecs.0005",
         ServiceKind.Evs => "EVS.2024",
-        ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0002",
+        ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0101", // "Param is invalid."; VPC.0002 is the empty-AZ error
         ServiceKind.Cbr => "BackupService.6301",
         ServiceKind.Csbs => "CSBS.9001",
         ServiceKind.Eps => "EPS.0002",
@@ -25,8 +25,8 @@ public static class ErrorBodies
     {
         ServiceKind.Ims => "IMG.0027",
         ServiceKind.Ecs => "Ecs.0114",
-        ServiceKind.Evs => "EVS.2002",
-        ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0202",
+        ServiceKind.Evs => "EVS.5404",
+        ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0003", // "VPC does not exist."; VPC.0202 is the subnet module's
         ServiceKind.Cbr => "BackupService.6302",
         // The CSBS error table documents no 404 code; this one is ours.
         ServiceKind.Csbs => "CSBS.9002",
@@ -40,7 +40,7 @@ public static class ErrorBodies
         ServiceKind.Ims => "IMG.0030",
         ServiceKind.Ecs => "Ecs.0003",
         ServiceKind.Evs => "EVS.2003",
-        ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0003",
+        ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.2701", // 403 "Token not allowed to do this action."; VPC.0003 is a 404
         ServiceKind.Cbr or ServiceKind.Csbs => "BackupService.6100",
         ServiceKind.Iam => "403",
         _ => "APIGW.0302",

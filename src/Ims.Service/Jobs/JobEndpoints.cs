@@ -22,18 +22,7 @@ public static class JobEndpoints
         var job = await queue.FindAsync(caller.ProjectId, job_id, http.RequestAborted);
         if (job is null)
             return ApiError.Ims("IMG.0031", "The resource ID in the request is incorrect.", StatusCodes.Status404NotFound);
-        return new JobResult(job);
-    }
-
-    private sealed class JobResult(JobRow job) : IResult
-    {
-        public async Task ExecuteAsync(HttpContext http)
-        {
-            http.Response.ContentType = "application/json;charset=UTF-8";
-            await using var writer = new Utf8JsonWriter(http.Response.BodyWriter.AsStream());
-            JobWire.Write(writer, job);
-            await writer.FlushAsync();
-        }
+        return new JsonWriterResult(w => JobWire.Write(w, job));
     }
 }
 

@@ -21,8 +21,9 @@ public sealed partial class JobRunner(
     private readonly Dictionary<string, JobHandler> _handlers = handlers.ToDictionary(h => h.JobType, StringComparer.Ordinal);
     private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Ids.NewHex32()[..8]}";
 
+    /// <summary>Zero workers makes a node that only serves the API (jobs then wait for another node).</summary>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, Math.Max(1, options.Value.Jobs.Workers)).Select(_ => WorkLoopAsync(stoppingToken)));
+        Task.WhenAll(Enumerable.Range(0, Math.Max(0, options.Value.Jobs.Workers)).Select(_ => WorkLoopAsync(stoppingToken)));
 
     private async Task WorkLoopAsync(CancellationToken stop)
     {

@@ -17,18 +17,18 @@ public sealed class BackupTenancyTests(ServiceFixture fixture) : IClassFixture<S
         var bobsServer = await TestServers.CreateAsync(Service, Bob);
         var b = Bob.ProjectId;
 
-        (await Bob.GetAsync($"/v3/{b}/vaults/{vaultId}")).ExpectError(404, "BackupService.6105");
+        (await Bob.GetAsync($"/v3/{b}/vaults/{vaultId}")).ExpectBackupError(404, "BackupService.6105");
         Assert.DoesNotContain((await Bob.GetAsync($"/v3/{b}/vaults?limit=1000")).Expect(200)["vaults"].AsArray(), v => (string?)v!["id"] == vaultId);
         Assert.Empty((await Bob.GetAsync($"/v3/{b}/vaults?resource_ids={server.Id}")).Expect(200)["vaults"].AsArray());
-        (await Bob.PutAsync($"/v3/{b}/vaults/{vaultId}", new { vault = new { name = "mine" } })).ExpectError(404, "BackupService.6105");
+        (await Bob.PutAsync($"/v3/{b}/vaults/{vaultId}", new { vault = new { name = "mine" } })).ExpectBackupError(404, "BackupService.6105");
         (await Bob.PostAsync($"/v3/{b}/vaults/{vaultId}/addresources", new { resources = new[] { Cbr.ServerResource(bobsServer.Id) } }))
-            .ExpectError(404, "BackupService.6105");
+            .ExpectBackupError(404, "BackupService.6105");
         (await Bob.PostAsync($"/v3/{b}/vaults/{vaultId}/removeresources", new { resource_ids = new[] { server.Id } }))
-            .ExpectError(404, "BackupService.6105");
+            .ExpectBackupError(404, "BackupService.6105");
         (await Bob.PostAsync($"/v3/{b}/vault/{vaultId}/tags/action", new { action = "create", tags = new[] { new { key = "k", value = "v" } } }))
-            .ExpectError(404, "BackupService.6105");
-        (await Bob.PostAsync($"/v3/{b}/checkpoints", new { checkpoint = new { vault_id = vaultId } })).ExpectError(404, "BackupService.6105");
-        (await Bob.DeleteAsync($"/v3/{b}/vaults/{vaultId}")).ExpectError(404, "BackupService.6105");
+            .ExpectBackupError(404, "BackupService.6105");
+        (await Bob.PostAsync($"/v3/{b}/checkpoints", new { checkpoint = new { vault_id = vaultId } })).ExpectBackupError(404, "BackupService.6105");
+        (await Bob.DeleteAsync($"/v3/{b}/vaults/{vaultId}")).ExpectBackupError(404, "BackupService.6105");
 
         var vault = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/vaults/{vaultId}")).Expect(200)["vault"];
         Assert.Equal(server.Id, (string?)vault["resources"]!.AsArray().Single()!["id"]);
@@ -41,9 +41,9 @@ public sealed class BackupTenancyTests(ServiceFixture fixture) : IClassFixture<S
         var server = await TestServers.CreateAsync(Service, Alice);
         var bobsVault = await Cbr.CreateVaultAsync(Bob);
         (await Bob.PostAsync($"/v3/{Bob.ProjectId}/vaults/{bobsVault}/addresources", new { resources = new[] { Cbr.ServerResource(server.Id) } }))
-            .ExpectError(404, "BackupService.6302");
+            .ExpectBackupError(404, "BackupService.6302");
         (await Bob.PostAsync($"/v3/{Bob.ProjectId}/vaults", Cbr.VaultBody(Cbr.NewName(), resources: [Cbr.ServerResource(server.Id)])))
-            .ExpectError(404, "BackupService.6302");
+            .ExpectBackupError(404, "BackupService.6302");
         // Alice can still put it in a vault of her own.
         await Cbr.CreateVaultAsync(Alice, 100, server.Id);
     }
@@ -56,9 +56,9 @@ public sealed class BackupTenancyTests(ServiceFixture fixture) : IClassFixture<S
         var backupId = (string)(await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?checkpoint_id={checkpointId}")).Expect(200)["backups"][0]!["id"]!;
         var b = Bob.ProjectId;
 
-        (await Bob.GetAsync($"/v3/{b}/checkpoints/{checkpointId}")).ExpectError(404, "BackupService.6302");
-        (await Bob.GetAsync($"/v3/{b}/backups/{backupId}")).ExpectError(404, "BackupService.6302");
-        (await Bob.DeleteAsync($"/v3/{b}/backups/{backupId}")).ExpectError(404, "BackupService.6302");
+        (await Bob.GetAsync($"/v3/{b}/checkpoints/{checkpointId}")).ExpectBackupError(404, "BackupService.6302");
+        (await Bob.GetAsync($"/v3/{b}/backups/{backupId}")).ExpectBackupError(404, "BackupService.6302");
+        (await Bob.DeleteAsync($"/v3/{b}/backups/{backupId}")).ExpectBackupError(404, "BackupService.6302");
         Assert.Empty((await Bob.GetAsync($"/v3/{b}/backups?checkpoint_id={checkpointId}")).Expect(200)["backups"].AsArray());
         Assert.Empty((await Bob.GetAsync($"/v3/{b}/backups?vault_id={vaultId}")).Expect(200)["backups"].AsArray());
         Assert.Empty((await Bob.GetAsync($"/v3/{b}/backups?resource_id={server.Id}")).Expect(200)["backups"].AsArray());
@@ -78,11 +78,11 @@ public sealed class BackupTenancyTests(ServiceFixture fixture) : IClassFixture<S
             new { check_protectable = new[] { new { resource_id = server.Id, resource_type = "OS::Nova::Server" } } });
         Assert.False((bool)check.Expect(200)["protectable"][0]!["result"]!);
         (await Bob.PostAsync($"/v1/{b}/providers/{provider}/resources/{server.Id}/action", new { protect = new { } }))
-            .ExpectError(400, "CSBS.6000");
-        (await Bob.GetAsync($"/v1/{b}/checkpoint_items/{itemId}")).ExpectError(404, "CSBS.9002");
+            .ExpectBackupError(400, "CSBS.6000");
+        (await Bob.GetAsync($"/v1/{b}/checkpoint_items/{itemId}")).ExpectBackupError(404, "CSBS.9002");
         Assert.Empty((await Bob.GetAsync($"/v1/{b}/checkpoint_items?checkpoint_id={checkpointId}")).Expect(200)["checkpoint_items"].AsArray());
-        (await Bob.GetAsync($"/v1/{b}/checkpoint_items?marker={itemId}")).ExpectError(400, "CSBS.9001");
-        (await Bob.DeleteAsync($"/v1/{b}/providers/{provider}/checkpoints/{checkpointId}")).ExpectError(404, "CSBS.9002");
+        (await Bob.GetAsync($"/v1/{b}/checkpoint_items?marker={itemId}")).ExpectBackupError(400, "CSBS.9001");
+        (await Bob.DeleteAsync($"/v1/{b}/providers/{provider}/checkpoints/{checkpointId}")).ExpectBackupError(404, "CSBS.9002");
 
         (await Alice.GetAsync($"/v1/{Alice.ProjectId}/checkpoint_items/{itemId}")).Expect(200);
     }

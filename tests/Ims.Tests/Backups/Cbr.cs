@@ -75,7 +75,7 @@ public static class Cbr
         return (vaultId, (string)checkpoint["id"]!);
     }
 
-    public static void ExpectError(this ApiResponse response, int status, string code)
+    public static void ExpectBackupError(this ApiResponse response, int status, string code)
     {
         response.Expect(status);
         Assert.Equal(code, (string?)response.Json["error_code"]);

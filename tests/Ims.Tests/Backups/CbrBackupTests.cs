@@ -33,7 +33,7 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
             Assert.Equal(JsonValueKind.String, resource[field]!.GetValueKind());
         Assert.Equal(server.TotalGb.ToString(System.Globalization.CultureInfo.InvariantCulture), (string?)resource["resource_size"]);
         Assert.Equal("1", (string?)resource["backup_count"]);
-        Assert.Null(await TestServers.TaskStateAsync(Service, server.Id));
+        Assert.Null(await TestServers.TaskStateAsync(Alice, server.Id));
 
         var vault = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/vaults/{vaultId}")).Expect(200)["vault"];
         Assert.Equal(server.TotalGb * 1024, (long)vault["billing"]!["used"]!);
@@ -64,7 +64,7 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
         Assert.Equal(checkpointId, (string?)backup["checkpoint_id"]);
         Assert.Equal(vaultId, (string?)backup["vault_id"]);
         Assert.Equal(server.Name, (string?)backup["resource_name"]);
-        Assert.Equal("az1", (string?)backup["resource_az"]);
+        Assert.Equal(Servers.Zone, (string?)backup["resource_az"]);
         Assert.Equal("backup", (string?)backup["image_type"]);
         Assert.Equal(Alice.ProjectId, (string?)backup["project_id"]);
         Assert.Equal("0", (string?)backup["enterprise_project_id"]);
@@ -106,7 +106,7 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
     public async Task Without_resource_details_every_server_of_the_vault_is_backed_up()
     {
         var first = await TestServers.CreateAsync(Service, Alice);
-        var second = await TestServers.CreateAsync(Service, Alice, 5);
+        var second = await TestServers.CreateAsync(Service, Alice, 15);
         var vaultId = await Cbr.CreateVaultAsync(Alice, 200, first.Id, second.Id);
         var response = await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints", new { checkpoint = new { vault_id = vaultId } });
         response.Expect(200);
@@ -155,9 +155,9 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
         var backupId = (string)(await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?checkpoint_id={checkpointId}")).Expect(200)["backups"][0]!["id"]!;
 
         (await Alice.DeleteAsync($"/v3/{Alice.ProjectId}/backups/{backupId}")).Expect(204);
-        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups/{backupId}")).ExpectError(404, "BackupService.6302");
-        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectError(404, "BackupService.6302");
-        (await Alice.DeleteAsync($"/v3/{Alice.ProjectId}/backups/{backupId}")).ExpectError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups/{backupId}")).ExpectBackupError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectBackupError(404, "BackupService.6302");
+        (await Alice.DeleteAsync($"/v3/{Alice.ProjectId}/backups/{backupId}")).ExpectBackupError(404, "BackupService.6302");
         Assert.Empty((await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?checkpoint_id={checkpointId}")).Expect(200)["backups"].AsArray());
     }
 
@@ -172,7 +172,7 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
         var checkpoint = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).Expect(200)["checkpoint"];
         Assert.Single(checkpoint["vault"]!["resources"]!.AsArray());
         (await Alice.DeleteAsync($"/v3/{Alice.ProjectId}/backups/{backups[1]!["id"]}")).Expect(204);
-        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectBackupError(404, "BackupService.6302");
     }
 
     [Fact]
@@ -182,8 +182,8 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
         var (vaultId, checkpointId) = await Cbr.BackUpAsync(Alice, server.Id);
         var backupId = (string)(await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?checkpoint_id={checkpointId}")).Expect(200)["backups"][0]!["id"]!;
         (await Alice.DeleteAsync($"/v3/{Alice.ProjectId}/vaults/{vaultId}")).Expect(204);
-        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups/{backupId}")).ExpectError(404, "BackupService.6302");
-        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups/{backupId}")).ExpectBackupError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectBackupError(404, "BackupService.6302");
         // The server is free again for another vault.
         await Cbr.CreateVaultAsync(Alice, 100, server.Id);
     }
@@ -202,7 +202,7 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
         {
             checkpoint = new { vault_id = vaultId, parameters = new { resources = new[] { broken.Id, busy.Id } } },
         });
-        only.ExpectError(400, "BackupService.0001");
+        only.ExpectBackupError(400, "BackupService.0001");
 
         var response = await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints", new { checkpoint = new { vault_id = vaultId } });
         response.Expect(200);
@@ -211,11 +211,11 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
         Assert.All(skipped, s => Assert.False(string.IsNullOrEmpty((string?)s!["reason"])));
         var checkpoint = await Cbr.WaitAvailableAsync(Alice, (string)response["checkpoint"]["id"]!);
         Assert.Equal(fine.Id, (string?)checkpoint["vault"]!["resources"]!.AsArray().Single()!["id"]);
-        Assert.Equal("image_creating", await TestServers.TaskStateAsync(Service, busy.Id));
+        Assert.Equal("image_creating", await TestServers.TaskStateAsync(Alice, busy.Id));
 
         await TestServers.ForceAsync(Service, fine.Id, status: "BUILD");
         (await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints",
-            new { checkpoint = new { vault_id = vaultId, parameters = new { resources = new[] { fine.Id } } } })).ExpectError(400, "BackupService.0001");
+            new { checkpoint = new { vault_id = vaultId, parameters = new { resources = new[] { fine.Id } } } })).ExpectBackupError(400, "BackupService.0001");
     }
 
     [Fact]
@@ -225,10 +225,10 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
         var vaultId = await Cbr.CreateVaultAsync(Alice, 200, server.Id);
         var checkpoint = await Cbr.CreateCheckpointAsync(Alice, vaultId, server.Id);
         // Either the job is still running (the server is busy) or it has already finished and released the server.
-        var state = await TestServers.TaskStateAsync(Service, server.Id);
+        var state = await TestServers.TaskStateAsync(Alice, server.Id);
         Assert.True(state is null or "backing_up", state);
         await Cbr.WaitAvailableAsync(Alice, (string)checkpoint["id"]!);
-        Assert.Null(await TestServers.TaskStateAsync(Service, server.Id));
+        Assert.Null(await TestServers.TaskStateAsync(Alice, server.Id));
     }
 
     [Fact]
@@ -247,11 +247,11 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
             TimeSpan.FromSeconds(30), "the checkpoint to fail");
         var checkpoint = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).Expect(200)["checkpoint"];
         Assert.Equal("error", (string?)checkpoint["vault"]!["resources"]![0]!["protect_status"]);
-        Assert.Null(await TestServers.TaskStateAsync(Service, server.Id));
+        Assert.Null(await TestServers.TaskStateAsync(Alice, server.Id));
         // A failed backup can be deleted, and with it the checkpoint.
         var backupId = (string)(await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?checkpoint_id={checkpointId}")).Expect(200)["backups"][0]!["id"]!;
         (await Alice.DeleteAsync($"/v3/{Alice.ProjectId}/backups/{backupId}")).Expect(204);
-        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectBackupError(404, "BackupService.6302");
     }
 
     public static TheoryData<string> BadCheckpointBodies => new()
@@ -274,7 +274,7 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
     [MemberData(nameof(BadCheckpointBodies))]
     public async Task Malformed_checkpoint_bodies_get_400(string body)
     {
-        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints", body)).ExpectError(400, "BackupService.6301");
+        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints", body)).ExpectBackupError(400, "BackupService.6301");
     }
 
     [Fact]
@@ -284,27 +284,27 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
         var vaultId = await Cbr.CreateVaultAsync(Alice, 100, server.Id);
         var p = Alice.ProjectId;
         var missing = Guid.NewGuid().ToString();
-        (await Alice.PostAsync($"/v3/{p}/checkpoints", new { checkpoint = new { vault_id = missing } })).ExpectError(404, "BackupService.6105");
+        (await Alice.PostAsync($"/v3/{p}/checkpoints", new { checkpoint = new { vault_id = missing } })).ExpectBackupError(404, "BackupService.6105");
         (await Alice.PostAsync($"/v3/{p}/checkpoints", new
         {
             checkpoint = new { vault_id = vaultId, parameters = new { resource_details = new[] { new { id = server.Id, type = "OS::Cinder::Volume" } } } },
-        })).ExpectError(400, "BackupService.6102");
+        })).ExpectBackupError(400, "BackupService.6102");
         (await Alice.PostAsync($"/v3/{p}/checkpoints", new
         {
             checkpoint = new { vault_id = vaultId, parameters = new { resources = new[] { server.Id, server.Id } } },
-        })).ExpectError(400, "BackupService.6104");
+        })).ExpectBackupError(400, "BackupService.6104");
         (await Alice.PostAsync($"/v3/{p}/checkpoints", new
         {
             checkpoint = new { vault_id = vaultId, parameters = new { resources = new[] { missing } } },
-        })).ExpectError(400, "BackupService.0001");
+        })).ExpectBackupError(400, "BackupService.0001");
         var empty = await Cbr.CreateVaultAsync(Alice);
-        (await Alice.PostAsync($"/v3/{p}/checkpoints", new { checkpoint = new { vault_id = empty } })).ExpectError(400, "BackupService.0001");
-        (await Alice.GetAsync($"/v3/{p}/checkpoints/{missing}")).ExpectError(404, "BackupService.6302");
-        (await Alice.GetAsync($"/v3/{p}/backups/{missing}")).ExpectError(404, "BackupService.6302");
-        (await Alice.DeleteAsync($"/v3/{p}/backups/{missing}")).ExpectError(404, "BackupService.6302");
-        (await Alice.GetAsync($"/v3/{p}/backups?limit=0")).ExpectError(400, "BackupService.6301");
-        (await Alice.GetAsync($"/v3/{p}/backups?limit=abc")).ExpectError(400, "BackupService.6301");
-        (await Alice.GetAsync($"/v3/{p}/backups?offset=-3")).ExpectError(400, "BackupService.6301");
-        (await Alice.GetAsync($"/v3/{p}/backups?incremental=maybe")).ExpectError(400, "BackupService.6301");
+        (await Alice.PostAsync($"/v3/{p}/checkpoints", new { checkpoint = new { vault_id = empty } })).ExpectBackupError(400, "BackupService.0001");
+        (await Alice.GetAsync($"/v3/{p}/checkpoints/{missing}")).ExpectBackupError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{p}/backups/{missing}")).ExpectBackupError(404, "BackupService.6302");
+        (await Alice.DeleteAsync($"/v3/{p}/backups/{missing}")).ExpectBackupError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{p}/backups?limit=0")).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.GetAsync($"/v3/{p}/backups?limit=abc")).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.GetAsync($"/v3/{p}/backups?offset=-3")).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.GetAsync($"/v3/{p}/backups?incremental=maybe")).ExpectBackupError(400, "BackupService.6301");
     }
 }

@@ -66,7 +66,7 @@ public sealed class CsbsTests(ServiceFixture fixture) : IClassFixture<ServiceFix
     {
         var server = await TestServers.CreateAsync(Service, Alice, 10, 20);
         var (checkpointId, itemId) = await BackUpAsync(Alice, server.Id);
-        Assert.Null(await TestServers.TaskStateAsync(Service, server.Id));
+        Assert.Null(await TestServers.TaskStateAsync(Alice, server.Id));
 
         var item = (await Alice.GetAsync($"/v1/{Alice.ProjectId}/checkpoint_items/{itemId}")).Expect(200)["checkpoint_item"];
         Assert.Equal(checkpointId, (string?)item["checkpoint_id"]);
@@ -84,7 +84,7 @@ public sealed class CsbsTests(ServiceFixture fixture) : IClassFixture<ServiceFix
         Assert.Equal(server.TotalGb * 1024, (long)extend["size"]!);
         Assert.Matches(NoZone, (string?)extend["finished_at"]);
         Assert.Equal(server.Name, (string?)extend["resource_name"]);
-        Assert.Equal("az1", (string?)extend["resource_az"]);
+        Assert.Equal(Servers.Zone, (string?)extend["resource_az"]);
         Assert.Equal(JsonValueKind.False, extend["auto_trigger"]!.GetValueKind());
 
         var volumes = extend["volume_backups"]!.AsArray();
@@ -110,8 +110,8 @@ public sealed class CsbsTests(ServiceFixture fixture) : IClassFixture<ServiceFix
         Assert.Equal("cn-north-4", (string?)data["__openstack_region_name"]);
 
         // CSBS backups are not CBR backups.
-        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups/{itemId}")).ExpectError(404, "BackupService.6302");
-        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups/{itemId}")).ExpectBackupError(404, "BackupService.6302");
+        (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectBackupError(404, "BackupService.6302");
     }
 
     [Fact]
@@ -146,8 +146,8 @@ public sealed class CsbsTests(ServiceFixture fixture) : IClassFixture<ServiceFix
         var (checkpointId, itemId) = await BackUpAsync(Alice, server.Id);
         var delete = await Alice.DeleteAsync($"/v1/{Alice.ProjectId}/providers/{Provider}/checkpoints/{checkpointId}");
         delete.Expect(200);
-        (await Alice.GetAsync($"/v1/{Alice.ProjectId}/checkpoint_items/{itemId}")).ExpectError(404, "CSBS.9002");
-        (await Alice.DeleteAsync($"/v1/{Alice.ProjectId}/providers/{Provider}/checkpoints/{checkpointId}")).ExpectError(404, "CSBS.9002");
+        (await Alice.GetAsync($"/v1/{Alice.ProjectId}/checkpoint_items/{itemId}")).ExpectBackupError(404, "CSBS.9002");
+        (await Alice.DeleteAsync($"/v1/{Alice.ProjectId}/providers/{Provider}/checkpoints/{checkpointId}")).ExpectBackupError(404, "CSBS.9002");
         Assert.Empty((await Alice.GetAsync($"/v1/{Alice.ProjectId}/checkpoint_items?checkpoint_id={checkpointId}")).Expect(200)["checkpoint_items"].AsArray());
     }
 
@@ -206,11 +206,11 @@ public sealed class CsbsTests(ServiceFixture fixture) : IClassFixture<ServiceFix
         var path = $"/v1/{Alice.ProjectId}/providers/{Provider}/resources/{server.Id}/action";
         var body = new { protect = new { backup_name = "b1" } };
         await TestServers.ForceAsync(Service, server.Id, status: "BUILD");
-        (await Alice.PostAsync(path, body)).ExpectError(400, "CSBS.6006");
+        (await Alice.PostAsync(path, body)).ExpectBackupError(400, "CSBS.6006");
         await TestServers.ForceAsync(Service, server.Id, status: "ACTIVE", taskState: "backing_up");
-        (await Alice.PostAsync(path, body)).ExpectError(400, "CSBS.6005");
-        (await Alice.PostAsync($"/v1/{Alice.ProjectId}/providers/{Provider}/resources/{Guid.NewGuid()}/action", body)).ExpectError(400, "CSBS.6000");
-        (await Alice.PostAsync(path, new { protect = new { resource_type = "OS::Cinder::Volume" } })).ExpectError(400, "CSBS.6003");
+        (await Alice.PostAsync(path, body)).ExpectBackupError(400, "CSBS.6005");
+        (await Alice.PostAsync($"/v1/{Alice.ProjectId}/providers/{Provider}/resources/{Guid.NewGuid()}/action", body)).ExpectBackupError(400, "CSBS.6000");
+        (await Alice.PostAsync(path, new { protect = new { resource_type = "OS::Cinder::Volume" } })).ExpectBackupError(400, "CSBS.6003");
     }
 
     [Fact]
@@ -221,7 +221,7 @@ public sealed class CsbsTests(ServiceFixture fixture) : IClassFixture<ServiceFix
         (await Alice.PostAsync(path, new { protect = new { } })).Expect(200);
         var second = await Alice.PostAsync(path, new { protect = new { } });
         // The job may already have finished (no step delay in tests); if not, the server is busy.
-        if (second.Code != 200) second.ExpectError(400, "CSBS.6005");
+        if (second.Code != 200) second.ExpectBackupError(400, "CSBS.6005");
     }
 
     public static TheoryData<string> BadProtectBodies => new()
@@ -243,7 +243,7 @@ public sealed class CsbsTests(ServiceFixture fixture) : IClassFixture<ServiceFix
     public async Task Malformed_protect_bodies_get_400_in_csbs_shape(string body)
     {
         var server = await TestServers.CreateAsync(Service, Alice);
-        (await Alice.PostAsync($"/v1/{Alice.ProjectId}/providers/{Provider}/resources/{server.Id}/action", body)).ExpectError(400, "CSBS.9001");
+        (await Alice.PostAsync($"/v1/{Alice.ProjectId}/providers/{Provider}/resources/{server.Id}/action", body)).ExpectBackupError(400, "CSBS.9001");
     }
 
     [Fact]
@@ -252,17 +252,17 @@ public sealed class CsbsTests(ServiceFixture fixture) : IClassFixture<ServiceFix
         var p = Alice.ProjectId;
         var other = Guid.NewGuid().ToString();
         (await Alice.PostAsync($"/v1/{p}/providers/{other}/resources/action",
-            new { check_protectable = new[] { new { resource_id = other, resource_type = "OS::Nova::Server" } } })).ExpectError(400, "CSBS.9001");
-        (await Alice.PostAsync($"/v1/{p}/providers/{Provider}/resources/action", "{")).ExpectError(400, "CSBS.9001");
-        (await Alice.PostAsync($"/v1/{p}/providers/{Provider}/resources/action", new { check_protectable = Array.Empty<object>() })).ExpectError(400, "CSBS.9001");
+            new { check_protectable = new[] { new { resource_id = other, resource_type = "OS::Nova::Server" } } })).ExpectBackupError(400, "CSBS.9001");
+        (await Alice.PostAsync($"/v1/{p}/providers/{Provider}/resources/action", "{")).ExpectBackupError(400, "CSBS.9001");
+        (await Alice.PostAsync($"/v1/{p}/providers/{Provider}/resources/action", new { check_protectable = Array.Empty<object>() })).ExpectBackupError(400, "CSBS.9001");
         (await Alice.PostAsync($"/v1/{p}/providers/{Provider}/resources/action", new { check_protectable = new[] { new { resource_id = other } } }))
-            .ExpectError(400, "CSBS.9001");
-        (await Alice.PostAsync($"/v1/{p}/providers/{other}/resources/{other}/action", new { protect = new { } })).ExpectError(400, "CSBS.9001");
-        (await Alice.DeleteAsync($"/v1/{p}/providers/{other}/checkpoints/{other}")).ExpectError(400, "CSBS.9001");
-        (await Alice.DeleteAsync($"/v1/{p}/providers/{Provider}/checkpoints/{other}")).ExpectError(404, "CSBS.9002");
-        (await Alice.GetAsync($"/v1/{p}/checkpoint_items/{other}")).ExpectError(404, "CSBS.9002");
-        (await Alice.GetAsync($"/v1/{p}/checkpoint_items?limit=0")).ExpectError(400, "CSBS.9001");
-        (await Alice.GetAsync($"/v1/{p}/checkpoint_items?limit=x")).ExpectError(400, "CSBS.9001");
-        (await Alice.GetAsync($"/v1/{p}/checkpoint_items?marker={other}")).ExpectError(400, "CSBS.9001");
+            .ExpectBackupError(400, "CSBS.9001");
+        (await Alice.PostAsync($"/v1/{p}/providers/{other}/resources/{other}/action", new { protect = new { } })).ExpectBackupError(400, "CSBS.9001");
+        (await Alice.DeleteAsync($"/v1/{p}/providers/{other}/checkpoints/{other}")).ExpectBackupError(400, "CSBS.9001");
+        (await Alice.DeleteAsync($"/v1/{p}/providers/{Provider}/checkpoints/{other}")).ExpectBackupError(404, "CSBS.9002");
+        (await Alice.GetAsync($"/v1/{p}/checkpoint_items/{other}")).ExpectBackupError(404, "CSBS.9002");
+        (await Alice.GetAsync($"/v1/{p}/checkpoint_items?limit=0")).ExpectBackupError(400, "CSBS.9001");
+        (await Alice.GetAsync($"/v1/{p}/checkpoint_items?limit=x")).ExpectBackupError(400, "CSBS.9001");
+        (await Alice.GetAsync($"/v1/{p}/checkpoint_items?marker={other}")).ExpectBackupError(400, "CSBS.9001");
     }
 }

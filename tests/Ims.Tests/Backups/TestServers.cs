@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Dapper;
 using Ims.Service.Storage;
 using Ims.Tests.Infrastructure;
@@ -11,52 +12,38 @@ public sealed record TestServer(string Id, string Name, string SystemVolumeId, i
     public int TotalGb => SystemDiskGb + DataVolumes.Sum(v => v.SizeGb);
 }
 
-/// <summary>Servers for the backup tests, and the few server facts no public API exposes (task state, forced status).</summary>
+/// <summary>
+/// Real ECS servers for the backup tests, made over HTTP, plus the two server facts no public API can provoke on
+/// demand (an ERROR or BUILD status, a task state held by some other job).
+/// </summary>
 public static class TestServers
 {
+    public const int SystemDiskGb = 40;
+
+    private static readonly ConcurrentDictionary<string, Lazy<Task<TestNetwork>>> Networks = new(StringComparer.Ordinal);
+
     public static async Task<TestServer> CreateAsync(TestService service, ApiClient client, params int[] dataDisksGb)
     {
-        // TEMPORARY until the ECS slice lands: rows written directly, shaped as ECS writes them.
-        var db = service.App.Services.GetRequiredService<Database>();
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var server = new TestServer(Guid.NewGuid().ToString("D"), $"ecs-{Guid.NewGuid():N}"[..16], Guid.NewGuid().ToString("D"), 40,
-            dataDisksGb.Select(size => (Guid.NewGuid().ToString("D"), size)).ToList());
-        await using var write = await db.BeginWriteAsync(CancellationToken.None);
-        await write.Connection.ExecuteAsync(
-            """
-            INSERT INTO servers (id, project_id, name, status, flavor_id, image_id, availability_zone, vpc_id, os_type, created_at, updated_at)
-            VALUES (@Id, @projectId, @Name, 'ACTIVE', 's6.large.2', 'img-1', 'az1', 'vpc-1', 'Linux', @now, @now)
-            """, new { server.Id, projectId = client.ProjectId, server.Name, now }, write.Transaction);
-        var disks = new[] { (Id: server.SystemVolumeId, SizeGb: server.SystemDiskGb, Boot: (int?)0) }
-            .Concat(server.DataVolumes.Select(v => (v.Id, v.SizeGb, Boot: (int?)null))).ToList();
-        for (var i = 0; i < disks.Count; i++)
-        {
-            await write.Connection.ExecuteAsync(
-                """
-                INSERT INTO volumes (id, project_id, name, size_gb, volume_type, availability_zone, status, bootable, created_at, updated_at)
-                VALUES (@id, @projectId, @name, @size, 'SSD', 'az1', 'in-use', @bootable, @now, @now);
-                INSERT INTO volume_attachments (volume_id, server_id, device, boot_index, attached_at)
-                VALUES (@id, @serverId, @device, @boot, @now);
-                """,
-                new
-                {
-                    id = disks[i].Id, projectId = client.ProjectId, name = $"{server.Name}-disk{i}", size = disks[i].SizeGb,
-                    bootable = disks[i].Boot == 0 ? 1 : 0, serverId = server.Id, device = $"/dev/vd{(char)('a' + i)}",
-                    boot = disks[i].Boot, now,
-                }, write.Transaction);
-        }
-        await write.CommitAsync(CancellationToken.None);
-        return server;
+        var network = await Networks.GetOrAdd($"{service.BaseAddress}|{client.ProjectId}",
+            _ => new Lazy<Task<TestNetwork>>(() => Servers.CreateNetworkAsync(client))).Value;
+        var name = Servers.UniqueName("ecs");
+        var id = await Servers.CreateServerAsync(client, network, dataDisksGb.Select(size => (size, "SAS")), rootSize: SystemDiskGb, name: name);
+        var devices = (await client.GetAsync($"/v1/{client.ProjectId}/cloudservers/{id}/block_device")).Expect(200)["volumeAttachments"]
+            .AsArray().Select(d => (Id: (string)d!["volumeId"]!, Size: (int)d["size"]!, Boot: (int)d["bootIndex"]!)).ToList();
+        var system = devices.Single(d => d.Boot == 0);
+        var data = devices.Where(d => d.Boot != 0).Select(d => (d.Id, d.Size)).ToList();
+        Assert.Equal(dataDisksGb.Order(), data.Select(d => d.Size).Order());
+        return new TestServer(id, name, system.Id, system.Size, data);
     }
 
-    /// <summary>The server's task state (ECS shows it nowhere the tests can rely on yet).</summary>
-    public static async Task<string?> TaskStateAsync(TestService service, string serverId)
+    /// <summary>The server's task state as ECS shows it (null when no job holds the server).</summary>
+    public static async Task<string?> TaskStateAsync(ApiClient client, string serverId)
     {
-        await using var conn = await service.App.Services.GetRequiredService<Database>().OpenAsync(CancellationToken.None);
-        return await conn.QuerySingleAsync<string?>("SELECT task_state FROM servers WHERE id = @serverId", new { serverId });
+        var state = (string?)(await Servers.GetServerAsync(client, serverId))["OS-EXT-STS:task_state"];
+        return string.IsNullOrEmpty(state) ? null : state;
     }
 
-    /// <summary>Forces a server into a status no API can provoke on demand (ERROR, BUILD) or a busy task state.</summary>
+    /// <summary>Forces a server into a status no API provokes on demand (ERROR, BUILD) or into a foreign job's task state.</summary>
     public static async Task ForceAsync(TestService service, string serverId, string? status = null, string? taskState = null)
     {
         await using var write = await service.App.Services.GetRequiredService<Database>().BeginWriteAsync(CancellationToken.None);

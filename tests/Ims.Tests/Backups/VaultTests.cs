@@ -54,8 +54,8 @@ public sealed class VaultTests(ServiceFixture fixture) : IClassFixture<ServiceFi
         Assert.Empty((await client.GetAsync($"/v3/{client.ProjectId}/policies?vault_id={id}")).Expect(200)["policies"].AsArray());
 
         (await client.DeleteAsync($"/v3/{client.ProjectId}/vaults/{id}")).Expect(204);
-        (await client.GetAsync($"/v3/{client.ProjectId}/vaults/{id}")).ExpectError(404, "BackupService.6105");
-        (await client.DeleteAsync($"/v3/{client.ProjectId}/vaults/{id}")).ExpectError(404, "BackupService.6105");
+        (await client.GetAsync($"/v3/{client.ProjectId}/vaults/{id}")).ExpectBackupError(404, "BackupService.6105");
+        (await client.DeleteAsync($"/v3/{client.ProjectId}/vaults/{id}")).ExpectBackupError(404, "BackupService.6105");
     }
 
     [Fact]
@@ -106,10 +106,10 @@ public sealed class VaultTests(ServiceFixture fixture) : IClassFixture<ServiceFi
         var first = await Cbr.CreateVaultAsync(Alice, 100, server.Id);
         var second = await Cbr.CreateVaultAsync(Alice);
         var body = new { resources = new[] { Cbr.ServerResource(server.Id) } };
-        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults/{second}/addresources", body)).ExpectError(400, "BackupService.6103");
-        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults/{first}/addresources", body)).ExpectError(400, "BackupService.6104");
+        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults/{second}/addresources", body)).ExpectBackupError(400, "BackupService.6103");
+        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults/{first}/addresources", body)).ExpectBackupError(400, "BackupService.6104");
         (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults", Cbr.VaultBody(Cbr.NewName(), resources: [Cbr.ServerResource(server.Id)])))
-            .ExpectError(400, "BackupService.6103");
+            .ExpectBackupError(400, "BackupService.6103");
     }
 
     [Fact]
@@ -119,16 +119,16 @@ public sealed class VaultTests(ServiceFixture fixture) : IClassFixture<ServiceFi
         var vaultId = await Cbr.CreateVaultAsync(Alice);
         var path = $"/v3/{Alice.ProjectId}/vaults/{vaultId}/addresources";
         (await Alice.PostAsync(path, new { resources = new[] { Cbr.ServerResource(Guid.NewGuid().ToString()) } }))
-            .ExpectError(404, "BackupService.6302");
+            .ExpectBackupError(404, "BackupService.6302");
         (await Alice.PostAsync(path, new { resources = new[] { new { id = server.Id, type = "OS::Cinder::Volume" } } }))
-            .ExpectError(400, "BackupService.6102");
+            .ExpectBackupError(400, "BackupService.6102");
         (await Alice.PostAsync(path, new { resources = new[] { Cbr.ServerResource(server.Id), Cbr.ServerResource(server.Id) } }))
-            .ExpectError(400, "BackupService.6104");
+            .ExpectBackupError(400, "BackupService.6104");
         (await Alice.PostAsync(path, new { resources = new[] { Cbr.ServerResource(server.Id, Guid.NewGuid().ToString()) } }))
-            .ExpectError(400, "BackupService.6301");
+            .ExpectBackupError(400, "BackupService.6301");
 
-        await TestServers.ForceAsync(Service, server.Id, status: "DELETED");
-        (await Alice.PostAsync(path, new { resources = new[] { Cbr.ServerResource(server.Id) } })).ExpectError(404, "BackupService.6302");
+        await Servers.DeleteServerAsync(Alice, server.Id, deleteVolumes: true);
+        (await Alice.PostAsync(path, new { resources = new[] { Cbr.ServerResource(server.Id) } })).ExpectBackupError(404, "BackupService.6302");
     }
 
     [Fact]
@@ -142,7 +142,7 @@ public sealed class VaultTests(ServiceFixture fixture) : IClassFixture<ServiceFi
         Assert.Equal(10, (int)resource["size"]!);
         Assert.Equal("vault.backup.volume.normal", (string?)created["vault"]["billing"]!["spec_code"]);
         (await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints", new { checkpoint = new { vault_id = (string)created["vault"]["id"]! } }))
-            .ExpectError(400, "BackupService.6301");
+            .ExpectBackupError(400, "BackupService.6301");
     }
 
     [Fact]
@@ -159,7 +159,7 @@ public sealed class VaultTests(ServiceFixture fixture) : IClassFixture<ServiceFi
         (await Alice.PostAsync(action, new { action = "delete", tags = new[] { new { key = "env" } } })).Expect(204);
         (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vault/{vaultId}/tags", new { tag = new { key = "k3", value = "v" } })).Expect(204);
         (await Alice.DeleteAsync($"/v3/{Alice.ProjectId}/vault/{vaultId}/tags/k2")).Expect(204);
-        (await Alice.DeleteAsync($"/v3/{Alice.ProjectId}/vault/{vaultId}/tags/k2")).ExpectError(404, "BackupService.6302");
+        (await Alice.DeleteAsync($"/v3/{Alice.ProjectId}/vault/{vaultId}/tags/k2")).ExpectBackupError(404, "BackupService.6302");
         var listed = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/vault/{vaultId}/tags")).Expect(200)["tags"].AsArray();
         Assert.Equal("k3", (string?)listed.Single()!["key"]);
     }
@@ -204,7 +204,7 @@ public sealed class VaultTests(ServiceFixture fixture) : IClassFixture<ServiceFi
     [MemberData(nameof(BadCreateBodies))]
     public async Task Malformed_vault_bodies_get_400_in_cbr_shape(string body)
     {
-        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults", body)).ExpectError(400, "BackupService.6301");
+        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults", body)).ExpectBackupError(400, "BackupService.6301");
     }
 
     [Theory]
@@ -212,7 +212,7 @@ public sealed class VaultTests(ServiceFixture fixture) : IClassFixture<ServiceFi
     [InlineData("""{"vault":{"name":"x","billing":{"object_type":"server","consistent_level":"crash_consistent","protect_type":"backup","size":10485761}}}""")]
     public async Task Out_of_range_sizes_get_6101(string body)
     {
-        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults", body)).ExpectError(400, "BackupService.6101");
+        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults", body)).ExpectBackupError(400, "BackupService.6101");
     }
 
     [Fact]
@@ -221,28 +221,28 @@ public sealed class VaultTests(ServiceFixture fixture) : IClassFixture<ServiceFi
         var vaultId = await Cbr.CreateVaultAsync(Alice);
         var missing = Guid.NewGuid().ToString();
         var p = Alice.ProjectId;
-        (await Alice.GetAsync($"/v3/{p}/vaults/{missing}")).ExpectError(404, "BackupService.6105");
-        (await Alice.GetAsync($"/v3/{p}/vaults?limit=0")).ExpectError(400, "BackupService.6301");
-        (await Alice.GetAsync($"/v3/{p}/vaults?offset=-1")).ExpectError(400, "BackupService.6301");
-        (await Alice.PutAsync($"/v3/{p}/vaults/{vaultId}", "{")).ExpectError(400, "BackupService.6301");
-        (await Alice.PutAsync($"/v3/{p}/vaults/{vaultId}", new { })).ExpectError(400, "BackupService.6301");
-        (await Alice.PutAsync($"/v3/{p}/vaults/{vaultId}", new { vault = new { name = "" } })).ExpectError(400, "BackupService.6301");
-        (await Alice.PutAsync($"/v3/{p}/vaults/{vaultId}", new { vault = new { billing = new { size = 0 } } })).ExpectError(400, "BackupService.6101");
-        (await Alice.PutAsync($"/v3/{p}/vaults/{missing}", new { vault = new { name = "n" } })).ExpectError(404, "BackupService.6105");
-        (await Alice.PostAsync($"/v3/{p}/vaults/{vaultId}/addresources", new { resources = Array.Empty<object>() })).ExpectError(400, "BackupService.6301");
-        (await Alice.PostAsync($"/v3/{p}/vaults/{vaultId}/addresources", "{\"resources\":\"x\"}")).ExpectError(400, "BackupService.6301");
+        (await Alice.GetAsync($"/v3/{p}/vaults/{missing}")).ExpectBackupError(404, "BackupService.6105");
+        (await Alice.GetAsync($"/v3/{p}/vaults?limit=0")).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.GetAsync($"/v3/{p}/vaults?offset=-1")).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.PutAsync($"/v3/{p}/vaults/{vaultId}", "{")).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.PutAsync($"/v3/{p}/vaults/{vaultId}", new { })).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.PutAsync($"/v3/{p}/vaults/{vaultId}", new { vault = new { name = "" } })).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.PutAsync($"/v3/{p}/vaults/{vaultId}", new { vault = new { billing = new { size = 0 } } })).ExpectBackupError(400, "BackupService.6101");
+        (await Alice.PutAsync($"/v3/{p}/vaults/{missing}", new { vault = new { name = "n" } })).ExpectBackupError(404, "BackupService.6105");
+        (await Alice.PostAsync($"/v3/{p}/vaults/{vaultId}/addresources", new { resources = Array.Empty<object>() })).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.PostAsync($"/v3/{p}/vaults/{vaultId}/addresources", "{\"resources\":\"x\"}")).ExpectBackupError(400, "BackupService.6301");
         (await Alice.PostAsync($"/v3/{p}/vaults/{missing}/addresources", new { resources = new[] { Cbr.ServerResource(missing) } }))
-            .ExpectError(404, "BackupService.6105");
-        (await Alice.PostAsync($"/v3/{p}/vaults/{vaultId}/removeresources", new { resource_ids = Array.Empty<string>() })).ExpectError(400, "BackupService.6301");
-        (await Alice.PostAsync($"/v3/{p}/vaults/{vaultId}/removeresources", new { resource_ids = new[] { missing } })).ExpectError(404, "BackupService.6302");
+            .ExpectBackupError(404, "BackupService.6105");
+        (await Alice.PostAsync($"/v3/{p}/vaults/{vaultId}/removeresources", new { resource_ids = Array.Empty<string>() })).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.PostAsync($"/v3/{p}/vaults/{vaultId}/removeresources", new { resource_ids = new[] { missing } })).ExpectBackupError(404, "BackupService.6302");
         (await Alice.PostAsync($"/v3/{p}/vault/{vaultId}/tags/action", new { action = "update", tags = new[] { new { key = "k" } } }))
-            .ExpectError(400, "BackupService.6301");
-        (await Alice.PostAsync($"/v3/{p}/vault/{vaultId}/tags/action", new { action = "create" })).ExpectError(400, "BackupService.6301");
+            .ExpectBackupError(400, "BackupService.6301");
+        (await Alice.PostAsync($"/v3/{p}/vault/{vaultId}/tags/action", new { action = "create" })).ExpectBackupError(400, "BackupService.6301");
         (await Alice.PostAsync($"/v3/{p}/vault/{vaultId}/tags/action",
-            new { action = "create", tags = Enumerable.Range(0, 11).Select(i => new { key = $"k{i}", value = "v" }) })).ExpectError(400, "BackupService.6301");
+            new { action = "create", tags = Enumerable.Range(0, 11).Select(i => new { key = $"k{i}", value = "v" }) })).ExpectBackupError(400, "BackupService.6301");
         (await Alice.PostAsync($"/v3/{p}/vault/{missing}/tags/action", new { action = "create", tags = new[] { new { key = "k" } } }))
-            .ExpectError(404, "BackupService.6105");
-        (await Alice.PostAsync($"/v3/{p}/vault/{vaultId}/tags", new { tag = new { value = "v" } })).ExpectError(400, "BackupService.6301");
-        (await Alice.GetAsync($"/v3/{p}/vault/{missing}/tags")).ExpectError(404, "BackupService.6105");
+            .ExpectBackupError(404, "BackupService.6105");
+        (await Alice.PostAsync($"/v3/{p}/vault/{vaultId}/tags", new { tag = new { value = "v" } })).ExpectBackupError(400, "BackupService.6301");
+        (await Alice.GetAsync($"/v3/{p}/vault/{missing}/tags")).ExpectBackupError(404, "BackupService.6105");
     }
 }

@@ -29,7 +29,7 @@ public static class ClientSigner
         if (!canonicalUri.EndsWith('/')) canonicalUri += "/";
         var query = uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
             .Select(p => p.Split('=', 2))
-            .Select(p => (Key: Escape(Uri.UnescapeDataString(p[0])), Value: Escape(Uri.UnescapeDataString(p.Length > 1 ? p[1] : ""))))
+            .Select(p => (Key: Escape(Decode(p[0])), Value: Escape(Decode(p.Length > 1 ? p[1] : ""))))
             .OrderBy(p => p.Key, StringComparer.Ordinal).ThenBy(p => p.Value, StringComparer.Ordinal)
             .Select(p => p.Key + "=" + p.Value);
         var signedHeaders = string.Join(";", headers.Keys);
@@ -59,6 +59,9 @@ public static class ClientSigner
     private static string Escape(string s) => Uri.EscapeDataString(s).Replace("!", "%21", StringComparison.Ordinal)
         .Replace("'", "%27", StringComparison.Ordinal).Replace("(", "%28", StringComparison.Ordinal)
         .Replace(")", "%29", StringComparison.Ordinal).Replace("*", "%2A", StringComparison.Ordinal);
+
+    /// <summary>Query decoding as Go's url.ParseQuery does it: '+' is a space.</summary>
+    private static string Decode(string s) => Uri.UnescapeDataString(s.Replace('+', ' '));
 
     private static string Hex(byte[] bytes) => Convert.ToHexStringLower(bytes);
 }

@@ -1,0 +1,14 @@
+using Ims.Service.Jobs;
+
+namespace Ims.Service.Evs;
+
+public static class EvsRegistration
+{
+    public static IServiceCollection AddEvs(this IServiceCollection services)
+    {
+        services.AddSingleton<Volumes>();
+        services.AddSingleton<JobHandler, CreateVolumeJob>();
+        services.AddSingleton<JobHandler, DeleteVolumeJob>();
+        return services;
+    }
+}

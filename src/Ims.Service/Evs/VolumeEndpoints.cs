@@ -1,0 +1,199 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Dapper;
+using Ims.Service.Auth;
+using Ims.Service.Ecs;
+using Ims.Service.Http;
+using Ims.Service.Jobs;
+using Ims.Service.Storage;
+
+namespace Ims.Service.Evs;
+
+/// <summary>EVS disks: create (asynchronous), show, list, rename and delete.</summary>
+public static partial class VolumeEndpoints
+{
+    public const int MaxCount = 100;
+
+    public static IEndpointRouteBuilder MapVolumes(this IEndpointRouteBuilder app)
+    {
+        var v2 = app.MapGroup("/v2/{project_id}/cloudvolumes").ForService(ServiceKind.Evs);
+        v2.MapPost("", CreateVolumes);
+        v2.MapGet("/detail", ListVolumes);
+        v2.MapGet("/{volume_id}", GetVolume);
+        v2.MapPut("/{volume_id}", UpdateVolume);
+        v2.MapDelete("/{volume_id}", DeleteVolume);
+        // The Go SDKs create volumes through v2.1 and do everything else through v2.
+        app.MapPost("/v2.1/{project_id}/cloudvolumes", CreateVolumes).ForService(ServiceKind.Evs);
+        return app;
+    }
+
+    private static async Task<IResult> CreateVolumes(Caller caller, Database db, JobQueue jobs, Catalog catalog, Volumes volumes,
+        HttpContext http)
+    {
+        var (body, error) = await JsonBody.ReadAsync<CreateVolumeRequest>(http, ServiceKind.Evs);
+        if (error is not null) return error;
+        if (body!.Volume is not { } spec) return Invalid("Invalid key 'volume' in the request body.");
+        if (string.IsNullOrEmpty(spec.AvailabilityZone)) return Invalid("volume.availability_zone is required.");
+        if (!catalog.IsZone(spec.AvailabilityZone)) return Invalid($"Availability zone [{spec.AvailabilityZone}] is invalid.");
+        if (string.IsNullOrEmpty(spec.VolumeType)) return Invalid("volume.volume_type is required.");
+        if (!Catalog.VolumeTypes.Contains(spec.VolumeType)) return Invalid($"Invalid volume.volume_type '{spec.VolumeType}'.");
+        if (spec.Size is { } requestedSize && requestedSize is < 10 or > 32768) return Invalid("volume.size must be between 10 and 32768 GB.");
+        if (spec.Size is null && spec.ImageRef is null) return Invalid("volume.size is required.");
+        if (spec.Count is { } count && count is < 1 or > MaxCount) return Invalid($"volume.count must be between 1 and {MaxCount}.");
+        if (spec.Name is not null && !NamePattern().IsMatch(spec.Name)) return Invalid("volume.name must have 1 to 64 characters.");
+        if (spec.Description is { Length: > 85 }) return Invalid("volume.description cannot exceed 85 characters.");
+        if (spec.BackupId is not null || spec.SnapshotId is not null)
+            return Invalid("Creating disks from backups or snapshots is not supported.");
+        if (body.ServerId is not null) return Invalid("server_id is not supported: create the disk, then attach it through ECS.");
+        if (body.BssParam is { ValueKind: JsonValueKind.Object } bss && bss.TryGetProperty("chargingMode", out var mode)
+            && mode.ValueKind == JsonValueKind.String && mode.GetString() == "prePaid")
+            return Invalid("Yearly/monthly (prePaid) disks are not supported.");
+        if ((BadMap(spec.Metadata, "metadata") ?? BadMap(spec.Tags, "tags")) is { } mapError) return mapError;
+
+        var ct = http.RequestAborted;
+        await using var write = await db.BeginWriteAsync(ct);
+        var size = spec.Size;
+        if (spec.ImageRef is not null)
+        {
+            var minDisk = await write.Connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
+                "SELECT min_disk FROM images WHERE id = @id AND status = 'active' AND (visibility = 'public' OR owner = @pid)",
+                new { id = spec.ImageRef, pid = caller.ProjectId }, write.Transaction, cancellationToken: ct));
+            if (minDisk is null) return Invalid($"Image [{spec.ImageRef}] could not be found or is not active.");
+            size ??= (int)Math.Max(minDisk.Value, 10);
+            if (size < minDisk) return Invalid($"volume.size must be at least the image's minimum disk size ({minDisk} GB).");
+        }
+
+        var total = spec.Count ?? 1;
+        var baseName = string.IsNullOrEmpty(spec.Name) ? "volume" : spec.Name;
+        var created = Enumerable.Range(1, total).Select(i => new NewVolume
+        {
+            Id = Ids.NewUuid(),
+            ProjectId = caller.ProjectId,
+            Name = total > 1 ? $"{baseName}-{i:0000}" : string.IsNullOrEmpty(spec.Name) ? $"volume-{Ids.NewHex32()[..4]}" : spec.Name,
+            Description = spec.Description ?? "",
+            SizeGb = size!.Value,
+            VolumeType = spec.VolumeType,
+            AvailabilityZone = spec.AvailabilityZone,
+            Multiattach = spec.Multiattach ?? false,
+            Bootable = spec.ImageRef is not null,
+            ImageId = spec.ImageRef,
+            Metadata = spec.Metadata?.ToDictionary(kv => kv.Key, kv => kv.Value!) ?? [],
+            Tags = spec.Tags?.ToDictionary(kv => kv.Key, kv => kv.Value!) ?? [],
+        }).ToList();
+        await volumes.CreateAsync(write, created, ct);
+        var ids = created.Select(v => v.Id).ToList();
+        // EVS jobs answer with a flat entities.volume_id (terraform reads it); a batch also lists every id.
+        var entities = new JsonObject { ["volume_id"] = ids[0] };
+        if (ids.Count > 1) entities["volume_ids"] = new JsonArray(ids.Select(id => (JsonNode)id).ToArray());
+        var jobId = await jobs.EnqueueAsync(write, "evs", CreateVolumeJob.Type, caller.ProjectId, new VolumesPayload(ids), entities, ids[0], ct);
+        await write.CommitAsync(ct);
+        return TypedResults.Json(new CreateVolumeResponse(jobId, ids));
+    }
+
+    private static async Task<IResult> GetVolume(string volume_id, Caller caller, Database db, HttpContext http)
+    {
+        var ct = http.RequestAborted;
+        await using var connection = await db.OpenAsync(ct);
+        var row = await Volumes.FindAsync(connection, null, caller.ProjectId, volume_id, ct);
+        if (row is null) return NotFound(volume_id);
+        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(connection, BaseUrl(http), [row], ct))[0]));
+    }
+
+    /// <summary>EVS pages with <c>offset</c> counted in disks (unlike ECS) and <c>limit</c> up to 1000.</summary>
+    private static async Task<IResult> ListVolumes(Caller caller, Database db, HttpContext http)
+    {
+        if (!QueryArgs.TryInt(http, "limit", ServiceKind.Evs, out var limit, out var error, 1, 1000)) return error!;
+        if (!QueryArgs.TryInt(http, "offset", ServiceKind.Evs, out var offset, out error)) return error!;
+        var multiattach = QueryArgs.String(http, "multiattach");
+        if (multiattach is not (null or "" or "true" or "false")) return Invalid("multiattach must be true or false.");
+        var name = QueryArgs.String(http, "name");
+        var status = QueryArgs.String(http, "status");
+        var zone = QueryArgs.String(http, "availability_zone");
+        var serverId = QueryArgs.String(http, "server_id");
+        var id = QueryArgs.String(http, "id");
+
+        var where = "project_id = @projectId";
+        if (!string.IsNullOrEmpty(name)) where += " AND name LIKE @namePattern";
+        if (!string.IsNullOrEmpty(status)) where += " AND status = @status";
+        if (!string.IsNullOrEmpty(zone)) where += " AND availability_zone = @zone";
+        if (!string.IsNullOrEmpty(id)) where += " AND id = @id";
+        if (!string.IsNullOrEmpty(multiattach)) where += " AND multiattach = @shared";
+        if (!string.IsNullOrEmpty(serverId)) where += " AND id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @serverId)";
+        var args = new
+        {
+            projectId = caller.ProjectId, namePattern = $"%{name}%", status, zone, id, serverId,
+            shared = multiattach == "true" ? 1 : 0, take = limit ?? 1000, skip = offset ?? 0,
+        };
+
+        var ct = http.RequestAborted;
+        await using var connection = await db.OpenAsync(ct);
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT COUNT(*) FROM volumes WHERE {where}", args, cancellationToken: ct));
+        var rows = (await connection.QueryAsync<VolumeRow>(new CommandDefinition(
+            $"SELECT {Volumes.Columns} FROM volumes WHERE {where} ORDER BY created_at DESC, id LIMIT @take OFFSET @skip",
+            args, cancellationToken: ct))).AsList();
+        return TypedResults.Json(new VolumeListBody(await VolumeViews.RenderAsync(connection, BaseUrl(http), rows, ct), (int)total));
+    }
+
+    private static async Task<IResult> UpdateVolume(string volume_id, Caller caller, Database db, TimeProvider time, HttpContext http)
+    {
+        var (body, error) = await JsonBody.ReadAsync<UpdateVolumeRequest>(http, ServiceKind.Evs);
+        if (error is not null) return error;
+        if (body!.Volume is not { } spec) return Invalid("Invalid key 'volume' in the request body.");
+        if (spec.Name is not null && !NamePattern().IsMatch(spec.Name)) return Invalid("volume.name must have 1 to 64 characters.");
+        if (spec.Description is { Length: > 85 }) return Invalid("volume.description cannot exceed 85 characters.");
+
+        var ct = http.RequestAborted;
+        await using var write = await db.BeginWriteAsync(ct);
+        var row = await Volumes.FindAsync(write.Connection, write.Transaction, caller.ProjectId, volume_id, ct);
+        if (row is null) return NotFound(volume_id);
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE volumes SET name = COALESCE(@name, name), description = COALESCE(@description, description), updated_at = @now
+            WHERE id = @volume_id AND project_id = @projectId
+            """,
+            new { name = spec.Name, description = spec.Description, now = time.GetUtcNow().ToUnixTimeMilliseconds(), volume_id, projectId = caller.ProjectId },
+            write.Transaction, cancellationToken: ct));
+        row = await Volumes.FindAsync(write.Connection, write.Transaction, caller.ProjectId, volume_id, ct);
+        await write.CommitAsync(ct);
+        await using var connection = await db.OpenAsync(ct);
+        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(connection, BaseUrl(http), [row!], ct))[0]));
+    }
+
+    /// <summary>Only a disk that is not attached (available, or failed) can be deleted.</summary>
+    private static async Task<IResult> DeleteVolume(string volume_id, Caller caller, Database db, JobQueue jobs, Volumes volumes,
+        HttpContext http)
+    {
+        var cascade = QueryArgs.String(http, "cascade");
+        if (cascade is not (null or "" or "true" or "false")) return Invalid("cascade must be true or false.");
+
+        var ct = http.RequestAborted;
+        await using var write = await db.BeginWriteAsync(ct);
+        var row = await Volumes.FindAsync(write.Connection, write.Transaction, caller.ProjectId, volume_id, ct);
+        if (row is null) return NotFound(volume_id);
+        var moved = await volumes.SetStatusAsync(write, [volume_id], Volumes.Deleting, [Volumes.Available, Volumes.Error], ct);
+        if (moved == 0) return Invalid($"Volume [{volume_id}] is {row.Status}; only an available or failed disk can be deleted.");
+        var jobId = await jobs.EnqueueAsync(write, "evs", DeleteVolumeJob.Type, caller.ProjectId, new VolumesPayload([volume_id]),
+            new JsonObject { ["volume_id"] = volume_id }, volume_id, ct);
+        await write.CommitAsync(ct);
+        return TypedResults.Json(new VolumeJobAccepted(jobId));
+    }
+
+    private static ApiError? BadMap(Dictionary<string, string?>? map, string what)
+    {
+        foreach (var (key, value) in map ?? [])
+            if (key.Length is 0 or > 255 || value is null || value.Length > 255)
+                return Invalid($"volume.{what} must map keys of 1 to 255 characters to strings of at most 255 characters.");
+        return null;
+    }
+
+    private static ApiError Invalid(string message) => ApiError.BadBody(ServiceKind.Evs, message);
+
+    private static ApiError NotFound(string volumeId) => ApiError.NotFound(ServiceKind.Evs, $"Volume [{volumeId}] could not be found.");
+
+    private static string BaseUrl(HttpContext http) => $"{http.Request.Scheme}://{http.Request.Host}";
+
+    [GeneratedRegex(@"^.{1,64}$")]
+    private static partial Regex NamePattern();
+}

@@ -1,0 +1,42 @@
+using Ims.Service.Jobs;
+using Ims.Service.Storage;
+
+namespace Ims.Service.Evs;
+
+public sealed record VolumesPayload(List<string> VolumeIds);
+
+/// <summary>Makes EVS disks created by a request usable.</summary>
+public sealed class CreateVolumeJob(Volumes volumes) : JobHandler
+{
+    public const string Type = "createVolume";
+
+    public override string JobType => Type;
+
+    public override string InternalErrorCode => "EVS.5400";
+
+    public override IReadOnlyList<JobStep> Steps =>
+    [
+        new("create", (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<VolumesPayload>().VolumeIds, ct)),
+    ];
+
+    public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
+        volumes.SetStatusAsync(write, job.Payload<VolumesPayload>().VolumeIds, Volumes.Error, [Volumes.Creating], ct);
+}
+
+/// <summary>Removes EVS disks the request already moved to <c>deleting</c>.</summary>
+public sealed class DeleteVolumeJob(Volumes volumes) : JobHandler
+{
+    public const string Type = "deleteVolume";
+
+    public override string JobType => Type;
+
+    public override string InternalErrorCode => "EVS.5400";
+
+    public override IReadOnlyList<JobStep> Steps =>
+    [
+        new("delete", (job, write, ct) => volumes.DeleteAsync(write, job.Payload<VolumesPayload>().VolumeIds, ct)),
+    ];
+
+    public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
+        volumes.SetStatusAsync(write, job.Payload<VolumesPayload>().VolumeIds, Volumes.Error, [Volumes.Deleting], ct);
+}

@@ -1,0 +1,45 @@
+namespace Ims.Service.Ims;
+
+/// <summary>A row of the images table.</summary>
+public sealed record ImageRow
+{
+    public const string Columns =
+        "id, owner, name, status, visibility, imagetype, whole_image AS WholeImage, os_type AS OsType, " +
+        "os_version AS OsVersion, platform, os_bit AS OsBit, min_disk AS MinDisk, min_ram AS MinRam, " +
+        "max_ram AS MaxRam, disk_format AS DiskFormat, container_format AS ContainerFormat, size, " +
+        "image_size AS ImageSize, description, backup_id AS BackupId, data_origin AS DataOrigin, " +
+        "source_type AS SourceType, enterprise_project_id AS EnterpriseProjectId, protected, properties, tags, " +
+        "created_at AS CreatedAt, updated_at AS UpdatedAt, active_at AS ActiveAt";
+
+    public required string Id { get; init; }
+    public required string Owner { get; init; }
+    public required string Name { get; init; }
+    public required string Status { get; init; }
+    public required string Visibility { get; init; }
+    public required string Imagetype { get; init; }
+    public bool WholeImage { get; init; }
+    public string OsType { get; init; } = "Linux";
+    public string OsVersion { get; init; } = "";
+    public string Platform { get; init; } = "";
+    public string OsBit { get; init; } = "64";
+    public long MinDisk { get; init; }
+    public long MinRam { get; init; }
+    public long? MaxRam { get; init; }
+    public string DiskFormat { get; init; } = "zvhd2";
+    public string ContainerFormat { get; init; } = "bare";
+    public long Size { get; init; }
+    public long ImageSize { get; init; }
+    public string Description { get; init; } = "";
+    public string? BackupId { get; init; }
+    public string? DataOrigin { get; init; }
+    public string SourceType { get; init; } = "uds";
+    public string EnterpriseProjectId { get; init; } = "0";
+    public bool Protected { get; init; }
+    /// <summary>JSON object of further string attributes (<c>__support_*</c>, <c>hw_*</c>, ...).</summary>
+    public string Properties { get; init; } = "{}";
+    /// <summary>JSON array of <c>{"key","value"}</c>.</summary>
+    public string Tags { get; init; } = "[]";
+    public long CreatedAt { get; init; }
+    public long UpdatedAt { get; init; }
+    public long? ActiveAt { get; init; }
+}

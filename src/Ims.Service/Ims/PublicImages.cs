@@ -1,0 +1,50 @@
+using Dapper;
+using Ims.Service.Storage;
+
+namespace Ims.Service.Ims;
+
+/// <summary>
+/// The public ("gold") images every project sees. Their ids are fixed so that configurations and tests can
+/// name them; seeding is idempotent.
+/// </summary>
+public static class PublicImages
+{
+    /// <summary>Owner of public images: the platform's own project, which no account can act as.</summary>
+    public const string PlatformOwner = "00000000000000000000000000000000";
+
+    public const string Ubuntu1804 = "7d5b8f3a-1c2e-4f60-9b11-18040000a001";
+    public const string Debian11 = "7d5b8f3a-1c2e-4f60-9b11-d1100000a002";
+    public const string Windows2019 = "7d5b8f3a-1c2e-4f60-9b11-2019000a0003";
+
+    private sealed record Seed(string Id, string Name, string OsType, string OsVersion, string Platform, long ImageSize);
+
+    private static readonly Seed[] Seeds =
+    [
+        new(Ubuntu1804, "Ubuntu 18.04 server 64bit", "Linux", "Ubuntu 18.04 server 64bit", "Ubuntu", 2_361_393_152),
+        new(Debian11, "Standard_Debian_11_latest", "Linux", "Debian GNU/Linux 11.0.0 64bit", "Debian", 2_147_483_648),
+        new(Windows2019, "Windows Server 2019 Datacenter 64bit English", "Windows", "Windows Server 2019 Datacenter 64bit English", "Windows", 16_106_127_360),
+    ];
+
+    public static async Task SeedAsync(Database db, TimeProvider time, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var write = await db.BeginWriteAsync(ct);
+        foreach (var seed in Seeds)
+        {
+            await write.Connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO images (id, owner, name, status, visibility, imagetype, os_type, os_version, platform, os_bit,
+                                    min_disk, min_ram, disk_format, image_size, source_type, properties, created_at, updated_at, active_at)
+                VALUES (@Id, @owner, @Name, 'active', 'public', 'gold', @OsType, @OsVersion, @Platform, '64',
+                        40, 0, 'zvhd2', @ImageSize, 'uds', @properties, @now, @now, @now)
+                ON CONFLICT (id) DO NOTHING
+                """,
+                new
+                {
+                    seed.Id, seed.Name, seed.OsType, seed.OsVersion, seed.Platform, seed.ImageSize, owner = PlatformOwner, now,
+                    properties = """{"__support_kvm":"true","hw_firmware_type":"bios","__os_feature_list":"{}","__support_xen":"false"}""",
+                }, write.Transaction, cancellationToken: ct));
+        }
+        await write.CommitAsync(ct);
+    }
+}

@@ -1,0 +1,121 @@
+using Dapper;
+using Ims.Service.Auth;
+using Ims.Service.Http;
+using Ims.Service.Storage;
+
+namespace Ims.Service.Vpc;
+
+/// <summary>A row of the ports table joined with its subnet (for the Neutron subnet id and the zone).</summary>
+public sealed record PortRow
+{
+    public const string Select = """
+        SELECT p.id, p.project_id AS ProjectId, p.subnet_id AS SubnetId, p.device_id AS DeviceId,
+               p.device_owner AS DeviceOwner, p.ip_address AS IpAddress, p.mac_address AS MacAddress,
+               p.security_group_ids AS SecurityGroupIds, p.is_primary AS IsPrimary, p.status, p.created_at AS CreatedAt,
+               s.neutron_subnet_id AS NeutronSubnetId, s.availability_zone AS AvailabilityZone
+        FROM ports p LEFT JOIN subnets s ON s.id = p.subnet_id
+        """;
+
+    public required string Id { get; init; }
+    public required string ProjectId { get; init; }
+    public required string SubnetId { get; init; }
+    public string DeviceId { get; init; } = "";
+    public string DeviceOwner { get; init; } = "";
+    public required string IpAddress { get; init; }
+    public required string MacAddress { get; init; }
+    public string SecurityGroupIds { get; init; } = "[]";
+    public long IsPrimary { get; init; }
+    public required string Status { get; init; }
+    public long CreatedAt { get; init; }
+    public string? NeutronSubnetId { get; init; }
+    public string? AvailabilityZone { get; init; }
+}
+
+/// <summary>
+/// Ports are read-only here: ECS creates them by inserting rows into <c>ports</c>. Terraform's compute read fetches
+/// each NIC's port (its <c>network_id</c> must be the subnet id of the configuration, or the NIC is dropped and the
+/// server replaced) and lists the server's ports by <c>device_id</c> for their security groups.
+/// </summary>
+public static class PortEndpoints
+{
+    public static IEndpointRouteBuilder MapPorts(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1/{project_id}/ports").ForService(ServiceKind.Vpc);
+        v1.MapGet("", ListPorts);
+        v1.MapGet("/{port_id}", GetPort);
+        return app;
+    }
+
+    private static async Task<IResult> GetPort(string port_id, HttpContext http, Caller caller, Database db)
+    {
+        await using var connection = await db.OpenAsync(http.RequestAborted);
+        var port = await connection.QuerySingleOrDefaultAsync<PortRow>(new CommandDefinition(
+            $"{PortRow.Select} WHERE p.id = @port_id AND p.project_id = @projectId",
+            new { port_id, projectId = caller.ProjectId }, cancellationToken: http.RequestAborted));
+        return port is null ? VpcErrors.PortNotFound(port_id) : TypedResults.Json(new { port = Wire(port) });
+    }
+
+    private static async Task<IResult> ListPorts(HttpContext http, Caller caller, Database db)
+    {
+        var ct = http.RequestAborted;
+        if (!VpcRules.TryPaging(http, ServiceKind.Vpc, "VPC.0101", out var limit, out var marker, out var error)) return error!;
+        var filter = new
+        {
+            projectId = caller.ProjectId,
+            id = QueryArgs.String(http, "id"),
+            deviceId = QueryArgs.String(http, "device_id"),
+            deviceOwner = QueryArgs.String(http, "device_owner"),
+            networkId = QueryArgs.String(http, "network_id"),
+            macAddress = QueryArgs.String(http, "mac_address"),
+            status = QueryArgs.String(http, "status"),
+            marker,
+            limit,
+        };
+        await using var connection = await db.OpenAsync(ct);
+        var rows = await connection.QueryAsync<PortRow>(new CommandDefinition(
+            $"""
+            {PortRow.Select}
+            WHERE p.project_id = @projectId AND (@id IS NULL OR p.id = @id) AND (@deviceId IS NULL OR p.device_id = @deviceId)
+              AND (@deviceOwner IS NULL OR p.device_owner = @deviceOwner) AND (@networkId IS NULL OR p.subnet_id = @networkId)
+              AND (@macAddress IS NULL OR p.mac_address = @macAddress) AND (@status IS NULL OR p.status = @status)
+              AND (@marker IS NULL OR p.id > @marker)
+            ORDER BY p.id LIMIT @limit
+            """, filter, cancellationToken: ct));
+        return TypedResults.Json(new { ports = rows.Select(Wire) });
+    }
+
+    /// <summary>
+    /// The v1 port (golangsdk networking/v1/ports). <c>binding:profile</c> is left out: the real service sends an
+    /// object there but golangsdk declares it a string, and an absent field decodes cleanly in every client.
+    /// </summary>
+    private static Dictionary<string, object?> Wire(PortRow port)
+    {
+        var hostname = "host-" + port.IpAddress.Replace('.', '-');
+        return new Dictionary<string, object?>
+        {
+            ["id"] = port.Id,
+            ["name"] = "",
+            // Decision: a port's network is its subnet id, the id a terraform config names in network.uuid.
+            ["network_id"] = port.SubnetId,
+            ["admin_state_up"] = true,
+            ["mac_address"] = port.MacAddress,
+            ["fixed_ips"] = new[] { new { subnet_id = port.NeutronSubnetId ?? "", ip_address = port.IpAddress } },
+            ["device_id"] = port.DeviceId,
+            ["device_owner"] = port.DeviceOwner,
+            ["tenant_id"] = port.ProjectId,
+            ["status"] = port.Status,
+            ["security_groups"] = VpcWire.ReadList<string>(port.SecurityGroupIds),
+            ["allowed_address_pairs"] = Array.Empty<object>(),
+            ["extra_dhcp_opts"] = Array.Empty<object>(),
+            ["binding:vif_details"] = new { primary_interface = port.IsPrimary != 0 },
+            ["binding:vnic_type"] = "normal",
+            ["dns_assignment"] = new[] { new { hostname, ip_address = port.IpAddress, fqdn = $"{hostname}.compute.internal." } },
+            ["dns_name"] = hostname,
+            ["instance_id"] = "",
+            ["instance_type"] = "",
+            ["port_security_enabled"] = true,
+            ["zone_id"] = port.AvailabilityZone ?? "",
+            ["created_at"] = WireTime.Seconds(port.CreatedAt),
+        };
+    }
+}

@@ -1,0 +1,168 @@
+using Dapper;
+using Ims.Service.Hosting;
+using Ims.Service.Jobs;
+using Ims.Service.Storage;
+using Ims.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Ims.Tests.Jobs;
+
+/// <summary>
+/// The durable job engine against a real SQLite file, with time driven by a fake clock: a worker that dies
+/// mid-job loses its lease, and another worker resumes the job from its last finished step.
+/// </summary>
+public sealed class JobEngineTests : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
+    private TestService _service = null!;
+
+    public async Task InitializeAsync() =>
+        // No hosted workers: each test plays the workers itself.
+        _service = await TestService.StartAsync(configure: b =>
+        {
+            b.Services.AddSingleton<TimeProvider>(_clock);
+            b.Services.AddSingleton<JobHandler, CountingHandler>();
+            b.Services.AddSingleton<JobHandler, FailingHandler>();
+        }, extra: ["--Ims:Jobs:Workers=0", "--Ims:Jobs:Lease=00:00:30"]);
+
+    public async Task DisposeAsync() => await _service.DisposeAsync();
+
+    private Database Db => _service.App.Services.GetRequiredService<Database>();
+    private JobQueue Queue => _service.App.Services.GetRequiredService<JobQueue>();
+
+    [Fact]
+    public async Task A_job_whose_worker_died_is_resumed_from_its_last_finished_step()
+    {
+        var jobId = await EnqueueAsync(CountingHandler.Type);
+
+        // A worker claims the job, finishes step 1, and dies without a word.
+        var claimed = await Queue.ClaimAsync("doomed-worker", CancellationToken.None);
+        Assert.Equal(jobId, claimed!.Id);
+        var handler = new CountingHandler();
+        var context = new JobContext(claimed, _clock, _service.App.Services);
+        await using (var write = await Db.BeginWriteAsync(CancellationToken.None))
+        {
+            await handler.Steps[0].Commit(context, write, CancellationToken.None);
+            Assert.True(await Queue.RecordStepAsync(write, jobId, "doomed-worker", 1, context.Entities, false, CancellationToken.None));
+            await write.CommitAsync(CancellationToken.None);
+        }
+
+        // While its lease holds, nobody else may take the job.
+        Assert.Null(await Queue.ClaimAsync("rescuer", CancellationToken.None));
+
+        await using var runner = await StartRunnerAsync();
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        var job = await WaitForEndAsync(jobId);
+
+        Assert.Equal(JobStatus.Success, job.Status);
+        Assert.Equal(3, job.Step);
+        Assert.Equal(["step-1", "step-2", "step-3"], await StepsDoneAsync(jobId));
+    }
+
+    [Fact]
+    public async Task A_job_that_fails_records_its_code_and_compensates_in_the_same_transaction()
+    {
+        var jobId = await EnqueueAsync(FailingHandler.Type);
+        await using var runner = await StartRunnerAsync();
+        var job = await WaitForEndAsync(jobId);
+
+        Assert.Equal(JobStatus.Fail, job.Status);
+        Assert.Equal("IMG.0182", job.ErrorCode);
+        Assert.Equal("Insufficient vault capacity.", job.FailReason);
+        Assert.NotNull(job.EndTime);
+        Assert.Equal(["compensated", "step-1"], await StepsDoneAsync(jobId)); // sorted by key
+    }
+
+    [Fact]
+    public async Task A_lost_lease_rolls_back_the_step_of_the_old_owner()
+    {
+        var jobId = await EnqueueAsync(CountingHandler.Type);
+        var claimed = await Queue.ClaimAsync("slow-worker", CancellationToken.None);
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        Assert.NotNull(await Queue.ClaimAsync("fast-worker", CancellationToken.None));
+
+        // The slow worker wakes up and tries to record step 1: it no longer owns the job.
+        var context = new JobContext(claimed!, _clock, _service.App.Services);
+        await using (var write = await Db.BeginWriteAsync(CancellationToken.None))
+        {
+            await new CountingHandler().Steps[0].Commit(context, write, CancellationToken.None);
+            Assert.False(await Queue.RecordStepAsync(write, jobId, "slow-worker", 1, context.Entities, false, CancellationToken.None));
+        }
+        Assert.Empty(await StepsDoneAsync(jobId));
+    }
+
+    private async Task<string> EnqueueAsync(string jobType)
+    {
+        await using var write = await Db.BeginWriteAsync(CancellationToken.None);
+        var id = await Queue.EnqueueAsync(write, "test", jobType, TestAccounts.Alice.ProjectId, new { }, null, null, CancellationToken.None);
+        await write.CommitAsync(CancellationToken.None);
+        return id;
+    }
+
+    private async Task<RunnerHandle> StartRunnerAsync()
+    {
+        var services = _service.App.Services;
+        var options = services.GetRequiredService<IOptions<ServiceOptions>>().Value;
+        options.Jobs.Workers = 1;
+        var runner = new JobRunner(Queue, Db, services.GetServices<JobHandler>(), _clock, services,
+            Options.Create(options), NullLogger<JobRunner>.Instance);
+        await runner.StartAsync(CancellationToken.None);
+        return new RunnerHandle(runner);
+    }
+
+    private async Task<JobRow> WaitForEndAsync(string jobId)
+    {
+        JobRow? job = null;
+        await Poll.UntilAsync(async () =>
+        {
+            job = await Queue.FindAsync(TestAccounts.Alice.ProjectId, jobId, CancellationToken.None);
+            return job!.Status is JobStatus.Success or JobStatus.Fail;
+        }, TimeSpan.FromSeconds(20), $"job {jobId}");
+        return job!;
+    }
+
+    private async Task<List<string>> StepsDoneAsync(string jobId)
+    {
+        await using var connection = await Db.OpenAsync(CancellationToken.None);
+        var keys = await connection.QueryAsync<string>("SELECT key FROM settings WHERE key LIKE @prefix ORDER BY key", new { prefix = $"{jobId}:%" });
+        return [.. keys.Select(k => k[(jobId.Length + 1)..])];
+    }
+
+    /// <summary>Each step writes a marker row; a step run twice would violate the primary key and fail the test.</summary>
+    private sealed class CountingHandler : JobHandler
+    {
+        public const string Type = "testCounting";
+        public override string JobType => Type;
+        public override IReadOnlyList<JobStep> Steps { get; } = [Mark("step-1"), Mark("step-2"), Mark("step-3")];
+
+        internal static JobStep Mark(string name) => new(name, (job, write, ct) =>
+            write.Connection.ExecuteAsync(new CommandDefinition("INSERT INTO settings (key, value) VALUES (@key, 'done')",
+                new { key = $"{job.JobId}:{name}" }, write.Transaction, cancellationToken: ct)));
+    }
+
+    private sealed class FailingHandler : JobHandler
+    {
+        public const string Type = "testFailing";
+        public override string JobType => Type;
+        public override IReadOnlyList<JobStep> Steps { get; } =
+        [
+            CountingHandler.Mark("step-1"),
+            new("step-2", (_, _, _) => throw JobContext.Fail("IMG.0182", "Insufficient vault capacity.")),
+        ];
+
+        public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
+            CountingHandler.Mark("compensated").Commit(job, write, ct);
+    }
+
+    private sealed class RunnerHandle(JobRunner runner) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await runner.StopAsync(CancellationToken.None);
+            runner.Dispose();
+        }
+    }
+}
