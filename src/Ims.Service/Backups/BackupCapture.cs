@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using Ims.Service.Ecs;
+using Ims.Service.Http;
 using Ims.Service.Storage;
 
 namespace Ims.Service.Backups;
@@ -127,6 +128,30 @@ public sealed class BackupCapture(TimeProvider time)
             new { start.CheckpointId, start.ProjectId, start.Service, start.VaultId, start.Name, start.Description,
                   incremental = start.Incremental ? 1 : 0, now },
             write.Transaction, cancellationToken: ct));
+    }
+
+    /// <summary>
+    /// Starts a checkpoint holding one backup of one server, as a CSBS protect call does and as a whole image taken
+    /// from a server will (into the CBR vault <paramref name="vaultId"/> when given). Returns null, writing nothing
+    /// the caller need undo beyond its transaction, when the server cannot be claimed; finish it with
+    /// <see cref="CaptureAsync"/> and <see cref="FinishCheckpointAsync"/> from a job.
+    /// </summary>
+    public async Task<(string CheckpointId, string BackupId)?> StartServerBackupAsync(WriteScope write, string service, string projectId,
+        string serverId, string? vaultId, string name, string description, bool incremental, CancellationToken ct)
+    {
+        var checkpointId = Ids.NewUuid();
+        var backupId = Ids.NewUuid();
+        await StartCheckpointAsync(write, new CheckpointStart
+        {
+            CheckpointId = checkpointId, ProjectId = projectId, Service = service, VaultId = vaultId, Name = name,
+            Description = description, Incremental = incremental,
+        }, ct);
+        var started = await BeginAsync(write, new BackupStart
+        {
+            BackupId = backupId, ProjectId = projectId, Service = service, CheckpointId = checkpointId, VaultId = vaultId,
+            ServerId = serverId, Name = name, Description = description, Incremental = incremental,
+        }, ct);
+        return started ? (checkpointId, backupId) : null;
     }
 
     /// <summary>

@@ -84,21 +84,11 @@ public static class CsbsEndpoints
         var server = await BackupCapture.CheckServerAsync(write.Connection, write.Transaction, caller.ProjectId, resource_id, ct);
         if (CsbsErrors.Of(server) is { } refused) return refused;
 
-        var checkpointId = Ids.NewUuid();
-        var backupId = Ids.NewUuid();
         var backupName = body.BackupName ?? $"manualbk_{Ids.NewHex32()[..4]}";
-        await capture.StartCheckpointAsync(write, new CheckpointStart
-        {
-            CheckpointId = checkpointId, ProjectId = caller.ProjectId, Service = Service, Name = backupName,
-            Description = body.Description ?? "", Incremental = body.Incremental ?? false,
-        }, ct);
-        if (!await capture.BeginAsync(write, new BackupStart
-            {
-                BackupId = backupId, ProjectId = caller.ProjectId, Service = Service, CheckpointId = checkpointId,
-                ServerId = resource_id, Name = backupName, Description = body.Description ?? "",
-                Incremental = body.Incremental ?? false,
-            }, ct))
-            return CsbsErrors.Busy(resource_id);
+        var started = await capture.StartServerBackupAsync(write, Service, caller.ProjectId, resource_id, vaultId: null, backupName,
+            body.Description ?? "", body.Incremental ?? false, ct);
+        if (started is null) return CsbsErrors.Busy(resource_id);
+        var (checkpointId, backupId) = started.Value;
         await jobs.EnqueueAsync(write, "csbs", JobType, caller.ProjectId, new CheckpointJobPayload(checkpointId),
             new JsonObject { ["checkpoint_id"] = checkpointId, ["backup_id"] = backupId }, checkpointId, ct);
         var checkpoint = await BackupRecords.FindCheckpointAsync(write.Connection, write.Transaction, caller.ProjectId, Service,
