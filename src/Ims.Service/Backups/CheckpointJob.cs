@@ -8,8 +8,9 @@ public sealed record CheckpointJobPayload(string CheckpointId, Dictionary<string
 
 /// <summary>
 /// Captures every backup a request started in a checkpoint, then marks them and the checkpoint available. The job is
-/// internal: clients poll the checkpoint (CBR) or the checkpoint item (CSBS), never the job. On failure every backup of
-/// the checkpoint ends in <c>error</c> and its server is released.
+/// internal: clients poll the checkpoint (CBR) or the checkpoint item (CSBS), never the job. A server that vanished
+/// (or has no disk left to capture) fails only its own backup; when no backup is left the job fails, and every
+/// backup of the checkpoint ends in <c>error</c> with its server released.
 /// </summary>
 public abstract class CheckpointJob(BackupCapture capture) : JobHandler
 {
@@ -26,13 +27,15 @@ public abstract class CheckpointJob(BackupCapture capture) : JobHandler
     {
         var payload = job.Payload<CheckpointJobPayload>();
         var backups = await BackupRecords.BackupsOfCheckpointAsync(write.Connection, write.Transaction, payload.CheckpointId, ct);
+        var captured = 0;
         foreach (var backup in backups.Where(b => b.Status == BackupStatus.Protecting))
         {
             var excluded = payload.Excludes?.GetValueOrDefault(backup.Id) ?? [];
-            if (!await capture.CaptureAsync(write, backup.Id, excluded, ct))
-                throw JobContext.Fail(NothingToCaptureCode,
-                    $"Server {backup.ResourceId} no longer exists or has no disk left to back up.");
+            if (await capture.CaptureAsync(write, backup.Id, excluded, ct)) captured++;
+            else await capture.AbortAsync(write, backup.Id, ct);
         }
+        if (captured == 0)
+            throw JobContext.Fail(NothingToCaptureCode, "No server of the checkpoint exists any more with a disk left to back up.");
     }
 
     private Task CompleteAsync(JobContext job, WriteScope write, CancellationToken ct) =>

@@ -254,6 +254,37 @@ public sealed class CbrBackupTests(ServiceFixture fixture) : IClassFixture<Servi
         (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).ExpectBackupError(404, "BackupService.6302");
     }
 
+    [Fact]
+    public async Task A_server_with_nothing_to_capture_fails_only_its_own_backup()
+    {
+        var good = await TestServers.CreateAsync(Service, Alice);
+        var empty = await TestServers.CreateAsync(Service, Alice);
+        var vaultId = await Cbr.CreateVaultAsync(Alice, 200, good.Id);
+        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults/{vaultId}/addresources",
+            new { resources = new[] { Cbr.ServerResource(empty.Id, empty.SystemVolumeId) } })).Expect(200);
+        var created = await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints", new { checkpoint = new { vault_id = vaultId } });
+        var checkpointId = (string)created.Expect(200)["checkpoint"]["id"]!;
+        await Poll.UntilAsync(async () =>
+            (string?)(await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).Expect(200)["checkpoint"]["status"] == "available",
+            TimeSpan.FromSeconds(30), "the checkpoint to finish");
+        var resources = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/checkpoints/{checkpointId}")).Expect(200)["checkpoint"]["vault"]!["resources"]!.AsArray();
+        Assert.Equal("available", (string?)resources.Single(r => (string?)r!["id"] == good.Id)!["protect_status"]);
+        Assert.Equal("error", (string?)resources.Single(r => (string?)r!["id"] == empty.Id)!["protect_status"]);
+        Assert.Null(await TestServers.TaskStateAsync(Alice, empty.Id));
+        Assert.Null(await TestServers.TaskStateAsync(Alice, good.Id));
+    }
+
+    [Fact]
+    public async Task A_stopped_server_can_be_backed_up()
+    {
+        var server = await TestServers.CreateAsync(Service, Alice, 10);
+        await Servers.PowerAsync(Alice, "os-stop", server.Id);
+        Assert.Equal("SHUTOFF", (string?)(await Servers.GetServerAsync(Alice, server.Id))["status"]);
+        var (_, checkpointId) = await Cbr.BackUpAsync(Alice, server.Id);
+        var backup = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?checkpoint_id={checkpointId}")).Expect(200)["backups"][0]!;
+        Assert.Equal(server.TotalGb, (int)backup["resource_size"]!);
+    }
+
     public static TheoryData<string> BadCheckpointBodies => new()
     {
         "",
