@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
 using Ims.Service.Auth;
@@ -73,7 +74,7 @@ public static class CbrBackupEndpoints
                 skipped.Add(Skip(member, check));
                 continue;
             }
-            var vaultExcludes = System.Text.Json.JsonSerializer.Deserialize<List<string>>(member.ExcludeVolumes) ?? [];
+            var vaultExcludes = JsonSerializer.Deserialize<List<string>>(member.ExcludeVolumes) ?? [];
             targets.Add((member, [.. vaultExcludes.Union(excludes, StringComparer.Ordinal)]));
         }
         if (targets.Count == 0)

@@ -214,6 +214,24 @@ public sealed class CsbsTests(ServiceFixture fixture) : IClassFixture<ServiceFix
     }
 
     [Fact]
+    public async Task Servers_with_a_shared_disk_are_refused_by_csbs_but_not_by_cbr()
+    {
+        var server = await TestServers.CreateAsync(Service, Alice);
+        var shared = await Servers.CreateVolumeAsync(Alice, 10, multiattach: true);
+        await Servers.AttachAsync(Alice, server.Id, shared);
+
+        var check = await Alice.PostAsync($"/v1/{Alice.ProjectId}/providers/{Provider}/resources/action",
+            new { check_protectable = new[] { new { resource_id = server.Id, resource_type = "OS::Nova::Server" } } });
+        AssertResult(check.Expect(200)["protectable"][0]!, server.Id, false, "CSBS.6010");
+        (await Alice.PostAsync($"/v1/{Alice.ProjectId}/providers/{Provider}/resources/{server.Id}/action", new { protect = new { } }))
+            .ExpectBackupError(400, "CSBS.6010");
+
+        var (_, checkpointId) = await Cbr.BackUpAsync(Alice, server.Id);
+        var backup = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?checkpoint_id={checkpointId}")).Expect(200)["backups"][0]!;
+        Assert.Contains(shared, backup["children"]!.AsArray().Select(c => (string?)c!["resource_id"]));
+    }
+
+    [Fact]
     public async Task A_second_protect_while_the_first_runs_is_refused_or_queued_after_it()
     {
         var server = await TestServers.CreateAsync(Service, Alice);
