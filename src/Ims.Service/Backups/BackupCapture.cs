@@ -132,13 +132,14 @@ public sealed class BackupCapture(TimeProvider time)
 
     /// <summary>
     /// Starts a checkpoint holding one backup of one server, as a CSBS protect call does and as a whole image taken
-    /// from a server will (into the CBR vault <paramref name="vaultId"/> when given). Returns null, writing nothing
-    /// the caller need undo beyond its transaction, when the server cannot be claimed; finish it with
+    /// from a server will (into the CBR vault <paramref name="vaultId"/> when given). Returns null when the server
+    /// cannot be backed up now; the caller then gives up its transaction without committing. Finish the backup with
     /// <see cref="CaptureAsync"/> and <see cref="FinishCheckpointAsync"/> from a job.
     /// </summary>
     public async Task<(string CheckpointId, string BackupId)?> StartServerBackupAsync(WriteScope write, string service, string projectId,
         string serverId, string? vaultId, string name, string description, bool incremental, CancellationToken ct)
     {
+        if (!(await CheckServerAsync(write.Connection, write.Transaction, projectId, serverId, ct)).Ok) return null;
         var checkpointId = Ids.NewUuid();
         var backupId = Ids.NewUuid();
         await StartCheckpointAsync(write, new CheckpointStart
