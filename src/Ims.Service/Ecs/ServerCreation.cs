@@ -147,7 +147,7 @@ public static partial class ServerCreation
                 Id = rootId, ProjectId = pid, Name = name, SizeGb = rootSize, VolumeType = spec.RootVolume.VolumeType!,
                 AvailabilityZone = zone, Bootable = true, ImageId = image.Id, Metadata = CleanMap(spec.RootVolume.Metadata),
             });
-            attachments.Add(new { volume_id = rootId, server_id = serverId, device = "/dev/vda", boot_index = (int?)0, dot = 1, now });
+            attachments.Add(new { volume_id = rootId, server_id = serverId, device = "/dev/vda", boot_index = (int?)0, delete_on_termination = 1, now });
             volumeIds.Add(rootId);
 
             var letter = 'b';
@@ -162,7 +162,7 @@ public static partial class ServerCreation
                     VolumeType = data.VolumeType!, AvailabilityZone = zone, Multiattach = data.Multiattach ?? data.Shareable ?? false,
                     Metadata = volumeMetadata,
                 });
-                attachments.Add(new { volume_id = dataId, server_id = serverId, device = $"/dev/vd{letter++}", boot_index = (int?)null, dot = 0, now });
+                attachments.Add(new { volume_id = dataId, server_id = serverId, device = $"/dev/vd{letter++}", boot_index = (int?)null, delete_on_termination = 0, now });
                 volumeIds.Add(dataId);
             }
 
@@ -208,7 +208,7 @@ public static partial class ServerCreation
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO volume_attachments (volume_id, server_id, device, boot_index, delete_on_termination, attached_at)
-            VALUES (@volume_id, @server_id, @device, @boot_index, @dot, @now)
+            VALUES (@volume_id, @server_id, @device, @boot_index, @delete_on_termination, @now)
             """,
             attachments, write.Transaction, cancellationToken: ct));
         await write.Connection.ExecuteAsync(new CommandDefinition(

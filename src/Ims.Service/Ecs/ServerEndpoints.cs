@@ -145,7 +145,7 @@ public static class ServerEndpoints
                 return EcsErrors.Conflict($"Instance[{id}] is {claim.Status}; {action} needs an ECS that is {required}.");
         }
         var jobId = await jobs.EnqueueAsync(write, "ecs", jobType, caller.ProjectId, new ServersPayload(ids, false),
-            EcsJobEntities.ForServers($"{jobType.Replace("Server", "SingleServer", StringComparison.Ordinal)}", ids), ids[0], ct);
+            EcsJobEntities.ForServers(jobType.Replace("Server", "SingleServer", StringComparison.Ordinal), ids), ids[0], ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new JobAccepted(jobId));
     }
