@@ -125,8 +125,17 @@ public sealed class BackupCapture(TimeProvider time)
             INSERT INTO checkpoints (id, project_id, service, vault_id, name, description, status, incremental, created_at, updated_at)
             VALUES (@CheckpointId, @ProjectId, @Service, @VaultId, @Name, @Description, 'protecting', @incremental, @now, @now)
             """,
-            new { start.CheckpointId, start.ProjectId, start.Service, start.VaultId, start.Name, start.Description,
-                  incremental = start.Incremental ? 1 : 0, now },
+            new
+            {
+                start.CheckpointId,
+                start.ProjectId,
+                start.Service,
+                start.VaultId,
+                start.Name,
+                start.Description,
+                incremental = start.Incremental ? 1 : 0,
+                now
+            },
             write.Transaction, cancellationToken: ct));
     }
 
@@ -144,13 +153,25 @@ public sealed class BackupCapture(TimeProvider time)
         var backupId = Ids.NewUuid();
         await StartCheckpointAsync(write, new CheckpointStart
         {
-            CheckpointId = checkpointId, ProjectId = projectId, Service = service, VaultId = vaultId, Name = name,
-            Description = description, Incremental = incremental,
+            CheckpointId = checkpointId,
+            ProjectId = projectId,
+            Service = service,
+            VaultId = vaultId,
+            Name = name,
+            Description = description,
+            Incremental = incremental,
         }, ct);
         var started = await BeginAsync(write, new BackupStart
         {
-            BackupId = backupId, ProjectId = projectId, Service = service, CheckpointId = checkpointId, VaultId = vaultId,
-            ServerId = serverId, Name = name, Description = description, Incremental = incremental,
+            BackupId = backupId,
+            ProjectId = projectId,
+            Service = service,
+            CheckpointId = checkpointId,
+            VaultId = vaultId,
+            ServerId = serverId,
+            Name = name,
+            Description = description,
+            Incremental = incremental,
         }, ct);
         return started ? (checkpointId, backupId) : null;
     }
@@ -178,11 +199,24 @@ public sealed class BackupCapture(TimeProvider time)
             """,
             new
             {
-                start.BackupId, start.ProjectId, start.Service, start.CheckpointId, start.VaultId, start.ServerId,
-                resourceType = ServerResourceType, resourceName = server.Name, resourceAz = server.AvailabilityZone,
-                resourceSize = server.TotalSizeGb, start.Name, start.Description, incremental = start.Incremental ? 1 : 0,
-                osType = server.OsType, imageId = server.ImageId, sanPolicy = server.SanPolicy,
-                enterpriseProjectId = server.EnterpriseProjectId, now,
+                start.BackupId,
+                start.ProjectId,
+                start.Service,
+                start.CheckpointId,
+                start.VaultId,
+                start.ServerId,
+                resourceType = ServerResourceType,
+                resourceName = server.Name,
+                resourceAz = server.AvailabilityZone,
+                resourceSize = server.TotalSizeGb,
+                start.Name,
+                start.Description,
+                incremental = start.Incremental ? 1 : 0,
+                osType = server.OsType,
+                imageId = server.ImageId,
+                sanPolicy = server.SanPolicy,
+                enterpriseProjectId = server.EnterpriseProjectId,
+                now,
             },
             write.Transaction, cancellationToken: ct));
         return true;
@@ -224,8 +258,16 @@ public sealed class BackupCapture(TimeProvider time)
                 updated_at = @now
             WHERE id = @backupId
             """,
-            new { backupId, name = server.Name, az = server.AvailabilityZone, osType = server.OsType, imageId = server.ImageId,
-                  sanPolicy = server.SanPolicy, now = NowMs },
+            new
+            {
+                backupId,
+                name = server.Name,
+                az = server.AvailabilityZone,
+                osType = server.OsType,
+                imageId = server.ImageId,
+                sanPolicy = server.SanPolicy,
+                now = NowMs
+            },
             write.Transaction, cancellationToken: ct));
         return true;
     }

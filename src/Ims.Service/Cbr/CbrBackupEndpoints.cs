@@ -85,8 +85,13 @@ public static class CbrBackupEndpoints
         var incremental = parameters.Incremental ?? true;
         await capture.StartCheckpointAsync(write, new CheckpointStart
         {
-            CheckpointId = checkpointId, ProjectId = caller.ProjectId, Service = Service, VaultId = vault.Id,
-            Name = backupName, Description = parameters.Description ?? "", Incremental = incremental,
+            CheckpointId = checkpointId,
+            ProjectId = caller.ProjectId,
+            Service = Service,
+            VaultId = vault.Id,
+            Name = backupName,
+            Description = parameters.Description ?? "",
+            Incremental = incremental,
         }, ct);
         var excludesByBackup = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var (member, excludes) in targets)
@@ -94,8 +99,14 @@ public static class CbrBackupEndpoints
             var backupId = Ids.NewUuid();
             var started = await capture.BeginAsync(write, new BackupStart
             {
-                BackupId = backupId, ProjectId = caller.ProjectId, Service = Service, CheckpointId = checkpointId,
-                VaultId = vault.Id, ServerId = member.ResourceId, Name = backupName, Description = parameters.Description ?? "",
+                BackupId = backupId,
+                ProjectId = caller.ProjectId,
+                Service = Service,
+                CheckpointId = checkpointId,
+                VaultId = vault.Id,
+                ServerId = member.ResourceId,
+                Name = backupName,
+                Description = parameters.Description ?? "",
                 Incremental = incremental,
             }, ct);
             if (started) excludesByBackup[backupId] = excludes;

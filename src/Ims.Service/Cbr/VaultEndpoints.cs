@@ -68,11 +68,22 @@ public static class VaultEndpoints
             """,
             new
             {
-                vaultId, projectId = caller.ProjectId, name = body.Name, description = body.Description ?? "",
-                objectType = billing.ObjectType, protectType = billing.ProtectType, consistentLevel = billing.ConsistentLevel,
-                size = billing.Size, isMultiAz = Flag(billing.IsMultiAz), autoBind = Flag(body.AutoBind),
-                autoExpand = Flag(body.AutoExpand), locked = Flag(body.Locked), enterpriseProjectId,
-                prefix = body.BackupNamePrefix ?? "", tags = Vaults.SerializeTags(tags), now,
+                vaultId,
+                projectId = caller.ProjectId,
+                name = body.Name,
+                description = body.Description ?? "",
+                objectType = billing.ObjectType,
+                protectType = billing.ProtectType,
+                consistentLevel = billing.ConsistentLevel,
+                size = billing.Size,
+                isMultiAz = Flag(billing.IsMultiAz),
+                autoBind = Flag(body.AutoBind),
+                autoExpand = Flag(body.AutoExpand),
+                locked = Flag(body.Locked),
+                enterpriseProjectId,
+                prefix = body.BackupNamePrefix ?? "",
+                tags = Vaults.SerializeTags(tags),
+                now,
             },
             write.Transaction, cancellationToken: ct));
         if (await InsertResourcesAsync(write, db, vaultId, resources, now, ct) is { } conflict) return conflict;
@@ -140,9 +151,15 @@ public static class VaultEndpoints
             """,
             new
             {
-                vault_id, projectId = caller.ProjectId, name = body.Name, description = body.Description, size,
-                autoBind = OptionalFlag(body.AutoBind), autoExpand = OptionalFlag(body.AutoExpand),
-                locked = OptionalFlag(body.Locked), now = time.GetUtcNow().ToUnixTimeMilliseconds(),
+                vault_id,
+                projectId = caller.ProjectId,
+                name = body.Name,
+                description = body.Description,
+                size,
+                autoBind = OptionalFlag(body.AutoBind),
+                autoExpand = OptionalFlag(body.AutoExpand),
+                locked = OptionalFlag(body.Locked),
+                now = time.GetUtcNow().ToUnixTimeMilliseconds(),
             },
             write.Transaction, cancellationToken: ct));
         var rendered = await RenderOneAsync(write, caller.ProjectId, vault_id, ct);
