@@ -1,3 +1,6 @@
+using Ims.Service.Backups;
+using Ims.Service.Cbr;
+using Ims.Service.Csbs;
 using Ims.Service.Ecs;
 using Ims.Service.Evs;
 using Ims.Service.Ims;
@@ -15,6 +18,9 @@ internal static class Features
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
         services.AddEvs();
         services.AddEcs();
+        services.AddSingleton<BackupCapture>();
+        services.AddSingleton<JobHandler, CbrCheckpointJob>();
+        services.AddSingleton<JobHandler, CsbsBackupJob>();
     }
 
     public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
@@ -34,5 +40,8 @@ internal static class Features
         app.MapPorts();
         app.MapEcs();
         app.MapVolumes();
+        app.MapCbrVaults();
+        app.MapCbrBackups();
+        app.MapCsbs();
     }
 }

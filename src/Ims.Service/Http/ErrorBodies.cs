@@ -15,7 +15,7 @@ public static class ErrorBodies
         ServiceKind.Evs => "EVS.2024",
         ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0101", // "Param is invalid."; VPC.0002 is the empty-AZ error
         ServiceKind.Cbr => "BackupService.6301",
-        ServiceKind.Csbs => "BackupService.6301",
+        ServiceKind.Csbs => "CSBS.9001",
         ServiceKind.Eps => "EPS.0002",
         ServiceKind.Iam => "400",
         _ => "APIGW.0201",
@@ -28,7 +28,8 @@ public static class ErrorBodies
         ServiceKind.Evs => "EVS.5404",
         ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0003", // "VPC does not exist."; VPC.0202 is the subnet module's
         ServiceKind.Cbr => "BackupService.6302",
-        ServiceKind.Csbs => "BackupService.6302",
+        // The CSBS error table documents no 404 code; this one is ours.
+        ServiceKind.Csbs => "CSBS.9002",
         ServiceKind.Eps => "EPS.0004",
         ServiceKind.Iam => "404",
         _ => "APIGW.0101",
@@ -65,7 +66,7 @@ public static class ErrorBodies
         writer.WriteStartObject();
         switch (error.Service)
         {
-            case ServiceKind.Ims or ServiceKind.Ecs or ServiceKind.Evs or ServiceKind.Csbs:
+            case ServiceKind.Ims or ServiceKind.Ecs or ServiceKind.Evs:
                 writer.WriteStartObject("error");
                 writer.WriteString("code", error.Code);
                 writer.WriteString("message", error.Message);
@@ -83,7 +84,7 @@ public static class ErrorBodies
                 writer.WriteString("code", error.Code);
                 writer.WriteString("message", error.Message);
                 break;
-            default: // Gateway, VpcV3, Cbr, Eps, Admin
+            default: // Gateway, VpcV3, Cbr, Csbs, Eps, Admin
                 writer.WriteString("error_code", error.Code);
                 writer.WriteString("error_msg", error.Message);
                 writer.WriteString("request_id", requestId);

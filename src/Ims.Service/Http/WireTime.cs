@@ -13,9 +13,12 @@ public static class WireTime
     /// <summary>Job timestamps: milliseconds with a literal Z.</summary>
     public static string Millis(long ms) => FromMs(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    /// <summary>Microseconds with a literal Z (Keystone token expiry, CBR times).</summary>
+    /// <summary>Microseconds with a literal Z (Keystone token expiry).</summary>
     public static string Micros(long ms) => FromMs(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 
-    /// <summary>CSBS: microseconds and no zone at all; a trailing Z breaks the Go clients.</summary>
+    /// <summary>
+    /// CSBS and CBR: microseconds and no zone at all, as both API references show them ("2020-02-05T10:38:34.209782").
+    /// A trailing Z breaks the CSBS Go clients, and clients of CBR parse vault dates with a zone-less pattern.
+    /// </summary>
     public static string MicrosNoZone(long ms) => FromMs(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
 }

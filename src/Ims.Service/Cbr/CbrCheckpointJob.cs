@@ -1,0 +1,13 @@
+using Ims.Service.Backups;
+
+namespace Ims.Service.Cbr;
+
+/// <summary>Captures the backups of a CBR restore point (<c>POST /v3/{project_id}/checkpoints</c>).</summary>
+public sealed class CbrCheckpointJob(BackupCapture capture) : CheckpointJob(capture)
+{
+    public override string JobType => CbrBackupEndpoints.JobType;
+
+    public override string InternalErrorCode => "BackupService.9999";
+
+    protected override string NothingToCaptureCode => "BackupService.0001";
+}

@@ -1,0 +1,37 @@
+using Ims.Service.Http;
+
+namespace Ims.Service.Cbr;
+
+/// <summary>
+/// CBR's error codes (from the CBR API reference error table where it has one; the body shape is
+/// <c>{"error_code","error_msg"}</c>, rendered by <see cref="ErrorBodies"/>).
+/// </summary>
+public static class CbrErrors
+{
+    public static ApiError BadRequest(string message) => ApiError.BadBody(ServiceKind.Cbr, message);
+
+    public static ApiError VaultNotFound(string vaultId) =>
+        new(ServiceKind.Cbr, StatusCodes.Status404NotFound, "BackupService.6105", $"Vault {vaultId} not found.");
+
+    public static ApiError ResourceNotFound(string what, string id) =>
+        ApiError.NotFound(ServiceKind.Cbr, $"The {what} {id} does not exist.");
+
+    public static ApiError InvalidSize(string message) => Bad("BackupService.6101", message);
+
+    public static ApiError TypeMismatch(string resourceType, string objectType) =>
+        Bad("BackupService.6102", $"Resource type {resourceType} does not match the {objectType} vault resource type.");
+
+    public static ApiError AlreadyInOtherVault(string resourceId) =>
+        Bad("BackupService.6103", $"Resource {resourceId} is already associated with another vault.");
+
+    public static ApiError DuplicateResource(string resourceId) =>
+        Bad("BackupService.6104", $"Duplicate resource {resourceId}.");
+
+    public static ApiError NothingToBackUp(string detail) =>
+        Bad("BackupService.0001", $"No resource is available for backup. {detail}".TrimEnd());
+
+    /// <summary>A backup (or a vault holding one) that a job is still writing, or that an image still uses.</summary>
+    public static ApiError InUse(string message) => Bad("BackupService.6301", message);
+
+    private static ApiError Bad(string code, string message) => new(ServiceKind.Cbr, StatusCodes.Status400BadRequest, code, message);
+}

@@ -1,0 +1,283 @@
+using System.Data.Common;
+using System.Text.Json.Nodes;
+using Dapper;
+using Ims.Service.Auth;
+using Ims.Service.Backups;
+using Ims.Service.Ecs;
+using Ims.Service.Hosting;
+using Ims.Service.Http;
+using Ims.Service.Jobs;
+using Ims.Service.Storage;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
+
+namespace Ims.Service.Csbs;
+
+/// <summary>
+/// CSBS v1: ask whether servers can be backed up, back one up (a checkpoint with one checkpoint item, captured by a
+/// durable job), read and list checkpoint items, delete a checkpoint. CSBS backups are separate from CBR ones: each
+/// service sees only its own.
+/// </summary>
+public static class CsbsEndpoints
+{
+    /// <summary>The one provider clients address (GSDK/GTC hard-code it).</summary>
+    public const string ProviderId = "fc4d5750-22e7-4798-8a46-f48f62c4c1da";
+
+    public const string JobType = "csbsCreateBackup";
+    private const string Service = "CSBS";
+    private const string ServerType = "OS::Nova::Server";
+
+    public static IEndpointRouteBuilder MapCsbs(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/{project_id}").ForService(ServiceKind.Csbs);
+        group.MapPost("/providers/{provider_id}/resources/action", CheckProtectable);
+        group.MapPost("/providers/{provider_id}/resources/{resource_id}/action", Protect);
+        group.MapDelete("/providers/{provider_id}/checkpoints/{checkpoint_id}", DeleteCheckpoint);
+        group.MapGet("/checkpoint_items", ListItems);
+        group.MapGet("/checkpoint_items/{checkpoint_item_id}", ShowItem);
+        return app;
+    }
+
+    private static async Task<IResult> CheckProtectable(string provider_id, HttpContext http, Caller caller, Database db)
+    {
+        var ct = http.RequestAborted;
+        if (provider_id != ProviderId) return ProviderInvalid();
+        var (request, error) = await JsonBody.ReadAsync<CheckProtectableRequest>(http, ServiceKind.Csbs);
+        if (error is not null) return error;
+        if (request!.CheckProtectable is not { Count: > 0 } queries || queries.Count > 256)
+            return ApiError.BadBody(ServiceKind.Csbs, "check_protectable must list 1 to 256 resources.");
+        if (queries.Any(q => q is null || string.IsNullOrEmpty(q.ResourceId) || string.IsNullOrEmpty(q.ResourceType)))
+            return ApiError.BadBody(ServiceKind.Csbs, "Each entry of check_protectable needs resource_id and resource_type.");
+
+        await using var conn = await db.OpenAsync(ct);
+        var results = new List<ProtectableWire>();
+        foreach (var query in queries)
+        {
+            var problem = query.ResourceType != ServerType
+                ? CsbsErrors.TypeNotSupported(query.ResourceId!, query.ResourceType!)
+                : CsbsErrors.Of(await BackupCapture.CheckServerAsync(conn, null, caller.ProjectId, query.ResourceId!, ct));
+            results.Add(new ProtectableWire(problem is null, query.ResourceType!, query.ResourceId!,
+                problem?.Code ?? "", problem?.Message ?? ""));
+        }
+        return TypedResults.Json(new { protectable = results });
+    }
+
+    private static async Task<IResult> Protect(string provider_id, string resource_id, HttpContext http, Caller caller, Database db,
+        BackupCapture capture, JobQueue jobs)
+    {
+        var ct = http.RequestAborted;
+        if (provider_id != ProviderId) return ProviderInvalid();
+        var (request, error) = await JsonBody.ReadAsync<ProtectRequest>(http, ServiceKind.Csbs);
+        if (error is not null) return error;
+        var body = request!.Protect;
+        if (body is null) return ApiError.BadBody(ServiceKind.Csbs, "protect is required.");
+        if (body.BackupName is { } name && (name.Length is 0 or > 255 || !name.All(c => char.IsLetterOrDigit(c) || c is '_' or '-')))
+            return ApiError.BadBody(ServiceKind.Csbs, "backup_name must be 1 to 255 letters, digits, underscores or hyphens.");
+        if (body.Description is { } description && (description.Length > 255 || description.Any(c => c is '<' or '>')))
+            return ApiError.BadBody(ServiceKind.Csbs, "description must be at most 255 characters without angle brackets.");
+        if (body.Tags is { } tags && (tags.Count > 10 || tags.Any(t => string.IsNullOrEmpty(t?.Key))))
+            return ApiError.BadBody(ServiceKind.Csbs, "tags must be at most 10 tags with a key each.");
+        var resourceType = body.ResourceType ?? ServerType;
+        if (resourceType != ServerType) return CsbsErrors.TypeNotSupported(resource_id, resourceType);
+
+        await using var write = await db.BeginWriteAsync(ct);
+        var server = await BackupCapture.CheckServerAsync(write.Connection, write.Transaction, caller.ProjectId, resource_id, ct);
+        if (CsbsErrors.Of(server) is { } refused) return refused;
+
+        var backupName = body.BackupName ?? $"manualbk_{Ids.NewHex32()[..4]}";
+        var started = await capture.StartServerBackupAsync(write, Service, caller.ProjectId, resource_id, vaultId: null, backupName,
+            body.Description ?? "", body.Incremental ?? false, ct);
+        if (started is null) return CsbsErrors.Busy(resource_id);
+        var (checkpointId, backupId) = started.Value;
+        await jobs.EnqueueAsync(write, "csbs", JobType, caller.ProjectId, new CheckpointJobPayload(checkpointId),
+            new JsonObject { ["checkpoint_id"] = checkpointId, ["backup_id"] = backupId }, checkpointId, ct);
+        var checkpoint = await BackupRecords.FindCheckpointAsync(write.Connection, write.Transaction, caller.ProjectId, Service,
+            checkpointId, ct);
+        await write.CommitAsync(ct);
+
+        return TypedResults.Json(new
+        {
+            checkpoint = new CsbsCheckpointWire
+            {
+                Id = checkpointId,
+                Status = BackupStatus.Protecting,
+                CreatedAt = WireTime.MicrosNoZone(checkpoint!.CreatedAt),
+                ProjectId = caller.ProjectId,
+                ProtectionPlan = new ProtectionPlanWire(BackupRecords.ChildId(checkpointId, "protection-plan"), backupName,
+                    [new PlanResourceWire(resource_id, ServerType, server.Name, new { })]),
+            },
+        });
+    }
+
+    private static async Task<IResult> ListItems(HttpContext http, Caller caller, Database db, IOptions<ServiceOptions> options)
+    {
+        var ct = http.RequestAborted;
+        if (!QueryArgs.TryInt(http, "limit", ServiceKind.Csbs, out var limit, out var error, min: 1, max: 1000)) return error!;
+        if (!QueryArgs.TryInt(http, "offset", ServiceKind.Csbs, out var offset, out error)) return error!;
+        var pageSize = limit ?? 1000;
+        var where = new List<string> { "project_id = @projectId", "service = 'CSBS'" };
+        var args = new DynamicParameters(new { projectId = caller.ProjectId, take = pageSize + 1, offset = offset ?? 0 });
+        foreach (var (query, column) in new[]
+                 {
+                     ("checkpoint_id", "checkpoint_id"), ("resource_id", "resource_id"), ("resource_name", "resource_name"),
+                     ("resource_type", "resource_type"), ("status", "status"), ("name", "name"), ("az", "resource_az"),
+                 })
+        {
+            if (QueryArgs.String(http, query) is not { Length: > 0 } value) continue;
+            where.Add($"{column} = @{query}");
+            args.Add(query, value);
+        }
+
+        await using var conn = await db.OpenAsync(ct);
+        var count = await conn.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT COUNT(*) FROM backups WHERE {string.Join(" AND ", where)}", args, cancellationToken: ct));
+        if (QueryArgs.String(http, "marker") is { Length: > 0 } marker)
+        {
+            var anchor = await BackupRecords.FindBackupAsync(conn, null, caller.ProjectId, Service, marker, ct);
+            if (anchor is null) return ApiError.BadBody(ServiceKind.Csbs, $"The marker {marker} does not exist.");
+            where.Add("(created_at < @markerTime OR (created_at = @markerTime AND id < @markerId))");
+            args.Add("markerTime", anchor.CreatedAt);
+            args.Add("markerId", anchor.Id);
+        }
+        var rows = (await conn.QueryAsync<BackupRow>(new CommandDefinition(
+            $"""
+            SELECT {BackupRecords.BackupColumns} FROM backups WHERE {string.Join(" AND ", where)}
+            ORDER BY created_at DESC, id DESC LIMIT @take OFFSET @offset
+            """,
+            args, cancellationToken: ct))).AsList();
+        var page = rows.Take(pageSize).ToList();
+        var items = await RenderAsync(conn, page, options.Value.EffectiveRegion, ct);
+        var links = rows.Count > pageSize ? new[] { new { href = NextPage(http, page[^1].Id), rel = "next" } } : [];
+        return TypedResults.Json(new { checkpoint_items = items, checkpoint_items_links = links, count });
+    }
+
+    private static async Task<IResult> ShowItem(string checkpoint_item_id, HttpContext http, Caller caller, Database db,
+        IOptions<ServiceOptions> options)
+    {
+        var ct = http.RequestAborted;
+        await using var conn = await db.OpenAsync(ct);
+        var backup = await BackupRecords.FindBackupAsync(conn, null, caller.ProjectId, Service, checkpoint_item_id, ct);
+        if (backup is null) return ApiError.NotFound(ServiceKind.Csbs, $"The backup {checkpoint_item_id} does not exist.");
+        var items = await RenderAsync(conn, [backup], options.Value.EffectiveRegion, ct);
+        return TypedResults.Json(new { checkpoint_item = items[0] });
+    }
+
+    /// <summary>Deletes a backup record with its backup; refused (400, which clients retry) while it is still being created.</summary>
+    private static async Task<IResult> DeleteCheckpoint(string provider_id, string checkpoint_id, HttpContext http, Caller caller, Database db)
+    {
+        var ct = http.RequestAborted;
+        if (provider_id != ProviderId) return ProviderInvalid();
+        await using var write = await db.BeginWriteAsync(ct);
+        var checkpoint = await BackupRecords.FindCheckpointAsync(write.Connection, write.Transaction, caller.ProjectId, Service, checkpoint_id, ct);
+        if (checkpoint is null) return ApiError.NotFound(ServiceKind.Csbs, $"The backup record {checkpoint_id} does not exist.");
+        var backupIds = (await BackupRecords.BackupsOfCheckpointAsync(write.Connection, write.Transaction, checkpoint_id, ct))
+            .Select(b => b.Id).ToList();
+        switch (await BackupRemoval.CheckAsync(write, backupIds, ct))
+        {
+            case RemovalProblem.Protecting:
+                return ApiError.BadBody(ServiceKind.Csbs, $"The backup record {checkpoint_id} is still being created.");
+            case RemovalProblem.UsedByImage:
+                return ApiError.BadBody(ServiceKind.Csbs, $"A backup of record {checkpoint_id} was used to create an image; delete the image first.");
+        }
+        await BackupRemoval.DeleteAsync(write, caller.ProjectId, backupIds, ct);
+        // A record whose backups were already gone would otherwise linger.
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM checkpoints WHERE id = @checkpoint_id AND project_id = @projectId AND NOT EXISTS (SELECT 1 FROM backups b WHERE b.checkpoint_id = checkpoints.id)",
+            new { checkpoint_id, projectId = caller.ProjectId }, write.Transaction, cancellationToken: ct));
+        await write.CommitAsync(ct);
+        return TypedResults.Ok();
+    }
+
+    // ----- helpers ------------------------------------------------------------------------------------------------
+
+    private static ApiError ProviderInvalid() => ApiError.BadBody(ServiceKind.Csbs, "provider invalid");
+
+    private static string NextPage(HttpContext http, string marker)
+    {
+        var query = http.Request.Query
+            .Where(q => q.Key != "marker")
+            .SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string?>(q.Key, v)))
+            .Append(new KeyValuePair<string, string?>("marker", marker));
+        return QueryHelpers.AddQueryString($"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}{http.Request.Path}", query);
+    }
+
+    private sealed record ServerFacts
+    {
+        public string Id { get; init; } = "";
+        public string FlavorId { get; init; } = "";
+        public string? PrivateIp { get; init; }
+        public string? ImageType { get; init; }
+    }
+
+    private static async Task<IReadOnlyList<CheckpointItemWire>> RenderAsync(DbConnection conn, IReadOnlyList<BackupRow> backups,
+        string region, CancellationToken ct)
+    {
+        var ids = backups.Select(b => b.Id).ToArray();
+        var volumes = await BackupRecords.VolumesOfAsync(conn, null, ids, ct);
+        var images = await BackupRecords.ImagesOfAsync(conn, null, ids, ct);
+        var serverIds = backups.Select(b => b.ResourceId).Distinct().ToArray();
+        var servers = (await conn.QueryAsync<ServerFacts>(new CommandDefinition(
+            """
+            SELECT s.id, s.flavor_id AS FlavorId,
+                   (SELECT MIN(p.ip_address) FROM ports p WHERE p.device_id = s.id AND p.project_id = s.project_id
+                     AND p.is_primary = 1) AS PrivateIp,
+                   (SELECT i.imagetype FROM images i WHERE i.id = s.image_id) AS ImageType
+            FROM servers s WHERE s.id IN @serverIds
+            """,
+            new { serverIds }, cancellationToken: ct))).ToDictionary(s => s.Id, StringComparer.Ordinal);
+        return backups.Select(b =>
+        {
+            var disks = volumes[b.Id].ToList();
+            var server = servers.GetValueOrDefault(b.ResourceId);
+            var flavor = Catalog.FindFlavor(server?.FlavorId);
+            var available = b.Status == BackupStatus.Available;
+            return new CheckpointItemWire
+            {
+                Id = b.Id,
+                CheckpointId = b.CheckpointId,
+                Name = b.Name,
+                Description = b.Description,
+                ResourceId = b.ResourceId,
+                ResourceType = b.ResourceType,
+                Status = b.Status,
+                CreatedAt = WireTime.MicrosNoZone(b.CreatedAt),
+                UpdatedAt = WireTime.MicrosNoZone(b.UpdatedAt),
+                ExtendInfo = new CsbsExtendInfoWire
+                {
+                    Incremental = b.Incremental != 0,
+                    Progress = available ? 100 : 0,
+                    ResourceAz = b.ResourceAz,
+                    ResourceName = b.ResourceName,
+                    ResourceType = b.ResourceType,
+                    Size = BackupRecords.StoredMegabytes(b),
+                    FinishedAt = available && b.ProtectedAt is { } done ? WireTime.MicrosNoZone(done) : "",
+                    FailReason = b.Status == BackupStatus.Error ? "The backup failed." : "",
+                    FailOp = b.Status == BackupStatus.Error ? "backup" : "",
+                    OsRegistryImages = images[b.Id].ToList(),
+                    ContainSystemDisk = disks.Any(d => d.IsSystemDisk),
+                    VolumeBackups = disks.Select(d => new VolumeBackupWire
+                    {
+                        Id = BackupRecords.ChildId(b.Id, d.VolumeId),
+                        Bootable = d.Bootable != 0 || d.IsSystemDisk,
+                        Incremental = b.Incremental != 0,
+                        Name = $"{b.Name}-{d.Device.Split('/')[^1]}",
+                        Size = available ? d.SizeGb * 1024 : 0,
+                        SourceVolumeId = d.VolumeId,
+                        SourceVolumeSize = d.SizeGb,
+                        SourceVolumeName = d.Name,
+                        Status = b.Status,
+                    }).ToList(),
+                },
+                BackupData = new BackupDataWire
+                {
+                    RegionName = region,
+                    Disk = disks.FirstOrDefault(d => d.IsSystemDisk)?.SizeGb ?? b.ResourceSize,
+                    ImageType = server?.ImageType ?? "gold",
+                    Ram = flavor?.RamMb ?? 0,
+                    Vcpus = flavor?.Vcpus ?? 0,
+                    PrivateIp = server?.PrivateIp ?? "",
+                },
+            };
+        }).ToList();
+    }
+}

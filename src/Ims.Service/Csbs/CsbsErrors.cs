@@ -1,0 +1,31 @@
+using Ims.Service.Backups;
+using Ims.Service.Http;
+
+namespace Ims.Service.Csbs;
+
+/// <summary>
+/// CSBS's documented error codes (body <c>{"error_code","error_msg"}</c>). check_protectable reports the same codes in
+/// its per-resource results that protect answers with.
+/// </summary>
+public static class CsbsErrors
+{
+    /// <summary>Why a server cannot be protected, or null when it can.</summary>
+    public static ApiError? Of(ServerCheck server) => server.Problem switch
+    {
+        ServerProblem.NotFound => Bad("CSBS.6000", $"Server {server.Id} does not exist."),
+        ServerProblem.BadStatus => Bad("CSBS.6006", $"Server ({server.Id}) status ({server.Status}) is not allowed to protect."),
+        ServerProblem.Busy => Busy(server.Id),
+        ServerProblem.NoVolumes => Bad("CSBS.6007", $"No volume attached to the server ({server.Id}) for protect."),
+        // CSBS cannot capture shared disks consistently, so it refuses servers that have one.
+        _ when server.SharedVolumeId is { } shared =>
+            Bad("CSBS.6010", $"Volume ({shared}) attached to server ({server.Id}) is shareable volume."),
+        _ => null,
+    };
+
+    public static ApiError Busy(string serverId) => Bad("CSBS.6005", $"Server ({serverId}) is already in service.");
+
+    public static ApiError TypeNotSupported(string resourceId, string resourceType) =>
+        Bad("CSBS.6003", $"Resource ({resourceId}) type ({resourceType}) is not support protection.");
+
+    private static ApiError Bad(string code, string message) => new(ServiceKind.Csbs, StatusCodes.Status400BadRequest, code, message);
+}
