@@ -9,7 +9,7 @@ public enum RemovalProblem
     None,
     /// <summary>A job is still capturing one of them.</summary>
     Protecting,
-    /// <summary>An image that is not deleted was registered from one of them (delete the image first).</summary>
+    /// <summary>A live image (being made or active) was registered from one of them (delete the image first).</summary>
     UsedByImage,
 }
 
@@ -28,7 +28,7 @@ public static class BackupRemoval
             new { backupIds }, write.Transaction, cancellationToken: ct));
         if (protecting > 0) return RemovalProblem.Protecting;
         var images = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM images WHERE backup_id IN @backupIds AND status <> 'deleted'",
+            "SELECT COUNT(*) FROM images WHERE backup_id IN @backupIds AND status IN ('queued', 'saving', 'active')",
             new { backupIds }, write.Transaction, cancellationToken: ct));
         return images > 0 ? RemovalProblem.UsedByImage : RemovalProblem.None;
     }

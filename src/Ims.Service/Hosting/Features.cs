@@ -16,6 +16,7 @@ internal static class Features
     public static void AddServices(IServiceCollection services)
     {
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
+        services.AddSingleton<JobHandler, WholeImageFromServerJob>();
         services.AddEvs();
         services.AddEcs();
         services.AddSingleton<BackupCapture>();

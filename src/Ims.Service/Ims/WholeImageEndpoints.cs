@@ -1,6 +1,9 @@
 using System.Text.Json.Nodes;
 using Dapper;
 using Ims.Service.Auth;
+using Ims.Service.Backups;
+using Ims.Service.Cbr;
+using Ims.Service.Ecs;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
@@ -24,7 +27,7 @@ public static class WholeImageEndpoints
     }
 
     private static async Task<IResult> CreateWholeImage(HttpContext http, Caller caller, Database db, JobQueue jobs,
-        IOptions<ServiceOptions> options, TimeProvider time)
+        BackupCapture capture, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
@@ -43,12 +46,23 @@ public static class WholeImageEndpoints
         if (used >= settings.ImageQuota) return ImsErrors.Of("IMG.0015");
 
         var imageId = Ids.NewUuid();
-        var refusal = valid.Mode switch
+        string? backupId = valid.BackupId, checkpointId = null;
+        if (valid.Mode == WholeImageMode.FromServer)
         {
-            WholeImageMode.FromCsbsBackup or WholeImageMode.FromCbrBackup => await CheckBackupAsync(write, caller.ProjectId, valid, ct),
-            _ => ImsErrors.Of("IMG.0180"),
-        };
-        if (refusal is not null) return refusal;
+            var refusal = await CheckServerAsync(write, caller.ProjectId, valid, settings.Profile, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            if (refusal is not null) return refusal;
+            // Mode A really takes the backup: a CBR restore point in the vault, or a CSBS backup. It holds the server
+            // (task_state) until captured, so the ECS refuses a start or a system-disk detach meanwhile.
+            var started = await capture.StartServerBackupAsync(write, valid.VaultId is null ? "CSBS" : "CBR", caller.ProjectId,
+                valid.InstanceId!, valid.VaultId, valid.Name, valid.Description, incremental: false, ct);
+            if (started is null) return ImsErrors.Of("IMG.0010");
+            (checkpointId, backupId) = started.Value;
+        }
+        else
+        {
+            var refusal = await CheckBackupAsync(write, caller.ProjectId, valid, ct);
+            if (refusal is not null) return refusal;
+        }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         try
@@ -57,14 +71,15 @@ public static class WholeImageEndpoints
                 """
                 INSERT INTO images (id, owner, name, status, visibility, imagetype, whole_image, min_ram, max_ram, disk_format,
                                     description, backup_id, data_origin, source_type, enterprise_project_id, tags,
-                                    source_server_id, created_at, updated_at)
+                                    source_server_id, backup_made_by_image, created_at, updated_at)
                 VALUES (@imageId, @owner, @Name, 'queued', 'private', 'private', 1, @MinRam, @MaxRam, 'zvhd2',
-                        @Description, @BackupId, @dataOrigin, 'uds', @EnterpriseProjectId, @tags,
-                        @InstanceId, @now, @now)
+                        @Description, @backupId, @dataOrigin, 'uds', @EnterpriseProjectId, @tags,
+                        @InstanceId, @madeByImage, @now, @now)
                 """,
                 new
                 {
-                    imageId, owner = caller.ProjectId, valid.Name, valid.MinRam, valid.MaxRam, valid.Description, valid.BackupId,
+                    imageId, owner = caller.ProjectId, valid.Name, valid.MinRam, valid.MaxRam, valid.Description, backupId,
+                    madeByImage = checkpointId is null ? 0 : 1,
                     dataOrigin = valid.BackupId is not null ? $"backup,{valid.BackupId}" : $"instance,{valid.InstanceId}",
                     valid.EnterpriseProjectId, tags = System.Text.Json.JsonSerializer.Serialize(valid.Tags.Select(t => new { key = t.Key, value = t.Value })),
                     valid.InstanceId, now,
@@ -76,12 +91,64 @@ public static class WholeImageEndpoints
             return ImsErrors.Of(valid.Mode == WholeImageMode.FromCsbsBackup ? "IMG.0134" : "IMG.0029");
         }
 
-        var payload = new WholeImagePayload(imageId, valid.Mode.ToString(), valid.BackupId, valid.InstanceId, valid.VaultId);
+        var payload = new WholeImagePayload(imageId, valid.Mode.ToString(), backupId, valid.InstanceId, valid.VaultId, checkpointId);
         var entities = new JsonObject { ["image_name"] = valid.Name, ["image_id"] = imageId, ["process_percent"] = 0.0 };
-        var jobType = valid.Mode == WholeImageMode.FromServer ? "imsCreateWholeImageByInstanceJob" : WholeImageFromBackupJob.Type;
+        var jobType = valid.Mode == WholeImageMode.FromServer ? WholeImageFromServerJob.Type : WholeImageFromBackupJob.Type;
         var jobId = await jobs.EnqueueAsync(write, "ims", jobType, caller.ProjectId, payload, entities, imageId, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
+    }
+
+    /// <summary>
+    /// Mode A: the server must be the caller's, running or stopped, idle, with a system disk and (Huawei) no DSS disk;
+    /// a vault must be the caller's, a server-backup vault, available, and not another vault's server. A server not
+    /// yet in the vault is added to it, as IMS does.
+    /// </summary>
+    private static async Task<ApiError?> CheckServerAsync(WriteScope write, string project, ValidWholeImageRequest request,
+        CloudProfile profile, long now, CancellationToken ct)
+    {
+        var serverId = request.InstanceId!;
+        var server = await BackupCapture.CheckServerAsync(write.Connection, write.Transaction, project, serverId, ct);
+        switch (server.Problem)
+        {
+            case ServerProblem.NotFound: return ImsErrors.Of("IMG.0005");
+            case ServerProblem.BadStatus: return ImsErrors.Of("IMG.0126");
+            case ServerProblem.Busy: return ImsErrors.Of(server.TaskState == BackupCapture.TaskState ? "IMG.0136" : "IMG.0010");
+            case ServerProblem.NoVolumes: return ImsErrors.Of("IMG.0119");
+            default: break;
+        }
+        if (await ServerGuards.HasDisksInTransitAsync(write, serverId, ct)) return ImsErrors.Of("IMG.0010");
+        var disks = await write.Connection.QuerySingleAsync<DiskCounts>(new CommandDefinition(
+            """
+            SELECT COALESCE(SUM(CASE WHEN v.multiattach = 1 THEN 1 ELSE 0 END), 0) AS Shared,
+                   COALESCE(SUM(CASE WHEN a.boot_index = 0 THEN 1 ELSE 0 END), 0) AS System,
+                   COALESCE(SUM(CASE WHEN v.volume_type = 'DSS' THEN 1 ELSE 0 END), 0) AS Dedicated
+            FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id WHERE a.server_id = @serverId
+            """, new { serverId }, write.Transaction, cancellationToken: ct));
+        if (disks.System == 0) return ImsErrors.Of("IMG.0119");
+        if (profile == CloudProfile.Huawei && disks.Dedicated > 0) return ImsErrors.Of("IMG.0153");
+
+        if (request.VaultId is null)
+            return disks.Shared > 0 ? ImsErrors.Of("IMG.0033", "A CSBS backup cannot contain shared disks; give a CBR vault_id.") : null;
+
+        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, project, request.VaultId, ct);
+        if (vault is null) return ImsErrors.Of("IMG.0184");
+        if (vault.ObjectType != "server" || vault.ProtectType != "backup") return ImsErrors.Of("IMG.0193");
+        if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
+        var boundTo = await write.Connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT vault_id FROM vault_resources WHERE resource_id = @serverId", new { serverId }, write.Transaction, cancellationToken: ct));
+        if (boundTo is not null && boundTo != vault.Id) return ImsErrors.Of("IMG.0183");
+        if (boundTo is null)
+        {
+            await write.Connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO vault_resources (vault_id, resource_id, resource_type, name, added_at)
+                VALUES (@vaultId, @serverId, @type, @name, @now)
+                """,
+                new { vaultId = vault.Id, serverId, type = Vaults.ServerType, name = server.Name, now },
+                write.Transaction, cancellationToken: ct));
+        }
+        return null;
     }
 
     /// <summary>Modes B and C: the backup must be the caller's, of the named kind, available, and not yet imaged.</summary>
@@ -98,7 +165,8 @@ public static class WholeImageEndpoints
         var disks = await write.Connection.QuerySingleAsync<DiskCounts>(new CommandDefinition(
             """
             SELECT COALESCE(SUM(CASE WHEN multiattach = 1 THEN 1 ELSE 0 END), 0) AS Shared,
-                   COALESCE(SUM(CASE WHEN boot_index = 0 THEN 1 ELSE 0 END), 0) AS System
+                   COALESCE(SUM(CASE WHEN boot_index = 0 THEN 1 ELSE 0 END), 0) AS System,
+                   COALESCE(SUM(CASE WHEN volume_type = 'DSS' THEN 1 ELSE 0 END), 0) AS Dedicated
             FROM backup_volumes WHERE backup_id = @BackupId
             """, new { request.BackupId }, write.Transaction, cancellationToken: ct));
         if (csbs && disks.Shared > 0) return ImsErrors.Of("IMG.0033", "A CSBS backup with shared disks cannot be used to create a full-ECS image.");
@@ -112,7 +180,7 @@ public static class WholeImageEndpoints
 
     private sealed record BackupState(string Service, string Status);
 
-    private sealed record DiskCounts(long Shared, long System);
+    private sealed record DiskCounts(long Shared, long System, long Dedicated);
 
     /// <summary>Huawei's ShowJobProgress: the job, with <c>process_percent</c> rising as the work goes on.</summary>
     private static async Task<IResult> ShowJobProgress(string job_id, Caller caller, JobQueue queue, HttpContext http)

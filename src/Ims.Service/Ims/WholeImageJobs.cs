@@ -1,11 +1,13 @@
 using Dapper;
+using Ims.Service.Backups;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 
 namespace Ims.Service.Ims;
 
 /// <summary>What a whole-image job needs to know; stored as the job payload.</summary>
-public sealed record WholeImagePayload(string ImageId, string Mode, string? BackupId, string? ServerId, string? VaultId);
+public sealed record WholeImagePayload(string ImageId, string Mode, string? BackupId, string? ServerId, string? VaultId,
+    string? CheckpointId = null);
 
 /// <summary>
 /// The steps shared by the whole-image jobs: the image is registered from a backup's captured disks, and a failed job
@@ -116,4 +118,44 @@ public sealed class WholeImageFromBackupJob : WholeImageJob
         }),
         RegisterImage(),
     ];
+}
+
+/// <summary>
+/// Mode A: capture the server into the backup the request started (CBR restore point or CSBS backup), finish it, then
+/// register it. A failure deletes that backup again, so a failed job leaves nothing behind.
+/// </summary>
+public sealed class WholeImageFromServerJob(BackupCapture capture) : WholeImageJob
+{
+    public const string Type = "imsCreateWholeImageByInstanceJob";
+
+    public override string JobType => Type;
+
+    public override IReadOnlyList<JobStep> Steps =>
+    [
+        new("CreateBackup", async (job, write, ct) =>
+        {
+            var payload = job.Payload<WholeImagePayload>();
+            if (!await capture.CaptureAsync(write, payload.BackupId!, [], ct))
+                throw JobContext.Fail("IMG.0110", ImsErrors.MessageOf("IMG.0110"));
+            await MarkSavingAsync(job, write, "CreateBackup", 40.0, ct);
+        }),
+        new("FinishBackup", async (job, write, ct) =>
+        {
+            await capture.FinishCheckpointAsync(write, job.Payload<WholeImagePayload>().CheckpointId!, succeeded: true, ct);
+            job.Entities["process_percent"] = 80.0;
+            job.Entities["current_task"] = "RegisterImage";
+        }),
+        RegisterImage(),
+    ];
+
+    public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
+    {
+        await base.OnFailedAsync(job, write, ct);
+        var payload = job.Payload<WholeImagePayload>();
+        // Releases the server, then removes the backup this job made; the killed image no longer points at it.
+        await capture.FinishCheckpointAsync(write, payload.CheckpointId!, succeeded: false, ct);
+        await BackupRemoval.DeleteAsync(write, job.ProjectId, [payload.BackupId!], ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE images SET backup_id = NULL WHERE id = @ImageId", payload, write.Transaction, cancellationToken: ct));
+    }
 }
