@@ -1,4 +1,6 @@
+using Ims.Tests.Backups;
 using Ims.Tests.Infrastructure;
+using WholeImages = Ims.Tests.Ims.WholeImages;
 
 namespace Ims.Tests.Jobs;
 
@@ -72,4 +74,70 @@ public sealed class RestartTests
         Assert.Equal(4, volumes.Count); // system disk, two data disks, and the lone volume
         Assert.All(volumes, v => Assert.Contains((string?)v!["status"], new[] { "in-use", "available" }));
     }
+}
+
+/// <summary>Whole images from servers (mode A) interrupted by a SIGKILL: afterwards nothing is half-made.</summary>
+public sealed class WholeImageRestartTests
+{
+    private static readonly string[] Paced = ["--Ims:Jobs:StepDelay=00:00:00.300", "--Ims:Jobs:Lease=00:00:02"];
+
+    [Fact]
+    public async Task Mode_A_jobs_killed_mid_way_end_SUCCESS_or_FAIL_with_nothing_half_made()
+    {
+        var dataDir = TestService.NewDataDir();
+        var alice = TestAccounts.Alice;
+        var jobs = new List<string>();
+        var servers = new List<string>();
+
+        using (var first = await ServiceProcess.StartAsync(dataDir, Paced))
+        {
+            var client = first.Client(alice);
+            var network = await Servers.CreateNetworkAsync(client);
+            var vaultId = await Cbr.CreateVaultAsync(client);
+            var creates = Enumerable.Range(0, 3).Select(_ => Servers.CreateServerAsync(client, network, [(10, "SAS")]));
+            servers.AddRange(await Task.WhenAll(creates));
+            foreach (var serverId in servers)
+                jobs.Add(await WholeImages.CreateAsync(client,
+                    new { name = Servers.UniqueName("crash"), instance_id = serverId, vault_id = vaultId }));
+
+            await Poll.UntilAsync(async () =>
+                (string?)(await client.GetAsync($"/v1/{alice.ProjectId}/jobs/{jobs[0]}")).Expect(200)["status"] == "RUNNING",
+                TimeSpan.FromSeconds(30), "a whole-image job to run");
+            first.Kill();
+        }
+
+        using var second = await ServiceProcess.StartAsync(dataDir, Paced);
+        var again = second.Client(alice);
+        var listed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (jobId, serverId) in jobs.Zip(servers))
+        {
+            var job = await again.WaitForJobAsync(jobId, TimeSpan.FromSeconds(90));
+            var imageId = (string)job["entities"]!["image_id"]!;
+            var images = (await again.GetAsync($"/v2/cloudimages?id={imageId}")).Expect(200)["images"].AsArray();
+            var backups = (await again.GetAsync($"/v3/{alice.ProjectId}/backups?resource_id={serverId}")).Expect(200)["backups"].AsArray();
+            if ((string?)job["status"] == "SUCCESS")
+            {
+                // An image always has its backup, and that backup is complete.
+                var image = Assert.Single(images)!;
+                var backup = Assert.Single(backups)!;
+                Assert.Equal((string?)backup["id"], (string?)image["__backup_id"]);
+                Assert.Equal("available", (string?)backup["status"]);
+                listed.Add(imageId);
+            }
+            else
+            {
+                // A failed job leaves no listed image and deletes the backup it made.
+                Assert.Equal("FAIL", (string?)job["status"]);
+                Assert.Empty(images);
+                Assert.Empty(backups);
+            }
+            Assert.Null(NullIfEmpty((string?)(await Servers.GetServerAsync(again, serverId))["OS-EXT-STS:task_state"]));
+        }
+
+        // Only finished images hold quota: the project's private whole images are exactly the successful ones.
+        var mine = (await again.GetAsync("/v2/cloudimages?__whole_image=true&__imagetype=private&limit=1000")).Expect(200)["images"].AsArray();
+        Assert.Equal(listed.Order(), mine.Select(i => (string)i!["id"]!).Order());
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }
