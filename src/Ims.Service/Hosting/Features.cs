@@ -12,6 +12,7 @@ internal static class Features
 {
     public static void AddServices(IServiceCollection services)
     {
+        services.AddSingleton<JobFaults>();
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
         services.AddEvs();
         services.AddEcs();
