@@ -35,5 +35,6 @@ internal static class Features
         app.MapPorts();
         app.MapEcs();
         app.MapVolumes();
+        app.MapFaults();
     }
 }
