@@ -18,7 +18,7 @@ public static class AdminAccess
     public static TBuilder AdminOnly<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.ForService(ServiceKind.Admin).AllowAnonymousCaller().AddEndpointFilter(CheckAsync);
 
-    private static async ValueTask<object?> CheckAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> CheckAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var token = http.RequestServices.GetRequiredService<IOptions<ServiceOptions>>().Value.AdminToken;

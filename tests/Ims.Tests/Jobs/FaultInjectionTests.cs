@@ -1,5 +1,13 @@
+using System.Net;
 using System.Text.Json.Nodes;
+using Dapper;
+using Ims.Service.Hosting;
+using Ims.Service.Http;
+using Ims.Service.Storage;
 using Ims.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Ims.Tests.Jobs;
 
@@ -275,6 +283,51 @@ public sealed class FaultInjectionTests(ServiceFixture fixture) : IClassFixture<
         // The one job the rule was allowed has been chosen; the next one is not.
         var next = (await again.PostAsync($"/v2/{alice.ProjectId}/cloudvolumes", VolumeBody())).Expect(200);
         await again.WaitForJobSuccessAsync((string)next["job_id"]!);
+    }
+
+    [Fact]
+    public async Task A_delay_longer_than_the_lease_keeps_the_job_with_its_worker()
+    {
+        // Four workers and a one-second lease: were the lease not renewed during the wait, another worker would
+        // take the job over while it waits, counting a second attempt.
+        await using var service = await TestService.StartAsync(extra: ["--Ims:Jobs:Lease=00:00:01"]);
+        var client = service.Client(TestAccounts.Alice);
+        await new Faults(service.BaseAddress).CreateAsync(new { job_type = "createVolume", delay_ms = 2_500, count = 1 });
+
+        var accepted = (await client.PostAsync($"/v2/{client.ProjectId}/cloudvolumes", VolumeBody())).Expect(200);
+        var jobId = (string)accepted["job_id"]!;
+        await client.WaitForJobSuccessAsync(jobId);
+
+        await using var connection = await service.App.Services.GetRequiredService<Database>().OpenAsync(CancellationToken.None);
+        Assert.Equal(1, await connection.ExecuteScalarAsync<long>("SELECT attempts FROM jobs WHERE id = @jobId", new { jobId }));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", null, null, 200)]
+    [InlineData("::1", null, null, 200)]
+    [InlineData("::ffff:127.0.0.1", null, null, 200)]
+    [InlineData("10.1.2.3", null, null, 403)]
+    [InlineData("::ffff:10.1.2.3", null, null, 403)]
+    [InlineData(null, null, null, 403)]
+    [InlineData("10.1.2.3", "s3cret", "s3cret", 200)]
+    [InlineData("10.1.2.3", "s3cret", "S3cret", 401)]
+    [InlineData("127.0.0.1", "s3cret", null, 401)]
+    [InlineData("127.0.0.1", "s3cret", "s3cret", 200)]
+    public async Task The_admin_gate_admits_loopback_callers_or_holders_of_the_admin_token(string? remote, string? configured, string? sent,
+        int expected)
+    {
+        var options = Options.Create(new ServiceOptions { AdminToken = configured });
+        var http = new DefaultHttpContext
+        {
+            RequestServices = new ServiceCollection().AddSingleton(options).BuildServiceProvider(),
+        };
+        http.Connection.RemoteIpAddress = remote is null ? null : IPAddress.Parse(remote);
+        if (sent is not null) http.Request.Headers[AdminAccess.TokenHeader] = sent;
+
+        var result = await AdminAccess.CheckAsync(new DefaultEndpointFilterInvocationContext(http), _ => ValueTask.FromResult<object?>("admitted"));
+
+        if (expected == 200) Assert.Equal("admitted", result);
+        else Assert.Equal(expected, Assert.IsType<ApiError>(result).Status);
     }
 
     private static object VolumeBody() =>
