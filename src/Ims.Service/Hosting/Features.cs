@@ -15,6 +15,7 @@ internal static class Features
 {
     public static void AddServices(IServiceCollection services)
     {
+        services.AddSingleton<JobFaults>();
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
         services.AddSingleton<JobHandler, WholeImageFromServerJob>();
         services.AddEvs();
@@ -44,5 +45,6 @@ internal static class Features
         app.MapCbrVaults();
         app.MapCbrBackups();
         app.MapCsbs();
+        app.MapFaults();
     }
 }

@@ -27,6 +27,12 @@ public sealed class ServiceOptions
     public JobOptions Jobs { get; set; } = new();
 
     /// <summary>
+    /// The token the admin API (fault injection) demands in <c>X-Admin-Token</c>, from any address. Unset, the admin
+    /// API answers loopback callers only; set it when the service sits behind a proxy, where every caller looks local.
+    /// </summary>
+    public string? AdminToken { get; set; }
+
+    /// <summary>
     /// The accounts file: domains, users, region projects and AK/SK pairs. A relative path is resolved against the
     /// working directory first, then against the folder of the service binary (where the defaults ship).
     /// </summary>

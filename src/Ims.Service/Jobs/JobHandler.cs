@@ -74,6 +74,9 @@ public sealed record JobRow
     public long? EndTime { get; init; }
     public string? ErrorCode { get; init; }
     public string? FailReason { get; init; }
+
+    /// <summary>The fault-injection rule bound to the job when it started (<see cref="JobFaults"/>), if any.</summary>
+    public string? FaultId { get; init; }
 }
 
 public static class JobStatus

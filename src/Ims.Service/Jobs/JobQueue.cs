@@ -15,7 +15,7 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
 
     private const string Columns = "id, project_id AS ProjectId, service, job_type AS JobType, status, payload, entities, " +
         "resource_id AS ResourceId, step, attempts, begin_time AS BeginTime, end_time AS EndTime, " +
-        "error_code AS ErrorCode, fail_reason AS FailReason";
+        "error_code AS ErrorCode, fail_reason AS FailReason, fault_id AS FaultId";
 
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
 
@@ -111,6 +111,18 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
             """,
             new { jobId, owner, code, reason, entities = entities.ToJsonString(), now = time.GetUtcNow().ToUnixTimeMilliseconds() },
             write.Transaction, cancellationToken: ct));
+        return rows == 1;
+    }
+
+    /// <summary>Extends the lease of a job that is still working (a long wait); false when the lease was lost.</summary>
+    public async Task<bool> RenewLeaseAsync(string jobId, string owner, CancellationToken ct)
+    {
+        await using var write = await db.BeginWriteAsync(ct);
+        var rows = await write.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE jobs SET lease_until = @until WHERE id = @jobId AND lease_owner = @owner",
+            new { jobId, owner, until = time.GetUtcNow().Add(options.Value.Jobs.Lease).ToUnixTimeMilliseconds() },
+            write.Transaction, cancellationToken: ct));
+        await write.CommitAsync(ct);
         return rows == 1;
     }
 

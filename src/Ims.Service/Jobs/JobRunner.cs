@@ -19,6 +19,8 @@ public sealed partial class JobRunner(
     ILogger<JobRunner> logger) : BackgroundService
 {
     private readonly Dictionary<string, JobHandler> _handlers = handlers.ToDictionary(h => h.JobType, StringComparer.Ordinal);
+    // Resolved here rather than injected so that tests which build a runner by hand need not know about faults.
+    private readonly JobFaults _faults = services.GetRequiredService<JobFaults>();
     private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Ids.NewHex32()[..8]}";
 
     /// <summary>Zero workers makes a node that only serves the API (jobs then wait for another node).</summary>
@@ -68,11 +70,13 @@ public sealed partial class JobRunner(
         Log.Claimed(logger, row.Id, row.JobType, row.Step);
         try
         {
+            var fault = await _faults.BindRuleAsync(row, _owner, handler, stop);
             for (var index = (int)row.Step; index < handler.Steps.Count; index++)
             {
                 var step = handler.Steps[index];
                 if (options.Value.Jobs.StepDelay > TimeSpan.Zero)
                     await Task.Delay(options.Value.Jobs.StepDelay, time, stop);
+                await _faults.BeforeStepAsync(fault, row, _owner, step, index, stop);
                 if (step.Work is not null) await step.Work(context, stop);
                 await using var write = await db.BeginWriteAsync(stop);
                 await step.Commit(context, write, stop);
