@@ -37,7 +37,7 @@ public static class ImageQueries
     {
         await using var connection = await db.OpenAsync(ct);
         return await connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
-            $"SELECT {ImageRow.Columns} FROM images WHERE id = @imageId AND status <> 'deleted' AND {VisibleTo}",
+            $"SELECT {ImageRow.Columns} FROM images WHERE id = @imageId AND status NOT IN ('deleted', 'killed') AND {VisibleTo}",
             new { imageId, project }, cancellationToken: ct));
     }
 
