@@ -18,6 +18,10 @@ internal static class Features
         services.AddSingleton<JobFaults>();
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
         services.AddSingleton<JobHandler, WholeImageFromServerJob>();
+        services.AddSingleton<JobHandler, AddImageMembersJob>();
+        services.AddSingleton<JobHandler, UpdateImageMembersJob>();
+        services.AddSingleton<JobHandler, RemoveImageMembersJob>();
+        services.AddSingleton<JobHandler, CrossRegionCopyJob>();
         services.AddEvs();
         services.AddEcs();
         services.AddSingleton<BackupCapture>();
@@ -36,6 +40,8 @@ internal static class Features
     {
         app.MapImages();
         app.MapWholeImages();
+        app.MapImageMembers();
+        app.MapImageCopies();
         app.MapVpcs();
         app.MapSubnets();
         app.MapSecurityGroups();

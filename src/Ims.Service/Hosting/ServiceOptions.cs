@@ -21,6 +21,12 @@ public sealed class ServiceOptions
     /// <summary>Whether mode-A whole images may go through CSBS when no vault is given (spec §1.2).</summary>
     public bool? CsbsSupported { get; set; }
 
+    /// <summary>
+    /// Whether <c>POST /v1/cloudimages/{image_id}/cross_region_copy</c> is served. Huawei Cloud has it; OTC's API has no
+    /// such route, so by default the OTC profile answers it like any unknown path (404 <c>APIGW.0101</c>).
+    /// </summary>
+    public bool? CrossRegionCopy { get; set; }
+
     /// <summary>Private images a project may hold, counting those being created (<c>IMG.0015</c>).</summary>
     public int ImageQuota { get; set; } = 100;
 
@@ -41,6 +47,8 @@ public sealed class ServiceOptions
     public string EffectiveRegion => Region ?? (Profile == CloudProfile.Otc ? "eu-de" : "cn-north-4");
 
     public bool EffectiveCsbsSupported => CsbsSupported ?? Profile == CloudProfile.Otc;
+
+    public bool EffectiveCrossRegionCopy => CrossRegionCopy ?? Profile == CloudProfile.Huawei;
 }
 
 public sealed class JobOptions

@@ -5,11 +5,25 @@ using Ims.Service.Storage;
 
 namespace Ims.Service.Ims;
 
-/// <summary>Image reads that respect visibility: a project sees public images and its own (later: shared ones).</summary>
+/// <summary>Image reads that respect visibility: a project sees public images, its own, and those shared with it.</summary>
 public static class ImageQueries
 {
-    /// <summary>The visibility predicate; <c>@project</c> is the viewer.</summary>
-    public const string VisibleTo = "(images.visibility = 'public' OR images.owner = @project)";
+    /// <summary>
+    /// The visibility predicate; <c>@project</c> is the viewer. A member reaches a shared image by id whatever it
+    /// answered (Glance lets a pending member look before accepting; IMS lets a rejected one still boot servers from
+    /// it); lists narrow that down with <see cref="ListedTo"/>. The subquery is one range of <c>image_members_member</c>.
+    /// </summary>
+    public const string VisibleTo =
+        "(images.visibility = 'public' OR images.owner = @project OR images.id IN " +
+        "(SELECT m.image_id FROM image_members m WHERE m.member_id = @project))";
+
+    /// <summary>
+    /// What lists show: public and own images, and images shared with the viewer whose membership is in
+    /// <c>@memberStatuses</c> (by default only accepted ones: pending and rejected images stay out of lists).
+    /// </summary>
+    public const string ListedTo =
+        "(images.visibility = 'public' OR images.owner = @project OR images.id IN " +
+        "(SELECT m.image_id FROM image_members m WHERE m.member_id = @project AND m.status IN @memberStatuses))";
 
     private static readonly Dictionary<string, string> SortColumns = new(StringComparer.Ordinal)
     {
@@ -45,9 +59,21 @@ public static class ImageQueries
     public static async Task<(IReadOnlyList<ImageRow> Images, ApiError? Error)> ListAsync(Database db, HttpContext http, string project, CancellationToken ct)
     {
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Ims, out var limit, out var error, min: 0, max: 1000)) return ([], error);
-        var where = new List<string> { VisibleTo, "status <> 'deleted'" };
+        // Glance's member_status (IMS documents it with visibility=shared): which memberships of the viewer list.
+        string[] memberStatuses = QueryArgs.String(http, "member_status") switch
+        {
+            null or "" or "accepted" => ["accepted"],
+            "pending" => ["pending"],
+            "rejected" => ["rejected"],
+            "all" => ["accepted", "pending", "rejected"],
+            _ => [],
+        };
+        if (memberStatuses.Length == 0)
+            return ([], ApiError.Ims("IMG.0001", "member_status must be accepted, pending, rejected or all."));
+        var where = new List<string> { ListedTo, "status <> 'deleted'" };
         var args = new DynamicParameters();
         args.Add("project", project);
+        args.Add("memberStatuses", memberStatuses);
 
         // Images still being made (or that failed) are not registered, so lists leave them out (spec §3.2).
         where.Add("status = 'active'");

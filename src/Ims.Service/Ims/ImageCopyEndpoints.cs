@@ -1,0 +1,255 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using Dapper;
+using Ims.Service.Auth;
+using Ims.Service.Cbr;
+using Ims.Service.Hosting;
+using Ims.Service.Http;
+using Ims.Service.Jobs;
+using Ims.Service.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Ims.Service.Ims;
+
+/// <summary>
+/// Replication and export (spec §4.6, §4.7). Bodies are checked first, with IMS codes, then the image. Whole images are
+/// never exported (<c>IMG.0128</c>) nor replicated within a region (<c>IMG.0130</c>); across regions (Huawei) their
+/// backup is replicated into a vault of the target region's project and registered there. There is no OBS and no
+/// data plane for system and data disk images here, so their export and replication are refused with <c>IMG.0105</c>.
+/// </summary>
+public static partial class ImageCopyEndpoints
+{
+    /// <summary>Huawei: "a maximum of five private images can be replicated at a time" per tenant.</summary>
+    public const int ConcurrentCrossRegionCopies = 5;
+
+    private static readonly string[] ExportFormats = ["qcow2", "vhd", "zvhd", "vmdk"];
+
+    public static IEndpointRouteBuilder MapImageCopies(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/cloudimages/{image_id}").ForService(ServiceKind.Ims);
+        group.MapPost("/copy", CopyImage);
+        group.MapPost("/file", ExportImage);
+        // Without the feature (the OTC default) the route does not exist, and the gateway answers 404 APIGW.0101.
+        if (app.ServiceProvider.GetRequiredService<IOptions<ServiceOptions>>().Value.EffectiveCrossRegionCopy)
+            group.MapPost("/cross_region_copy", CopyImageAcrossRegions);
+        return app;
+    }
+
+    /// <summary><c>POST /v1/cloudimages/{image_id}/copy</c> (in-region replication).</summary>
+    private static async Task<IResult> CopyImage(string image_id, HttpContext http, Caller caller, Database db, IOptions<ServiceOptions> options)
+    {
+        var ct = http.RequestAborted;
+        var (body, error) = await JsonBody.ReadAsync<CopyRequest>(http, ServiceKind.Ims);
+        if (error is not null) return error;
+        if (NewImageFieldsError(body!.Name, body.Description, body.EnterpriseProjectId, options.Value) is { } fieldError) return fieldError;
+        // No key management service is modelled, so no key can be named.
+        if (!string.IsNullOrEmpty(body.CmkId)) return ImsErrors.Of("IMG.0095", $"The KMS key {body.CmkId} does not exist.");
+
+        await using var conn = await db.OpenAsync(ct);
+        var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
+        if (facts is null) return ImageNotFound(image_id);
+        var image = facts.Image;
+        if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
+        if (image.WholeImage) return ImsErrors.Of("IMG.0130", "Full-ECS images cannot be replicated within a region.");
+        if (await NotAcceptedAsync(conn, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
+        if (image.Status != "active") return ImsErrors.Of("IMG.0046");
+        return ImsErrors.Of("IMG.0105", "In-region replication of system and data disk images is not available in this deployment.");
+    }
+
+    /// <summary><c>POST /v1/cloudimages/{image_id}/file</c> (export to OBS).</summary>
+    private static async Task<IResult> ExportImage(string image_id, HttpContext http, Caller caller, Database db)
+    {
+        var ct = http.RequestAborted;
+        var (body, error) = await JsonBody.ReadAsync<ExportRequest>(http, ServiceKind.Ims);
+        if (error is not null) return error;
+        if (ExportBodyError(body!) is { } bodyError) return bodyError;
+
+        await using var conn = await db.OpenAsync(ct);
+        var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
+        if (facts is null) return ImageNotFound(image_id);
+        var image = facts.Image;
+        if (image.Visibility == "public") return ImsErrors.Of("IMG.0077");
+        if (image.WholeImage) return ImsErrors.Of("IMG.0128");
+        if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047");
+        if (image.Status != "active") return ImsErrors.Of("IMG.0046");
+        return ImsErrors.Of("IMG.0105", "Exporting images is not available in this deployment: it has no OBS to export to.");
+    }
+
+    /// <summary>
+    /// <c>POST /v1/cloudimages/{image_id}/cross_region_copy</c> (Huawei): the new image belongs to the account's project
+    /// in the target region; the job runs in (and is polled from) the caller's project. The image record is written now,
+    /// hidden until the job registers it, so the target's quota counts it at once.
+    /// </summary>
+    private static async Task<IResult> CopyImageAcrossRegions(string image_id, HttpContext http, Caller caller, Database db,
+        Accounts accounts, JobQueue jobs, IOptions<ServiceOptions> options, TimeProvider time)
+    {
+        var ct = http.RequestAborted;
+        var settings = options.Value;
+        var (body, error) = await JsonBody.ReadAsync<CrossRegionCopyRequest>(http, ServiceKind.Ims);
+        if (error is not null) return error;
+        if (NewImageFieldsError(body!.Name, body.Description, body.EnterpriseProjectId, settings) is { } fieldError) return fieldError;
+        if (string.IsNullOrEmpty(body.Region)) return ImsErrors.Of("IMG.0001", "region is required: the ID of the destination region.");
+        if (string.IsNullOrEmpty(body.AgencyName)) return ImsErrors.Of("IMG.0001", "agency_name is required: the IMS agency in the destination region.");
+        var (target, targetError) = TargetProject(accounts, caller.Project, body.Region, body.ProjectName);
+        if (targetError is not null) return targetError;
+
+        await using var write = await db.BeginWriteAsync(ct);
+        var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
+        if (facts is null) return ImageNotFound(image_id);
+        var image = facts.Image;
+        if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
+        if (await NotAcceptedAsync(write.Connection, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
+        if (image.Status != "active") return ImsErrors.Of("IMG.0046");
+        if (!image.WholeImage)
+            return ImsErrors.Of("IMG.0105", "Replicating system and data disk images is not available in this deployment; full-ECS images can be replicated.");
+        if (string.IsNullOrEmpty(body.VaultId))
+            return ImsErrors.Of("IMG.0184", "vault_id is required to replicate a full-ECS image: a server backup vault in the destination region.");
+        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, target!.Id, body.VaultId, ct);
+        if (vault is null) return ImsErrors.Of("IMG.0184", $"Failed to obtain the vault {body.VaultId} in project {target.Name}.");
+        if (vault.ObjectType != "server" || vault.ProtectType != "backup") return ImsErrors.Of("IMG.0193");
+        if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
+        if (facts.BackupService != "CBR" && facts.BackupService != "CSBS") return ImsErrors.Of("IMG.0032");
+
+        var held = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM images WHERE owner = @owner AND status IN ('queued', 'saving', 'active')",
+            new { owner = target.Id }, write.Transaction, cancellationToken: ct));
+        if (held >= settings.ImageQuota)
+            return ImsErrors.Of("IMG.0015", $"The project {target.Name} has reached its quota of private images.");
+        var running = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM jobs WHERE project_id = @project AND job_type = @type AND status IN ('INIT', 'RUNNING')",
+            new { project = caller.ProjectId, type = CrossRegionCopyJob.Type }, write.Transaction, cancellationToken: ct));
+        if (running >= ConcurrentCrossRegionCopies)
+            return ImsErrors.Of("IMG.0060", $"At most {ConcurrentCrossRegionCopies} images can be replicated across regions at a time.");
+
+        var imageId = Ids.NewUuid();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO images (id, owner, name, status, visibility, imagetype, whole_image, os_type, os_version, platform, os_bit,
+                                min_disk, min_ram, max_ram, disk_format, container_format, size, image_size, description,
+                                data_origin, source_type, enterprise_project_id, protected, properties, tags,
+                                data_disks_offline, backup_made_by_image, created_at, updated_at)
+            SELECT @imageId, @owner, @name, 'queued', 'private', 'private', 1, os_type, os_version, platform, os_bit,
+                   min_disk, min_ram, max_ram, disk_format, container_format, size, image_size, @description,
+                   @dataOrigin, source_type, @eps, 0, properties, '[]',
+                   data_disks_offline, 1, @now, @now
+            FROM images WHERE id = @sourceId
+            """,
+            new
+            {
+                imageId, owner = target.Id, name = body.Name, description = body.Description ?? "", sourceId = image.Id, now,
+                eps = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId,
+                // The real service's format: where the image came from, region first.
+                dataOrigin = $"image,{ProjectRegions.RegionOf(caller.Project)},{image.Id}",
+            }, write.Transaction, cancellationToken: ct));
+
+        var payload = new CrossRegionCopyPayload(image.Id, image.BackupId!, imageId, target.Id, vault.Id, Ids.NewUuid(), Ids.NewUuid());
+        var entities = new JsonObject { ["image_name"] = body.Name, ["image_id"] = imageId, ["process_percent"] = 0.0 };
+        var jobId = await jobs.EnqueueAsync(write, "ims", CrossRegionCopyJob.Type, caller.ProjectId, payload, entities, imageId, ct);
+        await write.CommitAsync(ct);
+        return TypedResults.Json(new { job_id = jobId });
+    }
+
+    /// <summary>
+    /// The project the copy goes to: <c>project_name</c> in the caller's account, which must be in <c>region</c>; without
+    /// a name, the account's only project in that region (<c>IMG.0104</c> when it has several).
+    /// </summary>
+    private static (Project? Project, ApiError? Error) TargetProject(Accounts accounts, Project source, string region, string? projectName)
+    {
+        if (region == ProjectRegions.RegionOf(source))
+            return (null, ImsErrors.Of("IMG.0001", "The destination region must differ from the source region."));
+        var inRegion = accounts.ProjectsOf(source.Domain).Where(p => ProjectRegions.RegionOf(p) == region).ToList();
+        if (!string.IsNullOrEmpty(projectName))
+        {
+            var named = inRegion.FirstOrDefault(p => p.Name == projectName);
+            return named is null
+                ? (null, ImsErrors.Of("IMG.0145", $"The account has no project {projectName} in region {region}."))
+                : (named, null);
+        }
+        return inRegion.Count switch
+        {
+            0 => (null, ImsErrors.Of("IMG.0108", $"The account has no project in region {region}.")),
+            1 => (inRegion[0], null),
+            _ => (null, ImsErrors.Of("IMG.0104")),
+        };
+    }
+
+    /// <summary>An image shared with the caller that the caller has not accepted (its own images are always its own).</summary>
+    private static async Task<bool> NotAcceptedAsync(System.Data.Common.DbConnection conn, ImageRow image, string caller, CancellationToken ct)
+    {
+        if (image.Owner == caller) return false;
+        var member = await ImageMembers.FindMemberAsync(conn, null, image.Id, caller, ct);
+        return member?.Status != MemberStatus.Accepted;
+    }
+
+    /// <summary>Name, description and enterprise project of a new image, by exactly the rules of whole-image creation.</summary>
+    private static ApiError? NewImageFieldsError(string? name, string? description, string? enterpriseProjectId, ServiceOptions settings)
+    {
+        var probe = new WholeImageRequest
+        {
+            Name = name, Description = description, EnterpriseProjectId = enterpriseProjectId,
+            BackupId = "-", WholeImageType = "CBR",
+        };
+        return WholeImageRules.Validate(probe, chineseNames: settings.Profile == CloudProfile.Huawei).Error;
+    }
+
+    /// <summary>
+    /// <c>bucket_url</c> is <c>bucket:file</c> with an OBS bucket name; <c>file_format</c> one of four formats, and
+    /// absent with <c>is_quick_export</c> (a quick export is always ZVHD2).
+    /// </summary>
+    private static ApiError? ExportBodyError(ExportRequest body)
+    {
+        if (string.IsNullOrEmpty(body.BucketUrl)) return ImsErrors.Of("IMG.0001", "bucket_url is required, as bucket-name:file-name.");
+        var split = body.BucketUrl.IndexOf(':', StringComparison.Ordinal);
+        if (split < 0) return ImsErrors.Of("IMG.0017", "bucket_url must be bucket-name:file-name.");
+        var (bucket, file) = (body.BucketUrl[..split], body.BucketUrl[(split + 1)..]);
+        if (bucket.Length == 0) return ImsErrors.Of("IMG.0068");
+        if (!BucketName().IsMatch(bucket) || bucket.Contains("..", StringComparison.Ordinal)) return ImsErrors.Of("IMG.0109");
+        if (file.Length == 0) return ImsErrors.Of("IMG.0073");
+        if (file.Length > 1024) return ImsErrors.Of("IMG.0074");
+        if (file.Contains(' ', StringComparison.Ordinal)) return ImsErrors.Of("IMG.0175");
+        if (file.Any(char.IsControl)) return ImsErrors.Of("IMG.0075");
+        if (body.IsQuickExport == true)
+        {
+            return string.IsNullOrEmpty(body.FileFormat)
+                ? null
+                : ImsErrors.Of("IMG.0001", "file_format cannot be given with is_quick_export: a quick export is always ZVHD2.");
+        }
+        if (string.IsNullOrEmpty(body.FileFormat)) return ImsErrors.Of("IMG.0001", "file_format is required: qcow2, vhd, zvhd or vmdk.");
+        return ExportFormats.Contains(body.FileFormat, StringComparer.Ordinal) ? null : ImsErrors.Of("IMG.0072");
+    }
+
+    private static ApiError ImageNotFound(string imageId) =>
+        ImsErrors.Of("IMG.0027", $"Image {imageId} does not exist.", StatusCodes.Status404NotFound);
+
+    /// <summary>OBS bucket names: 3 to 63 lowercase letters, digits, hyphens and periods, starting and ending alphanumeric.</summary>
+    [GeneratedRegex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    private static partial Regex BucketName();
+
+    private sealed record CopyRequest
+    {
+        [JsonPropertyName("name")] public string? Name { get; init; }
+        [JsonPropertyName("description")] public string? Description { get; init; }
+        [JsonPropertyName("cmk_id")] public string? CmkId { get; init; }
+        [JsonPropertyName("enterprise_project_id")] public string? EnterpriseProjectId { get; init; }
+    }
+
+    private sealed record CrossRegionCopyRequest
+    {
+        [JsonPropertyName("name")] public string? Name { get; init; }
+        [JsonPropertyName("description")] public string? Description { get; init; }
+        [JsonPropertyName("region")] public string? Region { get; init; }
+        [JsonPropertyName("project_name")] public string? ProjectName { get; init; }
+        [JsonPropertyName("agency_name")] public string? AgencyName { get; init; }
+        [JsonPropertyName("vault_id")] public string? VaultId { get; init; }
+        [JsonPropertyName("enterprise_project_id")] public string? EnterpriseProjectId { get; init; }
+    }
+
+    private sealed record ExportRequest
+    {
+        [JsonPropertyName("bucket_url")] public string? BucketUrl { get; init; }
+        [JsonPropertyName("file_format")] public string? FileFormat { get; init; }
+        [JsonPropertyName("is_quick_export")] public bool? IsQuickExport { get; init; }
+    }
+}
