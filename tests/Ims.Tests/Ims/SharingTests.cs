@@ -330,6 +330,21 @@ public sealed class SharingTests(SharingFixture fixture) : IClassFixture<Sharing
     }
 
     [Fact]
+    public async Task A_member_that_rejected_the_image_can_still_create_a_server_from_it()
+    {
+        var (imageId, _) = await Sharing.CbrImageAsync(Service, Alice);
+        var network = await Servers.CreateNetworkAsync(Bob);
+        var stranger = (await Bob.PostAsync($"/v1.1/{Bob.ProjectId}/cloudservers",
+            Servers.ServerBody(network, image: imageId).ToJsonString())).Expect(400);
+        Assert.Contains(imageId, stranger.Body, StringComparison.Ordinal);
+
+        await Sharing.ShareAsync(Alice, imageId, Bob.ProjectId);
+        (await Bob.PutAsync($"{Sharing.MembersPath(imageId)}/{Bob.ProjectId}", new { status = "rejected" })).Expect(200);
+        var serverId = await Servers.CreateServerAsync(Bob, network, image: imageId);
+        Assert.Equal(imageId, (string?)(await Servers.GetServerAsync(Bob, serverId))["image"]!["id"]);
+    }
+
+    [Fact]
     public async Task Members_of_unknown_images_and_unknown_members_answer_404()
     {
         var (imageId, _) = await Sharing.CbrImageAsync(Service, Alice);
