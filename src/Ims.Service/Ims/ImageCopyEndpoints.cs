@@ -138,7 +138,12 @@ public static partial class ImageCopyEndpoints
             """,
             new
             {
-                imageId, owner = target.Id, name = body.Name, description = body.Description ?? "", sourceId = image.Id, now,
+                imageId,
+                owner = target.Id,
+                name = body.Name,
+                description = body.Description ?? "",
+                sourceId = image.Id,
+                now,
                 eps = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId,
                 // The real service's format: where the image came from, region first.
                 dataOrigin = $"image,{ProjectRegions.RegionOf(caller.Project)},{image.Id}",
@@ -188,8 +193,11 @@ public static partial class ImageCopyEndpoints
     {
         var probe = new WholeImageRequest
         {
-            Name = name, Description = description, EnterpriseProjectId = enterpriseProjectId,
-            BackupId = "-", WholeImageType = "CBR",
+            Name = name,
+            Description = description,
+            EnterpriseProjectId = enterpriseProjectId,
+            BackupId = "-",
+            WholeImageType = "CBR",
         };
         return WholeImageRules.Validate(probe, chineseNames: settings.Profile == CloudProfile.Huawei).Error;
     }
