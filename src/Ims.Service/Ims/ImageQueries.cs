@@ -41,8 +41,12 @@ public static class ImageQueries
             new { imageId, project }, cancellationToken: ct));
     }
 
-    /// <summary>Runs a list query from the request's query string; an unusable parameter yields an error.</summary>
-    public static async Task<(IReadOnlyList<ImageRow> Images, ApiError? Error)> ListAsync(Database db, HttpContext http, string project, CancellationToken ct)
+    /// <summary>
+    /// Runs a list query from the request's query string; an unusable parameter yields an error. <paramref name="rowLimit"/>,
+    /// when given, replaces the page size of the <c>limit</c> parameter (for callers that page differently).
+    /// </summary>
+    public static async Task<(IReadOnlyList<ImageRow> Images, ApiError? Error)> ListAsync(Database db, HttpContext http, string project,
+        CancellationToken ct, int? rowLimit = null)
     {
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Ims, out var limit, out var error, min: 0, max: 1000)) return ([], error);
         var where = new List<string> { VisibleTo, "status <> 'deleted'" };
@@ -105,7 +109,7 @@ public static class ImageQueries
             args.Add("markerValue", SortValue(markerRow, sortColumn));
             args.Add("markerId", markerRow.Id);
         }
-        args.Add("limit", limit ?? 25);
+        args.Add("limit", rowLimit ?? limit ?? 25);
         var sql = $"SELECT {ImageRow.Columns} FROM images WHERE {string.Join(" AND ", where)} " +
                   $"ORDER BY {sortColumn} {sortDir}, id {sortDir} LIMIT @limit";
         var rows = await connection.QueryAsync<ImageRow>(new CommandDefinition(sql, args, cancellationToken: ct));
