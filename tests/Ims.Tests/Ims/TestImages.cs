@@ -16,6 +16,17 @@ public static class TestImages
     /// <summary>Creates an active whole image; <paramref name="extra"/> adds fields to the create body.</summary>
     public static async Task<JsonObject> CreateAsync(TestService service, ApiClient client, JsonObject? extra = null)
     {
+        var jobId = await StartAsync(service, client, extra);
+        return (await WholeImages.WaitForImageAsync(client, jobId)).Image;
+    }
+
+    /// <summary>Sends the create request of a whole image from a fresh CBR backup and returns its job id.</summary>
+    public static async Task<string> StartAsync(TestService service, ApiClient client, JsonObject? extra = null) =>
+        await WholeImages.CreateAsync(client, await BodyAsync(service, client, extra));
+
+    /// <summary>The create body of a whole image from a fresh CBR backup of the project's test server.</summary>
+    public static async Task<string> BodyAsync(TestService service, ApiClient client, JsonObject? extra = null)
+    {
         var (serverId, vaultId) = await Sources.GetOrAdd($"{service.BaseAddress}|{client.ProjectId}", _ => new(async () =>
         {
             var server = await TestServers.CreateAsync(service, client, 10);
@@ -32,8 +43,7 @@ public static class TestImages
             ["whole_image_type"] = "CBR",
         };
         foreach (var (key, value) in extra ?? []) body[key] = value?.DeepClone();
-        var jobId = await WholeImages.CreateAsync(client, body.ToJsonString());
-        return (await WholeImages.WaitForImageAsync(client, jobId)).Image;
+        return body.ToJsonString();
     }
 
     /// <summary>The image as terraform reads it: <c>GET /v2/cloudimages?id=</c>.</summary>
