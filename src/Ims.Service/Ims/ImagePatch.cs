@@ -32,8 +32,13 @@ public sealed record PatchedImage
         }
         return new PatchedImage
         {
-            Name = image.Name, Description = image.Description, MinRam = image.MinRam, MaxRam = image.MaxRam,
-            MinDisk = image.MinDisk, OsVersion = image.OsVersion, EnterpriseProjectId = image.EnterpriseProjectId,
+            Name = image.Name,
+            Description = image.Description,
+            MinRam = image.MinRam,
+            MaxRam = image.MaxRam,
+            MinDisk = image.MinDisk,
+            OsVersion = image.OsVersion,
+            EnterpriseProjectId = image.EnterpriseProjectId,
             Properties = properties,
         };
     }

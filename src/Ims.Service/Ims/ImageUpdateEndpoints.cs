@@ -46,8 +46,16 @@ public static class ImageUpdateEndpoints
             """,
             new
             {
-                changed.Name, changed.Description, changed.MinRam, changed.MaxRam, changed.MinDisk, changed.OsVersion,
-                changed.EnterpriseProjectId, properties = changed.PropertiesJson(), now = time.GetUtcNow().ToUnixTimeMilliseconds(), id = image.Id,
+                changed.Name,
+                changed.Description,
+                changed.MinRam,
+                changed.MaxRam,
+                changed.MinDisk,
+                changed.OsVersion,
+                changed.EnterpriseProjectId,
+                properties = changed.PropertiesJson(),
+                now = time.GetUtcNow().ToUnixTimeMilliseconds(),
+                id = image.Id,
             }, write.Transaction, cancellationToken: ct));
         var updated = (await ImageRecords.FindVisibleAsync(write, caller.ProjectId, image.Id, ct))!;
         await write.CommitAsync(ct);

@@ -19,13 +19,16 @@ public sealed class EnterpriseProjectTests(ServiceFixture fixture) : IClassFixtu
 
     private static object Migration(ApiClient client, string imageId, string? projectId = null) => new
     {
-        resource_type = "images", resource_id = imageId, project_id = projectId ?? client.ProjectId, region_id = "cn-north-4",
+        resource_type = "images",
+        resource_id = imageId,
+        project_id = projectId ?? client.ProjectId,
+        region_id = "cn-north-4",
     };
 
     /// <summary>terraform's wait: page through the enterprise project's images (offset += page size) until the image shows.</summary>
     private static async Task<JsonNode?> FindInEnterpriseProjectAsync(ApiClient client, string eps, string imageId, int limit = 1000)
     {
-        for (var offset = 0; ; )
+        for (var offset = 0; ;)
         {
             var page = (await client.PostAsync(FilterPath(eps), new { limit, offset, projects = new[] { client.ProjectId }, resource_types = new[] { "images" } }))
                 .Expect(200);
@@ -132,7 +135,9 @@ public sealed class EnterpriseProjectTests(ServiceFixture fixture) : IClassFixtu
         var name = (string)(await TestImages.ReadAsync(client, ids[1]))["name"]!;
         var matched = (await client.PostAsync(FilterPath(eps), new
         {
-            projects = new[] { client.ProjectId }, resource_types = new[] { "images" }, matches = new[] { new { key = "resource_name", value = name[3..] } },
+            projects = new[] { client.ProjectId },
+            resource_types = new[] { "images" },
+            matches = new[] { new { key = "resource_name", value = name[3..] } },
         })).Expect(200);
         Assert.Equal([ids[1]], matched["resources"].AsArray().Select(r => (string)r!["resource_id"]!));
     }

@@ -36,7 +36,8 @@ public sealed class ImageTagTests(ServiceFixture fixture) : IClassFixture<Servic
         Assert.Empty(await TagsOfAsync(client, id));
         (await client.PostAsync($"{TagsPath(client, id)}/action", new
         {
-            action = "create", tags = new[] { Tag("foo", "baz"), Tag("owner", "team_b"), Tag("empty", "") },
+            action = "create",
+            tags = new[] { Tag("foo", "baz"), Tag("owner", "team_b"), Tag("empty", "") },
         })).Expect(204);
         Assert.Equal([("foo", "baz"), ("owner", "team_b"), ("empty", "")], await TagsOfAsync(client, id));
         // The image renders them as key=value strings.
@@ -71,7 +72,8 @@ public sealed class ImageTagTests(ServiceFixture fixture) : IClassFixture<Servic
         var id = (await TestImages.CreateAsync(Service, client)).Id();
         (await client.PostAsync($"{TagsPath(client, id)}/action", new
         {
-            action = "create", tags = Enumerable.Range(0, 10).Select(i => Tag($"k{i}", $"v{i}")),
+            action = "create",
+            tags = Enumerable.Range(0, 10).Select(i => Tag($"k{i}", $"v{i}")),
         })).Expect(204);
         (await client.PostAsync(TagsPath(client, id), new { tag = Tag("k10", "v") })).ExpectImsError(400, "IMG.0116");
         (await client.PutAsync($"/v2/images/{id}/tags/k11", null)).ExpectImsError(400, "IMG.0116");
@@ -80,7 +82,8 @@ public sealed class ImageTagTests(ServiceFixture fixture) : IClassFixture<Servic
         (await client.PostAsync(TagsPath(client, id), new { tag = Tag("k0", "changed") })).Expect(204);
         (await client.PostAsync($"{TagsPath(client, id)}/action", new
         {
-            action = "create", tags = Enumerable.Range(0, 11).Select(i => Tag($"n{i}", "v")),
+            action = "create",
+            tags = Enumerable.Range(0, 11).Select(i => Tag($"n{i}", "v")),
         })).ExpectImsError(400, "IMG.0116");
         Assert.Equal(10, (await TagsOfAsync(client, id)).Count);
     }
@@ -132,7 +135,8 @@ public sealed class ImageTagTests(ServiceFixture fixture) : IClassFixture<Servic
         var id = (await SharedImageAsync(client)).Id();
         (await client.PostAsync($"{TagsPath(client, id)}/action", new
         {
-            action = "delete", tags = new[] { Tag("odd key = with <chars>", new string('v', 255)), Tag(new string('k', 127), null) },
+            action = "delete",
+            tags = new[] { Tag("odd key = with <chars>", new string('v', 255)), Tag(new string('k', 127), null) },
         })).Expect(204);
     }
 
@@ -256,26 +260,31 @@ public sealed class ImageTagTests(ServiceFixture fixture) : IClassFixture<Servic
         Assert.Equal([blue.Id()], await FilterAsync(new { action = "filter", tags = new[] { new { key = team, values = new[] { "blue" } } } }));
         Assert.Equal([red.Id()], await FilterAsync(new
         {
-            action = "filter", tags_any = new[] { new { key = team, values = new[] { "red", "green" } } },
+            action = "filter",
+            tags_any = new[] { new { key = team, values = new[] { "red", "green" } } },
         }));
         Assert.Equal([blue.Id()], await FilterAsync(new
         {
-            action = "filter", tags = new[] { new { key = team, values = Array.Empty<string>() } },
+            action = "filter",
+            tags = new[] { new { key = team, values = Array.Empty<string>() } },
             not_tags_any = new[] { new { key = "env", values = Array.Empty<string>() } },
         }));
         Assert.Equal([red.Id()], await FilterAsync(new
         {
-            action = "filter", tags = new[] { new { key = team, values = Array.Empty<string>() } },
+            action = "filter",
+            tags = new[] { new { key = team, values = Array.Empty<string>() } },
             not_tags = new[] { new { key = team, values = new[] { "blue" } } },
         }));
         Assert.Equal([red.Id()], await FilterAsync(new
         {
-            action = "filter", tags = new[] { new { key = team, values = Array.Empty<string>() } },
+            action = "filter",
+            tags = new[] { new { key = team, values = Array.Empty<string>() } },
             matches = new[] { new { key = "resource_name", value = ((string)red["name"]!)[4..] } },
         }));
         Assert.Equal([blue.Id()], await FilterAsync(new
         {
-            action = "filter", matches = new[] { new { key = "resource_id", value = blue.Id() } },
+            action = "filter",
+            matches = new[] { new { key = "resource_id", value = blue.Id() } },
         }));
         // Paging: one a page, offset as a string.
         var page1 = await FilterAsync(new { action = "filter", tags = new[] { new { key = team, values = Array.Empty<string>() } }, limit = "1", offset = "0" });
