@@ -14,9 +14,10 @@ public static class EcsRegistration
         services.AddSingleton<JobHandler>(_ => PowerJob.Reboot());
         services.AddSingleton<JobHandler, AttachVolumeJob>();
         services.AddSingleton<JobHandler, DetachVolumeJob>();
+        services.AddSingleton<JobHandler, ChangeOsJob>();
         return services;
     }
 
     public static IEndpointRouteBuilder MapEcs(this IEndpointRouteBuilder app) =>
-        app.MapEcsCatalog().MapServers().MapServerDisks();
+        app.MapEcsCatalog().MapServers().MapServerDisks().MapServerChangeOs();
 }

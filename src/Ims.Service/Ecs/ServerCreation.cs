@@ -4,6 +4,7 @@ using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Evs;
 using Ims.Service.Http;
+using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 
@@ -45,15 +46,19 @@ public static partial class ServerCreation
         var pid = caller.ProjectId;
 
         var image = await write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
-            """
+            $$"""
             SELECT id AS Id, name AS Name, status AS Status, imagetype AS ImageType, os_type AS OsType, os_bit AS OsBit,
-                   min_disk AS MinDisk
-            FROM images WHERE id = @id AND (visibility = 'public' OR owner = @pid)
+                   min_disk AS MinDisk, whole_image AS WholeImage, backup_id AS BackupId, data_disks_offline AS DataDisksOffline
+            FROM images WHERE id = @id AND status <> 'deleted' AND {{ImageQueries.VisibleTo}}
             """,
-            new { id = spec.ImageRef, pid }, write.Transaction, cancellationToken: ct));
+            new { id = spec.ImageRef, project = pid }, write.Transaction, cancellationToken: ct));
         if (image is null) return EcsErrors.Invalid($"Image [{spec.ImageRef}] could not be found.");
         if (image.Status != "active") return EcsErrors.Invalid($"Image [{spec.ImageRef}] is not active.");
         var windows = string.Equals(image.OsType, "Windows", StringComparison.OrdinalIgnoreCase);
+
+        // A whole image brings its disks: the system disk and one data disk per captured disk, as recorded.
+        var wholeImage = image.WholeImage ? await WholeImageDisks.LoadAsync(write, image.BackupId!, ct) : null;
+        if (image.WholeImage && wholeImage is null) return EcsErrors.Invalid($"Image [{spec.ImageRef}] has no system disk to restore.");
 
         var rootSize = spec.RootVolume!.Size ?? (int)Math.Max(image.MinDisk, 1);
         if (rootSize < image.MinDisk)
@@ -67,7 +72,8 @@ public static partial class ServerCreation
             if (!SanPolicies.Contains(requestedSan))
                 return EcsErrors.Invalid($"Invalid metadata.san_policy '{requestedSan}': use OnlineAll, OfflineShared or OfflineInternal.");
         }
-        if (windows) sanPolicy = requestedSan ?? "OnlineAll";
+        // The SAN policy lives in the guest, so a server made from a whole image has its source's policy.
+        if (windows) sanPolicy = requestedSan ?? wholeImage?.SanPolicy ?? "OnlineAll";
 
         var vpcExists = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM vpcs WHERE id = @id AND project_id = @pid", new { id = spec.VpcId, pid }, write.Transaction,
@@ -151,7 +157,21 @@ public static partial class ServerCreation
             volumeIds.Add(rootId);
 
             var letter = 'b';
-            foreach (var (data, index) in (spec.DataVolumes ?? []).Select((d, n) => (d!, n)))
+            foreach (var (disk, index) in (wholeImage?.DataDisks ?? []).Select((d, n) => (d, n)))
+            {
+                var dataId = Ids.NewUuid();
+                var volumeMetadata = new Dictionary<string, string>(StringComparer.Ordinal);
+                // Windows brings disks offline when its SAN policy is not OnlineAll; the disk says so.
+                if (image.DataDisksOffline) volumeMetadata[WholeImageDisks.OfflineKey] = "true";
+                newVolumes.Add(new NewVolume
+                {
+                    Id = dataId, ProjectId = pid, Name = $"{name}-volume-{index + 1:0000}", SizeGb = (int)disk.SizeGb,
+                    VolumeType = disk.VolumeType, AvailabilityZone = zone, Multiattach = disk.Multiattach, Metadata = volumeMetadata,
+                });
+                attachments.Add(new { volume_id = dataId, server_id = serverId, device = $"/dev/vd{letter++}", boot_index = (int?)null, delete_on_termination = 0, now });
+                volumeIds.Add(dataId);
+            }
+            foreach (var (data, index) in (spec.DataVolumes ?? []).Select((d, n) => (d!, n + (wholeImage?.DataDisks.Count ?? 0))))
             {
                 var dataId = Ids.NewUuid();
                 var volumeMetadata = CleanMap(data.Metadata);
@@ -323,5 +343,8 @@ public static partial class ServerCreation
         public string OsType { get; init; } = "";
         public string OsBit { get; init; } = "";
         public long MinDisk { get; init; }
+        public bool WholeImage { get; init; }
+        public string? BackupId { get; init; }
+        public bool DataDisksOffline { get; init; }
     }
 }

@@ -1,4 +1,7 @@
+using System.Text.Json.Serialization;
+using Dapper;
 using Ims.Service.Auth;
+using Ims.Service.Backups;
 using Ims.Service.Http;
 using Ims.Service.Storage;
 
@@ -13,6 +16,7 @@ public static class ImageEndpoints
         group.MapGet("/v2/cloudimages", ListCloudImages);
         group.MapGet("/v2/images", ListNativeImages);
         group.MapGet("/v2/images/{image_id}", ShowNativeImage);
+        group.MapDelete("/v2/images/{image_id}", DeleteImage);
         return app;
     }
 
@@ -52,4 +56,36 @@ public static class ImageEndpoints
         if (image is null) return ApiError.Ims("IMG.0027", $"Image {image_id} does not exist.", StatusCodes.Status404NotFound);
         return new JsonWriterResult(w => ImageWire.Write(w, image, caller.ProjectId));
     }
+
+    /// <summary>
+    /// <c>DELETE /v2/images/{image_id}</c> with <c>{"delete_backup": bool}</c>, <c>{}</c> or no body: 204. The image is
+    /// gone from every list at once; with <c>delete_backup</c> its backup goes too, in the same transaction, so a
+    /// CBR restore point it emptied answers 404 right after.
+    /// </summary>
+    private static async Task<IResult> DeleteImage(string image_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    {
+        var ct = http.RequestAborted;
+        var (body, error) = await JsonBody.ReadAsync<DeleteImageRequest>(http, ServiceKind.Ims, allowEmpty: true);
+        if (error is not null) return error;
+
+        await using var write = await db.BeginWriteAsync(ct);
+        var image = await write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
+            $"SELECT {ImageRow.Columns} FROM images WHERE id = @image_id AND status NOT IN ('deleted', 'killed') AND {ImageQueries.VisibleTo}",
+            new { image_id, project = caller.ProjectId }, write.Transaction, cancellationToken: ct));
+        if (image is null) return ImsErrors.Of("IMG.0027", $"Image {image_id} does not exist.", StatusCodes.Status404NotFound);
+        if (image.Visibility == "public") return ImsErrors.Of("IMG.0094");
+        if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0092");
+        if (image.Status is "queued" or "saving") return ImsErrors.Of("IMG.0090");
+        if (image.Protected) return ImsErrors.Of("IMG.0028");
+
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE images SET status = 'deleted', updated_at = @now WHERE id = @image_id",
+            new { image_id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, write.Transaction, cancellationToken: ct));
+        if (body?.DeleteBackup == true && image.WholeImage && image.BackupId is not null)
+            await BackupRemoval.DeleteAsync(write, caller.ProjectId, [image.BackupId], ct);
+        await write.CommitAsync(ct);
+        return TypedResults.NoContent();
+    }
+
+    private sealed record DeleteImageRequest([property: JsonPropertyName("delete_backup")] bool? DeleteBackup);
 }

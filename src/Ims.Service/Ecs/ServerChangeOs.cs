@@ -1,0 +1,131 @@
+using System.Text.Json.Serialization;
+using Dapper;
+using Ims.Service.Auth;
+using Ims.Service.Http;
+using Ims.Service.Ims;
+using Ims.Service.Jobs;
+using Ims.Service.Storage;
+
+namespace Ims.Service.Ecs;
+
+public sealed record ChangeOsPayload(string ServerId, string ImageId, bool StartAfter);
+
+/// <summary>
+/// Changing an ECS's OS (<c>POST /v1|v2/{project_id}/cloudservers/{server_id}/changeos</c>): the system disk gets a
+/// new image, the data disks stay. A full-ECS image is refused: its data disks can only come back on a new server
+/// (the Huawei docs say so for all three whole-image modes).
+/// </summary>
+public static class ServerChangeOs
+{
+    public const string TaskState = "changing_os";
+
+    public static IEndpointRouteBuilder MapServerChangeOs(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/{project_id}/cloudservers/{server_id}/changeos", ChangeOsAsync).ForService(ServiceKind.Ecs);
+        app.MapPost("/v2/{project_id}/cloudservers/{server_id}/changeos", ChangeOsAsync).ForService(ServiceKind.Ecs);
+        return app;
+    }
+
+    private static async Task<IResult> ChangeOsAsync(string server_id, Caller caller, Database db, JobQueue jobs, TimeProvider time, HttpContext http)
+    {
+        var (body, error) = await JsonBody.ReadAsync<ChangeOsRequest>(http, ServiceKind.Ecs);
+        if (error is not null) return error;
+        if (body!.OsChange?.ImageId is not { Length: > 0 } imageId) return EcsErrors.Invalid("os-change.imageid is required.");
+        var withStop = body.OsChange.Mode switch
+        {
+            null => false,
+            "withStopServer" => true,
+            _ => (bool?)null,
+        };
+        if (withStop is null) return EcsErrors.Invalid($"Invalid os-change.mode '{body.OsChange.Mode}': use withStopServer.");
+
+        var ct = http.RequestAborted;
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var write = await db.BeginWriteAsync(ct);
+        var server = await ServerViews.FindAsync(write.Connection, write.Transaction, caller.ProjectId, server_id, ct);
+        if (server is null) return EcsErrors.NotFound(server_id);
+
+        var image = await write.Connection.QuerySingleOrDefaultAsync<ImageFacts>(new CommandDefinition(
+            $"""
+            SELECT id AS Id, name AS Name, os_type AS OsType, min_disk AS MinDisk, whole_image AS WholeImage
+            FROM images WHERE id = @imageId AND status = 'active' AND {ImageQueries.VisibleTo}
+            """, new { imageId, project = caller.ProjectId }, write.Transaction, cancellationToken: ct));
+        if (image is null) return EcsErrors.Invalid($"Image [{imageId}] could not be found.");
+        if (image.WholeImage)
+            return EcsErrors.Invalid($"Image [{imageId}] is a full-ECS image: its data disks cannot be restored by changing the OS " +
+                "of an existing ECS. Create a new ECS from the image instead.");
+
+        if (server.Status != ServerStatus.Shutoff && !(withStop.Value && server.Status == ServerStatus.Active))
+            return EcsErrors.Conflict($"Instance[{server_id}] must be stopped to change its OS (or send mode withStopServer).");
+        var systemDiskGb = await write.Connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            """
+            SELECT v.size_gb FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
+            WHERE a.server_id = @server_id AND a.boot_index = 0
+            """, new { server_id }, write.Transaction, cancellationToken: ct));
+        if (systemDiskGb is null) return EcsErrors.Conflict($"Instance[{server_id}] has no system disk.");
+        if (systemDiskGb < image.MinDisk)
+            return EcsErrors.Invalid($"The system disk ({systemDiskGb} GB) is smaller than the image's minimum disk size ({image.MinDisk} GB).");
+
+        var claim = await ServerGuards.TryClaimAsync(write, caller.ProjectId, server_id, TaskState, now, ct);
+        if (!claim.Claimed) return claim.EcsRefusal()!;
+        var jobId = await jobs.EnqueueAsync(write, "ecs", ChangeOsJob.Type, caller.ProjectId,
+            new ChangeOsPayload(server_id, imageId, server.Status == ServerStatus.Active),
+            EcsJobEntities.ForServers("changeOS", [server_id]), server_id, ct);
+        await write.CommitAsync(ct);
+        return TypedResults.Json(new { job_id = jobId });
+    }
+
+    private sealed record ChangeOsRequest([property: JsonPropertyName("os-change")] OsChange? OsChange);
+
+    private sealed record OsChange(
+        [property: JsonPropertyName("imageid")] string? ImageId,
+        [property: JsonPropertyName("adminpass")] string? AdminPass,
+        [property: JsonPropertyName("keyname")] string? KeyName,
+        [property: JsonPropertyName("userid")] string? UserId,
+        [property: JsonPropertyName("mode")] string? Mode);
+
+    private sealed record ImageFacts
+    {
+        public string Id { get; init; } = "";
+        public string Name { get; init; } = "";
+        public string OsType { get; init; } = "Linux";
+        public long MinDisk { get; init; }
+        public bool WholeImage { get; init; }
+    }
+}
+
+/// <summary>Puts the new image on the server and its system disk, then hands the server back (running again).</summary>
+public sealed class ChangeOsJob : JobHandler
+{
+    public const string Type = "changeOS";
+
+    public override string JobType => Type;
+
+    public override string InternalErrorCode => "Ecs.0002";
+
+    public override IReadOnlyList<JobStep> Steps =>
+    [
+        new("change os", async (job, write, ct) =>
+        {
+            var payload = job.Payload<ChangeOsPayload>();
+            var os = await write.Connection.QuerySingleAsync<(string OsType, string Name)>(new CommandDefinition(
+                "SELECT os_type, name FROM images WHERE id = @ImageId", payload, write.Transaction, cancellationToken: ct));
+            await write.Connection.ExecuteAsync(new CommandDefinition(
+                """
+                UPDATE servers SET image_id = @ImageId, os_type = @osType, status = 'ACTIVE', task_state = NULL, updated_at = @now,
+                       san_policy = CASE WHEN @osType = 'Windows' THEN COALESCE(san_policy, 'OnlineAll') ELSE NULL END
+                WHERE id = @ServerId AND task_state = @taskState
+                """,
+                new { payload.ImageId, payload.ServerId, osType = os.OsType, now = job.NowMs, taskState = ServerChangeOs.TaskState },
+                write.Transaction, cancellationToken: ct));
+            await write.Connection.ExecuteAsync(new CommandDefinition(
+                """
+                UPDATE volumes SET image_id = @ImageId, updated_at = @now
+                WHERE id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @ServerId AND boot_index = 0)
+                """, new { payload.ImageId, payload.ServerId, now = job.NowMs }, write.Transaction, cancellationToken: ct));
+        }),
+    ];
+
+    public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
+        ServerGuards.ReleaseAsync(write, job.Payload<ChangeOsPayload>().ServerId, ServerChangeOs.TaskState, job.NowMs, ct);
+}
