@@ -187,6 +187,28 @@ public sealed class ImageTagTests(ServiceFixture fixture) : IClassFixture<Servic
     }
 
     [Fact]
+    public async Task Image_lists_filter_by_tag()
+    {
+        var client = Service.Client(TestAccounts.Alice);
+        var key = Servers.UniqueName("list_tag");
+        var tagged = await TestImages.CreateAsync(Service, client, new JsonObject { ["tags"] = new JsonArray($"{key}.v_1") });
+        var other = await TestImages.CreateAsync(Service, client, new JsonObject { ["tags"] = new JsonArray($"{key}.v-1") });
+
+        async Task<List<string>> ListAsync(string query) =>
+            [.. (await client.GetAsync($"/v2/cloudimages?{query}")).Expect(200)["images"].AsArray().Select(i => (string)i!["id"]!)];
+
+        Assert.Equal([tagged.Id()], await ListAsync($"tag={key}=v_1"));
+        Assert.Equal([other.Id()], await ListAsync($"tag={key}=v-1&__whole_image=true"));
+        Assert.Empty(await ListAsync($"tag={key}=V_1"));
+        Assert.Empty(await ListAsync($"tag={key}=v%25"));
+        Assert.Empty(await ListAsync($"tag={key}"));
+        Assert.Equal([tagged.Id()], (await client.GetAsync($"/v2/images?tag={key}=v_1")).Expect(200)["images"].AsArray().Select(i => (string)i!["id"]!));
+        // A key alone matches a key with an empty value (the native tags).
+        (await client.PutAsync($"/v2/images/{other.Id()}/tags/{key}-bare", null)).Expect(204);
+        Assert.Equal([other.Id()], await ListAsync($"tag={key}-bare"));
+    }
+
+    [Fact]
     public async Task The_native_pair_adds_and_deletes_a_key()
     {
         var client = Service.Client(TestAccounts.Alice);
