@@ -73,6 +73,14 @@ public sealed class AuthenticationMiddleware(RequestDelegate next, TokenService 
         var projectId = http.Request.Headers["X-Project-Id"].ToString();
         if (projectId.Length == 0 && http.Request.RouteValues.TryGetValue("project_id", out var p) && p is string pathProject)
             projectId = pathProject;
+        if (projectId.Length == 0 && http.ServiceOf() == ServiceKind.Eps)
+        {
+            // EPS is global: domain-scoped clients (terraform's EPS client) send X-Domain-Id, not X-Project-Id, and
+            // act for the whole account; the account's first project stands in as the caller's project.
+            var domainId = http.Request.Headers["X-Domain-Id"].ToString();
+            if (domainId.Length > 0 && domainId != key.User.Domain.Id) return (null, "X-Domain-Id is not the access key's account");
+            projectId = accounts.ProjectsOf(key.User.Domain).FirstOrDefault()?.Id ?? "";
+        }
         if (projectId.Length == 0) return (null, "X-Project-Id is required with AK/SK authentication");
         var project = accounts.FindProject(key.User.Domain, projectId, null);
         if (project is null) return (null, "the project does not belong to the access key's account");

@@ -2,6 +2,7 @@ using Ims.Service.Backups;
 using Ims.Service.Cbr;
 using Ims.Service.Csbs;
 using Ims.Service.Ecs;
+using Ims.Service.Eps;
 using Ims.Service.Evs;
 using Ims.Service.Ims;
 using Ims.Service.Jobs;
@@ -40,6 +41,10 @@ internal static class Features
     {
         app.MapImages();
         app.MapWholeImages();
+        app.MapImageUpdates();
+        app.MapImageTags();
+        app.MapImageQuota();
+        app.MapEnterpriseProjects();
         app.MapImageMembers();
         app.MapImageCopies();
         app.MapVpcs();

@@ -30,7 +30,7 @@ public static class ErrorBodies
         ServiceKind.Cbr => "BackupService.6302",
         // The CSBS error table documents no 404 code; this one is ours.
         ServiceKind.Csbs => "CSBS.9002",
-        ServiceKind.Eps => "EPS.0004",
+        ServiceKind.Eps => "EPS.0005",
         ServiceKind.Iam => "404",
         _ => "APIGW.0101",
     };
@@ -42,6 +42,7 @@ public static class ErrorBodies
         ServiceKind.Evs => "EVS.2003",
         ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.2701", // 403 "Token not allowed to do this action."; VPC.0003 is a 404
         ServiceKind.Cbr or ServiceKind.Csbs => "BackupService.6100",
+        ServiceKind.Eps => "EPS.0004",
         ServiceKind.Iam => "403",
         _ => "APIGW.0302",
     };
@@ -80,11 +81,18 @@ public static class ErrorBodies
                 writer.WriteString("message", error.Message);
                 writer.WriteEndObject();
                 break;
+            case ServiceKind.Eps:
+                // EPS nests the gateway-style pair under "error" (EPS API reference, "Error Codes").
+                writer.WriteStartObject("error");
+                writer.WriteString("error_code", error.Code);
+                writer.WriteString("error_msg", error.Message);
+                writer.WriteEndObject();
+                break;
             case ServiceKind.Vpc:
                 writer.WriteString("code", error.Code);
                 writer.WriteString("message", error.Message);
                 break;
-            default: // Gateway, VpcV3, Cbr, Csbs, Eps, Admin
+            default: // Gateway, VpcV3, Cbr, Csbs, Admin
                 writer.WriteString("error_code", error.Code);
                 writer.WriteString("error_msg", error.Message);
                 writer.WriteString("request_id", requestId);

@@ -48,7 +48,7 @@ public static partial class ImageCopyEndpoints
 
         await using var conn = await db.OpenAsync(ct);
         var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageNotFound(image_id);
+        if (facts is null) return ImageRecords.NotFound(image_id);
         var image = facts.Image;
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
         if (image.WholeImage) return ImsErrors.Of("IMG.0130", "Full-ECS images cannot be replicated within a region.");
@@ -67,7 +67,7 @@ public static partial class ImageCopyEndpoints
 
         await using var conn = await db.OpenAsync(ct);
         var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageNotFound(image_id);
+        if (facts is null) return ImageRecords.NotFound(image_id);
         var image = facts.Image;
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0077");
         if (image.WholeImage) return ImsErrors.Of("IMG.0128");
@@ -96,7 +96,7 @@ public static partial class ImageCopyEndpoints
 
         await using var write = await db.BeginWriteAsync(ct);
         var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageNotFound(image_id);
+        if (facts is null) return ImageRecords.NotFound(image_id);
         var image = facts.Image;
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
         if (await NotAcceptedAsync(write.Connection, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
@@ -111,10 +111,7 @@ public static partial class ImageCopyEndpoints
         if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
         if (facts.BackupService != "CBR" && facts.BackupService != "CSBS") return ImsErrors.Of("IMG.0032");
 
-        var held = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM images WHERE owner = @owner AND status IN ('queued', 'saving', 'active')",
-            new { owner = target.Id }, write.Transaction, cancellationToken: ct));
-        if (held >= settings.ImageQuota)
+        if (await ImageQuota.UsedAsync(write.Connection, write.Transaction, target.Id, ct) >= settings.ImageQuota)
             return ImsErrors.Of("IMG.0015", $"The project {target.Name} has reached its quota of private images.");
         var running = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM jobs WHERE project_id = @project AND job_type = @type AND status IN ('INIT', 'RUNNING')",
@@ -188,18 +185,15 @@ public static partial class ImageCopyEndpoints
         return member?.Status != MemberStatus.Accepted;
     }
 
-    /// <summary>Name, description and enterprise project of a new image, by exactly the rules of whole-image creation.</summary>
+    /// <summary>Name, description and enterprise project of a new image, by the rules of whole-image creation.</summary>
     private static ApiError? NewImageFieldsError(string? name, string? description, string? enterpriseProjectId, ServiceOptions settings)
     {
-        var probe = new WholeImageRequest
-        {
-            Name = name,
-            Description = description,
-            EnterpriseProjectId = enterpriseProjectId,
-            BackupId = "-",
-            WholeImageType = "CBR",
-        };
-        return WholeImageRules.Validate(probe, chineseNames: settings.Profile == CloudProfile.Huawei).Error;
+        var code = WholeImageRules.NameError(name, chineseNames: settings.Profile == CloudProfile.Huawei)
+            ?? WholeImageRules.DescriptionError(description ?? "");
+        if (code is not null) return ImsErrors.Of(code);
+        return string.IsNullOrEmpty(enterpriseProjectId) || WholeImageRules.IsEnterpriseProjectId(enterpriseProjectId)
+            ? null
+            : ImsErrors.Of("IMG.0155");
     }
 
     /// <summary>
@@ -227,9 +221,6 @@ public static partial class ImageCopyEndpoints
         if (string.IsNullOrEmpty(body.FileFormat)) return ImsErrors.Of("IMG.0001", "file_format is required: qcow2, vhd, zvhd or vmdk.");
         return ExportFormats.Contains(body.FileFormat, StringComparer.Ordinal) ? null : ImsErrors.Of("IMG.0072");
     }
-
-    private static ApiError ImageNotFound(string imageId) =>
-        ImsErrors.Of("IMG.0027", $"Image {imageId} does not exist.", StatusCodes.Status404NotFound);
 
     /// <summary>OBS bucket names: 3 to 63 lowercase letters, digits, hyphens and periods, starting and ending alphanumeric.</summary>
     [GeneratedRegex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]

@@ -44,7 +44,7 @@ public static class ImageMemberEndpoints
 
         await using var write = await db.BeginWriteAsync(ct);
         var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageNotFound(image_id);
+        if (facts is null) return ImageRecords.NotFound(image_id);
         var refusal = ImageMembers.CheckShareable(facts, caller.ProjectId, options.Value.Profile)
             ?? ImageMembers.CheckMemberProject(accounts, caller.Project, body.Member);
         if (refusal is not null) return refusal;
@@ -67,7 +67,7 @@ public static class ImageMemberEndpoints
         var ct = http.RequestAborted;
         await using var conn = await db.OpenAsync(ct);
         var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageNotFound(image_id);
+        if (facts is null) return ImageRecords.NotFound(image_id);
         var members = (await ImageMembers.MembersOfAsync(conn, null, image_id, ct))
             .Where(m => facts.Image.Owner == caller.ProjectId || m.MemberId == caller.ProjectId)
             .ToList();
@@ -87,7 +87,7 @@ public static class ImageMemberEndpoints
         var ct = http.RequestAborted;
         await using var conn = await db.OpenAsync(ct);
         var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageNotFound(image_id);
+        if (facts is null) return ImageRecords.NotFound(image_id);
         var member = facts.Image.Owner == caller.ProjectId || member_id == caller.ProjectId
             ? await ImageMembers.FindMemberAsync(conn, null, image_id, member_id, ct)
             : null;
@@ -105,7 +105,7 @@ public static class ImageMemberEndpoints
 
         await using var write = await db.BeginWriteAsync(ct);
         var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageNotFound(image_id);
+        if (facts is null) return ImageRecords.NotFound(image_id);
         if (member_id != caller.ProjectId)
         {
             // The owner knows its members but cannot answer for them; anyone else does not see other memberships.
@@ -131,7 +131,7 @@ public static class ImageMemberEndpoints
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
         var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageNotFound(image_id);
+        if (facts is null) return ImageRecords.NotFound(image_id);
         if (facts.Image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047");
         if (!await ImageMembers.RemoveAsync(write, image_id, member_id, ct)) return MemberNotFound(image_id, member_id);
         await ImageMembers.RefreshVisibilityAsync(write, [image_id], time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
@@ -256,10 +256,6 @@ public static class ImageMemberEndpoints
         MemberStatus.Accepted or MemberStatus.Rejected => null,
         _ => ImsErrors.Of("IMG.0001", "status must be accepted or rejected."),
     };
-
-    /// <summary>An image named in the path that the caller does not reach answers 404, as a missing one does.</summary>
-    private static ApiError ImageNotFound(string imageId) =>
-        ImsErrors.Of("IMG.0027", $"Image {imageId} does not exist.", StatusCodes.Status404NotFound);
 
     /// <summary>An image named in a request body is a bad request (400), not a missing resource.</summary>
     private static ApiError ImageNotInRequest(string imageId) => ImsErrors.Of("IMG.0027", $"Image {imageId} does not exist.");

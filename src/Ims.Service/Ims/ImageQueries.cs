@@ -55,8 +55,12 @@ public static class ImageQueries
             new { imageId, project }, cancellationToken: ct));
     }
 
-    /// <summary>Runs a list query from the request's query string; an unusable parameter yields an error.</summary>
-    public static async Task<(IReadOnlyList<ImageRow> Images, ApiError? Error)> ListAsync(Database db, HttpContext http, string project, CancellationToken ct)
+    /// <summary>
+    /// Runs a list query from the request's query string; an unusable parameter yields an error. <paramref name="rowLimit"/>,
+    /// when given, replaces the page size of the <c>limit</c> parameter (for callers that page differently).
+    /// </summary>
+    public static async Task<(IReadOnlyList<ImageRow> Images, ApiError? Error)> ListAsync(Database db, HttpContext http, string project,
+        CancellationToken ct, int? rowLimit = null)
     {
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Ims, out var limit, out var error, min: 0, max: 1000)) return ([], error);
         // Glance's member_status (IMS documents it with visibility=shared): which memberships of the viewer list.
@@ -106,6 +110,18 @@ public static class ImageQueries
             case "false": where.Add("protected = 0"); break;
             default: return ([], ApiError.Ims("IMG.0001", "protected must be true or false."));
         }
+        // tag=key=value (old key.value tags are asked for as key=value, spec §4.1). The stored JSON is searched for the
+        // tag exactly as ImageTags writes it; LIKE may ignore case, so the rows are checked exactly below.
+        ImageTags.Tag? tagFilter = null;
+        if (QueryArgs.String(http, "tag") is { Length: > 0 } rawTag)
+        {
+            var split = rawTag.IndexOf('=', StringComparison.Ordinal);
+            tagFilter = split < 0 ? new ImageTags.Tag(rawTag, "") : new ImageTags.Tag(rawTag[..split], rawTag[(split + 1)..]);
+            var stored = ImageTags.Serialize([tagFilter])[1..^1];
+            where.Add(@"tags LIKE @tagPattern ESCAPE '\'");
+            args.Add("tagPattern", "%" + stored.Replace(@"\", @"\\", StringComparison.Ordinal)
+                .Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%");
+        }
         // Absent or all_granted_eps: every enterprise project the caller may see (terraform relies on this).
         if (QueryArgs.String(http, "enterprise_project_id") is { } eps and not "all_granted_eps")
         {
@@ -131,11 +147,12 @@ public static class ImageQueries
             args.Add("markerValue", SortValue(markerRow, sortColumn));
             args.Add("markerId", markerRow.Id);
         }
-        args.Add("limit", limit ?? 25);
+        args.Add("limit", rowLimit ?? limit ?? 25);
         var sql = $"SELECT {ImageRow.Columns} FROM images WHERE {string.Join(" AND ", where)} " +
                   $"ORDER BY {sortColumn} {sortDir}, id {sortDir} LIMIT @limit";
-        var rows = await connection.QueryAsync<ImageRow>(new CommandDefinition(sql, args, cancellationToken: ct));
-        return (rows.AsList(), null);
+        var rows = (await connection.QueryAsync<ImageRow>(new CommandDefinition(sql, args, cancellationToken: ct))).AsList();
+        if (tagFilter is not null) rows = rows.FindAll(r => ImageTags.Parse(r.Tags).Contains(tagFilter));
+        return (rows, null);
     }
 
     private static object SortValue(ImageRow row, string column) => column switch

@@ -66,16 +66,3 @@ public static class ImageWire
     private static string ImageTypeSeenBy(ImageRow image, string viewerProjectId) =>
         image.Visibility == "public" ? "gold" : image.Owner == viewerProjectId ? image.Imagetype : "shared";
 }
-
-/// <summary>Image tags as stored: a JSON array of key/value objects.</summary>
-public static class ImageTags
-{
-    public sealed record Tag(string Key, string Value);
-
-    public static IReadOnlyList<Tag> Parse(string json)
-    {
-        if (json is "[]" or "") return [];
-        using var doc = JsonDocument.Parse(json);
-        return [.. doc.RootElement.EnumerateArray().Select(t => new Tag(t.GetProperty("key").GetString()!, t.GetProperty("value").GetString() ?? ""))];
-    }
-}

@@ -40,9 +40,7 @@ public static class WholeImageEndpoints
             return ImsErrors.Of("IMG.0190");
 
         await using var write = await db.BeginWriteAsync(ct);
-        var used = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM images WHERE owner = @project AND status IN ('queued', 'saving', 'active')",
-            new { project = caller.ProjectId }, write.Transaction, cancellationToken: ct));
+        var used = await ImageQuota.UsedAsync(write.Connection, write.Transaction, caller.ProjectId, ct);
         if (used >= settings.ImageQuota) return ImsErrors.Of("IMG.0015");
 
         var imageId = Ids.NewUuid();
@@ -81,7 +79,7 @@ public static class WholeImageEndpoints
                     imageId, owner = caller.ProjectId, valid.Name, valid.MinRam, valid.MaxRam, valid.Description, backupId,
                     madeByImage = checkpointId is null ? 0 : 1,
                     dataOrigin = valid.BackupId is not null ? $"backup,{valid.BackupId}" : $"instance,{valid.InstanceId}",
-                    valid.EnterpriseProjectId, tags = System.Text.Json.JsonSerializer.Serialize(valid.Tags.Select(t => new { key = t.Key, value = t.Value })),
+                    valid.EnterpriseProjectId, tags = ImageTags.Serialize(valid.Tags),
                     valid.InstanceId, now,
                 }, write.Transaction, cancellationToken: ct));
         }

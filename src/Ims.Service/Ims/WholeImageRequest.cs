@@ -57,8 +57,6 @@ public sealed record ValidWholeImageRequest(
 /// </summary>
 public static partial class WholeImageRules
 {
-    public const int MaxTags = 10;
-
     public static (ValidWholeImageRequest? Request, ApiError? Error) Validate(WholeImageRequest body, bool chineseNames)
     {
         // Mode selection (§1.1).
@@ -87,14 +85,11 @@ public static partial class WholeImageRules
         }
 
         // Name (§1.3).
-        if (string.IsNullOrEmpty(body.Name)) return Fail("IMG.0013");
-        if (body.Name.EnumerateRunes().Count() > 128) return Fail("IMG.0002");
-        if (!(chineseNames ? ChineseName() : PlainName()).IsMatch(body.Name)) return Fail("IMG.0003");
+        if (NameError(body.Name, chineseNames) is { } nameError) return Fail(nameError);
 
         // Description.
         var description = body.Description ?? "";
-        if (description.EnumerateRunes().Count() > 1024) return Fail("IMG.0004");
-        if (description.AsSpan().IndexOfAny("\r\n<>") >= 0) return Fail("IMG.0054");
+        if (DescriptionError(description) is { } descriptionError) return Fail(descriptionError);
 
         // Tags: one family or the other, at most ten distinct keys; a repeated key keeps its last value.
         if (body.Tags is { Count: > 0 } && body.ImageTags is { Count: > 0 })
@@ -104,64 +99,63 @@ public static partial class WholeImageRules
         {
             foreach (var raw in body.Tags)
             {
-                if (raw is null || !TryParseOldTag(raw, out var tag)) return Fail("IMG.0115");
-                Upsert(tags, tag);
+                if (raw is null || !ImageTags.TryParseOldTag(raw, out var tag)) return Fail("IMG.0115");
+                ImageTags.Upsert(tags, tag);
             }
         }
         if (body.ImageTags is not null)
         {
             foreach (var item in body.ImageTags)
             {
-                if (item?.Key is null || item.Value is null) return Fail("IMG.0115");
-                var key = item.Key.Trim();
-                var value = item.Value.Trim();
-                if (key.Length is 0 or > 36 || value.Length > 43 || key.Contains('=', StringComparison.Ordinal)
-                    || key.Any(char.IsControl) || value.Any(char.IsControl))
-                    return Fail("IMG.0115");
-                Upsert(tags, new ImageTags.Tag(key, value));
+                if (!ImageTags.TryNormalize(item?.Key, item?.Value, out var tag)) return Fail("IMG.0115");
+                ImageTags.Upsert(tags, tag);
             }
         }
-        if (tags.Count > MaxTags) return Fail("IMG.0116");
+        if (tags.Count > ImageTags.MaxPerImage) return Fail("IMG.0116");
 
         // Memory limits: 0 means "not set"; when both are set the minimum cannot exceed the maximum.
         var minRam = body.MinRam ?? 0;
         var maxRam = body.MaxRam is null or 0 ? (long?)null : body.MaxRam;
-        if (minRam is < 0 or > int.MaxValue || body.MaxRam is < 0 or > int.MaxValue) return Fail("IMG.0055");
-        if (maxRam is { } max && minRam > 0 && minRam > max) return Fail("IMG.0055");
+        if (body.MaxRam is < 0 or > int.MaxValue || MemoryError(minRam, maxRam) is not null) return Fail("IMG.0055");
 
         // Enterprise project: "0", empty or absent is the default; anything else must be a UUID.
         var eps = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId;
-        if (eps != "0" && !Guid.TryParseExact(eps, "D", out _)) return Fail("IMG.0155");
+        if (!IsEnterpriseProjectId(eps)) return Fail("IMG.0155");
 
-        return (new ValidWholeImageRequest(mode, body.Name, description, tags,
+        return (new ValidWholeImageRequest(mode, body.Name!, description, tags,
             mode == WholeImageMode.FromServer ? body.InstanceId : null,
             mode == WholeImageMode.FromServer ? null : body.BackupId,
             mode == WholeImageMode.FromServer && !string.IsNullOrEmpty(body.VaultId) ? body.VaultId : null,
             eps, minRam, maxRam), null);
     }
 
-    /// <summary>
-    /// Old-style tag <c>key.value</c>, split at the first separator; <c>key=value</c> and a bare key are accepted
-    /// too (spec §1.3 DECISION). Key 1-36, value 0-43 characters of letters, digits, <c>_</c> and <c>-</c>.
-    /// </summary>
-    public static bool TryParseOldTag(string raw, out ImageTags.Tag tag)
+    /// <summary>The code a name breaks (<c>IMG.0013</c> missing, <c>IMG.0002</c> too long, <c>IMG.0003</c> format), or null.</summary>
+    public static string? NameError(string? name, bool chineseNames)
     {
-        tag = new ImageTags.Tag("", "");
-        var split = raw.IndexOfAny(['.', '=']);
-        var key = split < 0 ? raw : raw[..split];
-        var value = split < 0 ? "" : raw[(split + 1)..];
-        if (key.Length is 0 or > 36 || value.Length > 43 || !TagChars().IsMatch(key) || !(value.Length == 0 || TagChars().IsMatch(value)))
-            return false;
-        tag = new ImageTags.Tag(key, value);
-        return true;
+        if (string.IsNullOrEmpty(name)) return "IMG.0013";
+        if (name.EnumerateRunes().Count() > 128) return "IMG.0002";
+        return (chineseNames ? ChineseName() : PlainName()).IsMatch(name) ? null : "IMG.0003";
     }
 
-    private static void Upsert(List<ImageTags.Tag> tags, ImageTags.Tag tag)
+    /// <summary>The code a description breaks (<c>IMG.0004</c> over 1024 characters, <c>IMG.0054</c> CR, LF, &lt; or &gt;), or null.</summary>
+    public static string? DescriptionError(string description)
     {
-        var index = tags.FindIndex(t => t.Key == tag.Key);
-        if (index >= 0) tags[index] = tag;
-        else tags.Add(tag);
+        if (description.EnumerateRunes().Count() > 1024) return "IMG.0004";
+        return description.AsSpan().IndexOfAny("\r\n<>") >= 0 ? "IMG.0054" : null;
     }
+
+    /// <summary>
+    /// Memory limits in MB (0 or null: not set): within int32, and the minimum cannot exceed a set maximum
+    /// (<c>IMG.0055</c>; spec §7 Q3).
+    /// </summary>
+    public static string? MemoryError(long minRam, long? maxRam)
+    {
+        if (minRam is < 0 or > int.MaxValue || maxRam is < 0 or > int.MaxValue) return "IMG.0055";
+        return maxRam is { } max && max > 0 && minRam > 0 && minRam > max ? "IMG.0055" : null;
+    }
+
+    /// <summary>"0" (the default enterprise project) or a UUID; any UUID names an enterprise project.</summary>
+    public static bool IsEnterpriseProjectId(string id) => id == "0" || Guid.TryParseExact(id, "D", out _);
 
     private static (ValidWholeImageRequest?, ApiError?) Fail(string code, string? detail = null) => (null, ImsErrors.Of(code, detail));
 
@@ -173,6 +167,4 @@ public static partial class WholeImageRules
     [GeneratedRegex(@"^[A-Za-z0-9._\u4e00-\u9fff-](?:[A-Za-z0-9._ \u4e00-\u9fff-]{0,126}[A-Za-z0-9._\u4e00-\u9fff-])?$")]
     private static partial Regex ChineseName();
 
-    [GeneratedRegex(@"^[A-Za-z0-9_-]+$")]
-    private static partial Regex TagChars();
 }

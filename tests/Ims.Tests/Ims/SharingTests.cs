@@ -176,6 +176,9 @@ public sealed class SharingTests(SharingFixture fixture) : IClassFixture<Sharing
         (await Bob.PostAsync(Sharing.BatchPath, new { images = new[] { imageId }, projects = new[] { SharingAccounts.Crowd[0].ProjectId } }))
             .ExpectImsError(400, "IMG.0047");
         (await Bob.DeleteAsync($"{path}/{Bob.ProjectId}")).ExpectImsError(400, "IMG.0047");
+        (await Bob.SendAsync(HttpMethod.Patch, $"/v2/cloudimages/{imageId}", """[{"op":"replace","path":"/name","value":"mine"}]"""))
+            .ExpectImsError(400, "IMG.0047");
+        (await Bob.GetAsync($"/v2/{Bob.ProjectId}/images/{imageId}/tags")).Expect(404);
         (await Bob.DeleteAsync(Sharing.BatchPath, new { images = new[] { imageId }, projects = new[] { Bob.ProjectId } }))
             .ExpectImsError(400, "IMG.0047");
 

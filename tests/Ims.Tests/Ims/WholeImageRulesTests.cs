@@ -96,7 +96,7 @@ public sealed class WholeImageRulesTests
     [InlineData("bare", "bare", "")]
     public void Old_tags_split_at_the_first_separator(string raw, string key, string value)
     {
-        Assert.True(WholeImageRules.TryParseOldTag(raw, out var tag));
+        Assert.True(ImageTags.TryParseOldTag(raw, out var tag));
         Assert.Equal(key, tag.Key);
         Assert.Equal(value, tag.Value);
     }
