@@ -50,7 +50,7 @@ internal static class BenchCommand
         {
             var dll = options.ServiceDll ?? LocateServiceBuild();
             var quota = Math.Max(20_000, options.Images * 2);
-            string[] settings = ["--Ims:Jobs:StepDelay=00:00:00", $"--Ims:ImageQuota={quota}"];
+            string[] settings = ["--Ims:Jobs:StepDelay=00:00:00", $"--Ims:ImageQuota={quota}", .. options.ServiceSettings];
 
             Console.WriteLine("IMS benchmark");
             Console.WriteLine($"machine:  {Machine.Describe()}");
@@ -63,7 +63,7 @@ internal static class BenchCommand
             Console.WriteLine($"          except {string.Join(" ", settings)}");
             Console.WriteLine("          (no job pacing, so jobs finish as fast as the service can run them; a quota that admits every image)");
 
-            service = await ChildService.StartAsync(dll, settings, stop.Token);
+            service = await ChildService.StartAsync(dll, settings, options.KeepData, stop.Token);
             Console.WriteLine($"          listening on {service.BaseAddress} (pid {service.ProcessId}), data in {service.DataDir}");
             Console.WriteLine($"client:   this process, HttpClient over loopback; {options.Workers} workers for reads, " +
                               $"{options.CreateWorkers} for creates, one request in flight each");
@@ -143,9 +143,9 @@ internal static class BenchCommand
         Console.WriteLine($"create: {options.CreateWarmup} warm-up creates, then {options.Images - options.CreateWarmup} measured");
         var warmup = options.CreateWarmup;
         if (warmup > 0)
-            await Load.RunAsync("create warm-up", options.CreateWorkers, warmup, options.PhaseLimit, Create, ct);
+            await Load.RunAsync("create warm-up", options.CreateWorkers, warmup, options.PhaseLimit, Create, service.CpuTime, ct);
         var create = await Load.RunAsync("create (mode C)", options.CreateWorkers, options.Images - warmup, options.PhaseLimit,
-            (i, buffer, token) => Create(i + warmup, buffer, token), ct);
+            (i, buffer, token) => Create(i + warmup, buffer, token), service.CpuTime, ct);
         if (firstError is not null) Console.WriteLine($"  first failed create: {firstError}");
         Report(create);
 
@@ -163,15 +163,15 @@ internal static class BenchCommand
 
         using var readClient = Load.Client(service.BaseAddress, token, options.Workers);
         var referenceUri = new Uri(service.BaseAddress, ReferencePath);
-        var reference = await ReadPhaseAsync($"reference GET {ReferencePath}", options, options.ReferenceRequests,
+        var reference = await ReadPhaseAsync($"reference GET {ReferencePath}", service, options, options.ReferenceRequests,
             (_, buffer, token) => Load.GetAsync(readClient, referenceUri, buffer, token), ct);
 
         var jobUris = created.Select(id => new Uri(service.BaseAddress, $"/v1/{api.ProjectId}/jobs/{id}")).ToArray();
-        var jobs = await ReadPhaseAsync($"job query ({created.Length} image jobs)", options, options.JobQueries,
+        var jobs = await ReadPhaseAsync($"job query ({created.Length} image jobs)", service, options, options.JobQueries,
             (_, buffer, token) => Load.GetAsync(readClient, jobUris[Random.Shared.Next(jobUris.Length)], buffer, token), ct);
 
         var listUri = new Uri(service.BaseAddress, ListPath);
-        var list = await ReadPhaseAsync($"list ?limit=25 ({created.Length} images)", options, options.ListQueries,
+        var list = await ReadPhaseAsync($"list ?limit=25 ({created.Length} images)", service, options, options.ListQueries,
             (_, buffer, token) => Load.GetAsync(readClient, listUri, buffer, token), ct);
 
         return
@@ -183,12 +183,12 @@ internal static class BenchCommand
         ];
     }
 
-    private static async Task<PhaseResult> ReadPhaseAsync(string name, BenchOptions options, int requests, Load.Request send,
-        CancellationToken ct)
+    private static async Task<PhaseResult> ReadPhaseAsync(string name, ChildService service, BenchOptions options, int requests,
+        Load.Request send, CancellationToken ct)
     {
-        Console.WriteLine($"{name}: {options.ReadWarmup} warm-up requests, then {requests} measured");
-        if (options.ReadWarmup > 0) await Load.RunAsync(name, options.Workers, options.ReadWarmup, options.PhaseLimit, send, ct);
-        var result = await Load.RunAsync(name, options.Workers, requests, options.PhaseLimit, send, ct);
+        Console.WriteLine($"{name}: {options.ReadWarmup.TotalSeconds:0} s warm-up, then {requests} requests measured");
+        if (options.ReadWarmup > TimeSpan.Zero) await Load.WarmUpAsync(options.Workers, options.ReadWarmup, send, ct);
+        var result = await Load.RunAsync(name, options.Workers, requests, options.PhaseLimit, send, service.CpuTime, ct);
         Report(result);
         return result;
     }
@@ -198,7 +198,8 @@ internal static class BenchCommand
         var limit = r.HitLimit ? " (stopped at the phase time limit)" : "";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {r.Requests} requests in {r.Elapsed.TotalSeconds:0.0} s: {r.Throughput:0} req/s, p50 {r.P50:0.00} ms, " +
-            $"p99 {r.P99:0.00} ms, max {r.Percentile(1):0.00} ms, {r.Errors} errors{limit}"));
+            $"p99 {r.P99:0.00} ms, max {r.Percentile(1):0.00} ms, {r.Errors} errors{limit}; " +
+            $"CPU per request: service {r.ServiceCpuUs:0} µs, client {r.ClientCpuUs:0} µs"));
     }
 
     private static void PrintTable(List<Row> rows)
@@ -233,13 +234,19 @@ internal static class BenchCommand
         var dll = Path.Combine(project, "bin", "Release", TargetFramework, "Ims.Service.dll");
         const string build = "dotnet build -c Release src/Ims.Service";
         if (!File.Exists(dll)) throw new BenchFailure($"No Release build of the service at {dll}: run `{build}` first.");
+        var output = Path.GetDirectoryName(dll)!;
         var built = File.GetLastWriteTimeUtc(dll);
+        // Settings files are copied, not compiled: their copy next to the binary is what the service reads.
+        DateTime BuiltFrom(string source) =>
+            Path.GetExtension(source) == ".json" && File.Exists(Path.Combine(output, Path.GetFileName(source)))
+                ? File.GetLastWriteTimeUtc(Path.Combine(output, Path.GetFileName(source)))
+                : built;
         var newer = Directory.EnumerateFiles(project, "*", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
                         && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
             .Where(f => Path.GetExtension(f) is ".cs" or ".sql" or ".csproj" or ".json")
             .Concat(new[] { "Directory.Build.props", "Directory.Packages.props" }.Select(f => Path.Combine(root, f)).Where(File.Exists))
-            .FirstOrDefault(f => File.GetLastWriteTimeUtc(f) > built);
+            .FirstOrDefault(f => File.GetLastWriteTimeUtc(f) > BuiltFrom(f));
         if (newer is not null)
             throw new BenchFailure($"The service's Release build is older than {Path.GetRelativePath(root, newer)}: run `{build}` first.");
         return dll;

@@ -20,7 +20,8 @@ internal sealed class BenchOptions
     /// <summary>Concurrent client workers for the create phase (creates serialise on the database writer anyway).</summary>
     public int CreateWorkers { get; private set; } = 4;
 
-    public int ReadWarmup { get; private set; } = 5_000;
+    /// <summary>Unmeasured load before each read phase.</summary>
+    public TimeSpan ReadWarmup { get; private set; } = TimeSpan.FromSeconds(5);
     public int ReferenceRequests { get; private set; } = 100_000;
     public int JobQueries { get; private set; } = 100_000;
     public int ListQueries { get; private set; } = 20_000;
@@ -31,6 +32,12 @@ internal sealed class BenchOptions
     /// <summary>The service binary; by default the Release build of src/Ims.Service in this repository.</summary>
     public string? ServiceDll { get; private set; }
 
+    /// <summary>Extra service settings, for experiments; the figures in the README use none.</summary>
+    public List<string> ServiceSettings { get; } = [];
+
+    /// <summary>Leaves the data folder behind (for looking at query plans afterwards).</summary>
+    public bool KeepData { get; private set; }
+
     public static BenchOptions Parse(string[] args)
     {
         var options = new BenchOptions();
@@ -38,6 +45,11 @@ internal sealed class BenchOptions
         {
             var arg = args[i];
             if (arg is "-h" or "--help") throw new UsageException(null);
+            if (arg == "--keep-data")
+            {
+                options.KeepData = true;
+                continue;
+            }
             if (!arg.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"unexpected argument '{arg}'");
             var eq = arg.IndexOf('=', StringComparison.Ordinal);
             string name, value;
@@ -59,12 +71,13 @@ internal sealed class BenchOptions
                 case "servers": options.Servers = Count(name, value, 1); break;
                 case "workers": options.Workers = Count(name, value, 1); break;
                 case "create-workers": options.CreateWorkers = Count(name, value, 1); break;
-                case "read-warmup": options.ReadWarmup = Count(name, value, 0); break;
+                case "read-warmup": options.ReadWarmup = TimeSpan.FromSeconds(Count(name, value, 0)); break;
                 case "reference-requests": options.ReferenceRequests = Count(name, value, 1); break;
                 case "job-queries": options.JobQueries = Count(name, value, 1); break;
                 case "list-queries": options.ListQueries = Count(name, value, 1); break;
                 case "phase-limit": options.PhaseLimit = TimeSpan.FromSeconds(Count(name, value, 1)); break;
                 case "service": options.ServiceDll = Path.GetFullPath(value); break;
+                case "service-setting": options.ServiceSettings.Add(value.StartsWith("--", StringComparison.Ordinal) ? value : $"--{value}"); break;
                 default: throw new UsageException($"unknown option --{name}");
             }
         }
@@ -86,12 +99,14 @@ internal sealed class BenchOptions
           --servers N             servers in the vault; each checkpoint backs all of them up (20)
           --workers N             concurrent client workers for the read phases (8)
           --create-workers N      concurrent client workers for the create phase (4)
-          --read-warmup N         unmeasured requests before each read phase (5000)
+          --read-warmup SECONDS   unmeasured load before each read phase (5)
           --reference-requests N  GET /v3/projects requests measured as the reference (100000)
           --job-queries N         GET /v1/{project_id}/jobs/{job_id} requests measured (100000)
           --list-queries N        GET /v2/cloudimages?limit=25 requests measured (20000)
           --phase-limit SECONDS   upper bound on each measured phase (120)
           --service PATH          the service's Ims.Service.dll (default: its Release build in this repository)
+          --service-setting K=V   an extra service setting (repeatable), for experiments
+          --keep-data             leave the service's data folder behind instead of deleting it
         """;
 }
 

@@ -29,7 +29,17 @@ internal sealed class ChildService : IDisposable
     public string DataDir { get; }
     public int ProcessId => _process.Id;
 
-    public static async Task<ChildService> StartAsync(string dll, IReadOnlyList<string> settings, CancellationToken ct)
+    /// <summary>CPU time the service has used so far (user and system, all threads).</summary>
+    public TimeSpan CpuTime()
+    {
+        _process.Refresh();
+        return _process.TotalProcessorTime;
+    }
+
+    /// <summary>Whether disposing leaves the data folder behind.</summary>
+    public bool KeepData { get; init; }
+
+    public static async Task<ChildService> StartAsync(string dll, IReadOnlyList<string> settings, bool keepData, CancellationToken ct)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), $"ims-bench-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dataDir);
@@ -57,7 +67,7 @@ internal sealed class ChildService : IDisposable
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start.");
-        var service = new ChildService(process, baseAddress, dataDir);
+        var service = new ChildService(process, baseAddress, dataDir) { KeepData = keepData };
         process.OutputDataReceived += (_, e) => service.Keep(e.Data);
         process.ErrorDataReceived += (_, e) => service.Keep(e.Data);
         process.BeginOutputReadLine();
@@ -156,6 +166,7 @@ internal sealed class ChildService : IDisposable
         AppDomain.CurrentDomain.ProcessExit -= _onExit;
         Kill();
         _process.Dispose();
+        if (KeepData) return;
         try
         {
             Directory.Delete(DataDir, recursive: true);

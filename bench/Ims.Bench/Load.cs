@@ -4,7 +4,8 @@ using System.Net;
 namespace Ims.Bench;
 
 /// <summary>What one measured phase did: every completed request's latency, its errors and its wall time.</summary>
-internal sealed class PhaseResult(string name, double[] latenciesMs, int errors, TimeSpan elapsed, bool hitLimit)
+internal sealed class PhaseResult(string name, double[] latenciesMs, int errors, TimeSpan elapsed, bool hitLimit,
+    TimeSpan serviceCpu, TimeSpan clientCpu)
 {
     private readonly double[] _sorted = [.. latenciesMs.Order()];
 
@@ -16,6 +17,13 @@ internal sealed class PhaseResult(string name, double[] latenciesMs, int errors,
     public double Throughput => Requests / Elapsed.TotalSeconds;
     public double P50 => Percentile(0.50);
     public double P99 => Percentile(0.99);
+
+    /// <summary>
+    /// CPU time per request of the service and of this client. Other work on the machine changes wall-clock figures far
+    /// more than it changes these, so they tell whether a change made the service cheaper.
+    /// </summary>
+    public double ServiceCpuUs => serviceCpu.TotalMicroseconds / Math.Max(1, Requests);
+    public double ClientCpuUs => clientCpu.TotalMicroseconds / Math.Max(1, Requests);
 
     /// <summary>Nearest-rank percentile over all recorded samples (no histogram buckets, no interpolation).</summary>
     public double Percentile(double q) =>
@@ -32,7 +40,7 @@ internal static class Load
     public delegate ValueTask<bool> Request(int index, byte[] buffer, CancellationToken ct);
 
     public static async Task<PhaseResult> RunAsync(string name, int workers, int requests, TimeSpan limit, Request send,
-        CancellationToken ct)
+        Func<TimeSpan> serviceCpu, CancellationToken ct)
     {
         var ticks = new long[requests];
         Array.Fill(ticks, -1L);
@@ -41,6 +49,9 @@ internal static class Load
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(limit);
 
+        using var self = Process.GetCurrentProcess();
+        var serviceCpuBefore = serviceCpu();
+        var clientCpuBefore = self.TotalProcessorTime;
         var started = Stopwatch.GetTimestamp();
         var tasks = Enumerable.Range(0, Math.Min(workers, requests)).Select(_ => Task.Run(async () =>
         {
@@ -69,10 +80,44 @@ internal static class Load
         }, CancellationToken.None)).ToArray();
         await Task.WhenAll(tasks);
         var elapsed = Stopwatch.GetElapsedTime(started);
+        self.Refresh();
+        var clientCpuUsed = self.TotalProcessorTime - clientCpuBefore;
+        var serviceCpuUsed = serviceCpu() - serviceCpuBefore;
         ct.ThrowIfCancellationRequested();
 
         var latencies = ticks.Where(t => t >= 0).Select(t => t * 1000.0 / Stopwatch.Frequency).ToArray();
-        return new PhaseResult(name, latencies, errors, elapsed, hitLimit: latencies.Length < requests);
+        return new PhaseResult(name, latencies, errors, elapsed, hitLimit: latencies.Length < requests,
+            serviceCpuUsed, clientCpuUsed);
+    }
+
+    /// <summary>
+    /// Unmeasured load for a while, so that the JIT has compiled the hot paths at their final tier and pools are full
+    /// before anything is recorded. A fixed time suits every phase, fast or slow, where a count would not.
+    /// </summary>
+    public static async Task WarmUpAsync(int workers, TimeSpan duration, Request send, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(duration);
+        var tasks = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        {
+            var buffer = new byte[64 * 1024];
+            for (var index = 0; !deadline.IsCancellationRequested; index++)
+            {
+                try
+                {
+                    await send(index, buffer, deadline.Token);
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (HttpRequestException)
+                {
+                }
+            }
+        }, CancellationToken.None)).ToArray();
+        await Task.WhenAll(tasks);
+        ct.ThrowIfCancellationRequested();
     }
 
     /// <summary>The load generator's client: keep-alive connections, one per worker, and nothing it does not need.</summary>
