@@ -11,6 +11,13 @@ public static class ImageQueries
     /// <summary>The visibility predicate; <c>@project</c> is the viewer.</summary>
     public const string VisibleTo = "(images.visibility = 'public' OR images.owner = @project)";
 
+    /// <summary>
+    /// <see cref="VisibleTo"/> split into two disjoint parts, each of which an index walks in created_at order
+    /// (images_owner_created, images_visibility_created). A list takes the first page of each and merges them: with the
+    /// OR, the database read and sorted every image of every project to answer one page.
+    /// </summary>
+    private static readonly string[] VisibleParts = ["images.owner = @project", "images.visibility = 'public' AND images.owner <> @project"];
+
     private static readonly Dictionary<string, string> SortColumns = new(StringComparer.Ordinal)
     {
         ["created_at"] = "created_at",
@@ -45,9 +52,8 @@ public static class ImageQueries
     public static async Task<(IReadOnlyList<ImageRow> Images, ApiError? Error)> ListAsync(Database db, HttpContext http, string project, CancellationToken ct)
     {
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Ims, out var limit, out var error, min: 0, max: 1000)) return ([], error);
-        var where = new List<string> { VisibleTo, "status <> 'deleted'" };
-        var args = new DynamicParameters();
-        args.Add("project", project);
+        var where = new List<string> { "status <> 'deleted'" };
+        var args = new List<(string Name, object? Value)> { ("@project", project) };
 
         // Images still being made (or that failed) are not registered, so lists leave them out (spec §3.2).
         where.Add("status = 'active'");
@@ -55,7 +61,7 @@ public static class ImageQueries
         {
             if (QueryArgs.String(http, query) is not { } value) continue;
             where.Add($"{column} = @f_{column}");
-            args.Add($"f_{column}", value);
+            args.Add(($"@f_{column}", value));
         }
         switch (QueryArgs.String(http, "__imagetype"))
         {
@@ -84,7 +90,7 @@ public static class ImageQueries
         if (QueryArgs.String(http, "enterprise_project_id") is { } eps and not "all_granted_eps")
         {
             where.Add("enterprise_project_id = @eps");
-            args.Add("eps", eps);
+            args.Add(("@eps", eps));
         }
 
         var sortKey = QueryArgs.String(http, "sort_key") ?? "created_at";
@@ -93,23 +99,32 @@ public static class ImageQueries
         var sortDir = QueryArgs.String(http, "sort_dir") ?? "desc";
         if (sortDir is not ("asc" or "desc")) return ([], ApiError.Ims("IMG.0001", "sort_dir must be asc or desc."));
 
-        await using var connection = await db.OpenAsync(ct);
         if (QueryArgs.String(http, "marker") is { Length: > 0 } marker)
         {
             // Keyset pagination: continue strictly after the marker in (sort column, id) order, so it terminates.
+            await using var connection = await db.OpenAsync(ct);
             var markerRow = await connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
                 $"SELECT {ImageRow.Columns} FROM images WHERE id = @marker AND {VisibleTo}", new { marker, project }, cancellationToken: ct));
             if (markerRow is null) return ([], ApiError.Ims("IMG.0001", $"The marker image {marker} does not exist."));
             var op = sortDir == "desc" ? "<" : ">";
             where.Add($"({sortColumn} {op} @markerValue OR ({sortColumn} = @markerValue AND id {op} @markerId))");
-            args.Add("markerValue", SortValue(markerRow, sortColumn));
-            args.Add("markerId", markerRow.Id);
+            args.Add(("@markerValue", SortValue(markerRow, sortColumn)));
+            args.Add(("@markerId", markerRow.Id));
         }
-        args.Add("limit", limit ?? 25);
-        var sql = $"SELECT {ImageRow.Columns} FROM images WHERE {string.Join(" AND ", where)} " +
-                  $"ORDER BY {sortColumn} {sortDir}, id {sortDir} LIMIT @limit";
-        var rows = await connection.QueryAsync<ImageRow>(new CommandDefinition(sql, args, cancellationToken: ct));
-        return (rows.AsList(), null);
+        args.Add(("@limit", limit ?? 25));
+        // The page is the first `limit` rows of the union, so the first `limit` of each part are all it can hold.
+        var order = $"ORDER BY {sortColumn} {sortDir}, id {sortDir}";
+        var filters = string.Join(" AND ", where);
+        var parts = VisibleParts.Select((visible, i) =>
+            $"SELECT id FROM (SELECT id FROM images WHERE {visible} AND {filters} {order} LIMIT @limit) AS part{i}");
+        var sql = $"SELECT {ImageRow.Columns} FROM images WHERE id IN ({string.Join(" UNION ALL ", parts)}) {order} LIMIT @limit";
+        var rows = await db.ReadAsync(sql, args, reader =>
+        {
+            var page = new List<ImageRow>();
+            while (reader.Read()) page.Add(ImageRow.Read(reader));
+            return page;
+        }, ct);
+        return (rows, null);
     }
 
     private static object SortValue(ImageRow row, string column) => column switch
