@@ -1,4 +1,6 @@
+using System.Data.Common;
 using System.Globalization;
+using System.Text;
 using Dapper;
 using Ims.Service.Http;
 using Ims.Service.Storage;
@@ -12,9 +14,10 @@ public static class ImageQueries
     public const string VisibleTo = "(images.visibility = 'public' OR images.owner = @project)";
 
     /// <summary>
-    /// <see cref="VisibleTo"/> split into two disjoint parts, each of which an index walks in created_at order
-    /// (images_owner_created, images_visibility_created). A list takes the first page of each and merges them: with the
-    /// OR, the database read and sorted every image of every project to answer one page.
+    /// <see cref="VisibleTo"/> split into two disjoint parts, each of which an index walks in (created_at, id) order
+    /// (images_owner_created_id, images_visibility_created_id). A list reads the first page of each and merges them.
+    /// With the OR, the database read and sorted every image of every project to answer one page; merging in SQL (IN
+    /// over a UNION of limited subqueries) made SQLite build and sort temporary tables on every call.
     /// </summary>
     private static readonly string[] VisibleParts = ["images.owner = @project", "images.visibility = 'public' AND images.owner <> @project"];
 
@@ -106,25 +109,77 @@ public static class ImageQueries
             var markerRow = await connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
                 $"SELECT {ImageRow.Columns} FROM images WHERE id = @marker AND {VisibleTo}", new { marker, project }, cancellationToken: ct));
             if (markerRow is null) return ([], ApiError.Ims("IMG.0001", $"The marker image {marker} does not exist."));
+            // A row value comparison: (a, b) < (x, y) means a < x OR (a = x AND b < y), and lets the index seek to it.
             var op = sortDir == "desc" ? "<" : ">";
-            where.Add($"({sortColumn} {op} @markerValue OR ({sortColumn} = @markerValue AND id {op} @markerId))");
+            where.Add($"({sortColumn}, id) {op} (@markerValue, @markerId)");
             args.Add(("@markerValue", SortValue(markerRow, sortColumn)));
             args.Add(("@markerId", markerRow.Id));
         }
-        args.Add(("@limit", limit ?? 25));
+        var pageSize = limit ?? 25;
+        args.Add(("@limit", pageSize));
         // The page is the first `limit` rows of the union, so the first `limit` of each part are all it can hold.
-        var order = $"ORDER BY {sortColumn} {sortDir}, id {sortDir}";
         var filters = string.Join(" AND ", where);
-        var parts = VisibleParts.Select((visible, i) =>
-            $"SELECT id FROM (SELECT id FROM images WHERE {visible} AND {filters} {order} LIMIT @limit) AS part{i}");
-        var sql = $"SELECT {ImageRow.Columns} FROM images WHERE id IN ({string.Join(" UNION ALL ", parts)}) {order} LIMIT @limit";
-        var rows = await db.ReadAsync(sql, args, reader =>
+        var order = $"ORDER BY {sortColumn} {sortDir}, id {sortDir}";
+        var own = await db.ReadAsync($"SELECT {ImageRow.Columns} FROM images WHERE {VisibleParts[0]} AND {filters} {order} LIMIT @limit",
+            args, ReadRows, ct);
+        var others = await db.ReadAsync($"SELECT {ImageRow.Columns} FROM images WHERE {VisibleParts[1]} AND {filters} {order} LIMIT @limit",
+            args, ReadRows, ct);
+        return (Merge(own, others, sortColumn, descending: sortDir == "desc", pageSize), null);
+    }
+
+    private static List<ImageRow> ReadRows(DbDataReader reader)
+    {
+        var rows = new List<ImageRow>();
+        while (reader.Read()) rows.Add(ImageRow.Read(reader));
+        return rows;
+    }
+
+    /// <summary>The first <paramref name="limit"/> rows of two lists that are each sorted as <see cref="CompareForSort"/> says.</summary>
+    private static List<ImageRow> Merge(List<ImageRow> a, List<ImageRow> b, string sortColumn, bool descending, int limit)
+    {
+        if (b.Count == 0) return a;
+        if (a.Count == 0) return b;
+        var merged = new List<ImageRow>(Math.Min(limit, a.Count + b.Count));
+        int i = 0, j = 0;
+        while (merged.Count < limit && (i < a.Count || j < b.Count))
         {
-            var page = new List<ImageRow>();
-            while (reader.Read()) page.Add(ImageRow.Read(reader));
-            return page;
-        }, ct);
-        return (rows, null);
+            var takeA = j == b.Count || (i < a.Count && CompareForSort(a[i], b[j], sortColumn, descending) <= 0);
+            merged.Add(takeA ? a[i++] : b[j++]);
+        }
+        return merged;
+    }
+
+    /// <summary>
+    /// Orders two rows as the database's ORDER BY (sort column, id) does: numbers by value, text as SQLite's default
+    /// BINARY collation, by code point. (A PostgreSQL port sorts these text columns COLLATE "C" to agree.)
+    /// </summary>
+    internal static int CompareForSort(ImageRow x, ImageRow y, string sortColumn, bool descending)
+    {
+        var order = (SortValue(x, sortColumn), SortValue(y, sortColumn)) switch
+        {
+            (long l, long r) => l.CompareTo(r),
+            (string l, string r) => CompareCodePoints(l, r),
+            var other => throw new InvalidOperationException($"Sort values {other} are not comparable."),
+        };
+        if (order == 0) order = CompareCodePoints(x.Id, y.Id);
+        return descending ? -order : order;
+    }
+
+    /// <summary>By Unicode code point, as UTF-8 bytes compare; ordinal UTF-16 comparison differs beyond U+FFFF.</summary>
+    internal static int CompareCodePoints(string x, string y)
+    {
+        var a = x.AsSpan();
+        var b = y.AsSpan();
+        while (!a.IsEmpty && !b.IsEmpty)
+        {
+            Rune.DecodeFromUtf16(a, out var ra, out var na);
+            Rune.DecodeFromUtf16(b, out var rb, out var nb);
+            if (ra != rb) return ra.Value.CompareTo(rb.Value);
+            a = a[na..];
+            b = b[nb..];
+        }
+        // A prefix sorts first.
+        return a.IsEmpty ? (b.IsEmpty ? 0 : -1) : 1;
     }
 
     private static object SortValue(ImageRow row, string column) => column switch
