@@ -223,13 +223,14 @@ internal static class BenchCommand
     }
 
     /// <summary>
-    /// The Release build of src/Ims.Service in the repository around the working directory (or around this program). The
+    /// The Release build of src/Ims.Service in the repository around this program (or the working directory). The
     /// bench builds nothing itself; a build older than its sources would measure code that is no longer there.
     /// </summary>
     private static string LocateServiceBuild()
     {
-        var root = FindRepositoryRoot(Directory.GetCurrentDirectory()) ?? FindRepositoryRoot(AppContext.BaseDirectory)
-            ?? throw new BenchFailure("Run the benchmark from inside the repository (no Ims.slnx found above the current folder).");
+        // The repository this program was built in, wherever it is started from; then the one around the working folder.
+        var root = FindRepositoryRoot(AppContext.BaseDirectory) ?? FindRepositoryRoot(Directory.GetCurrentDirectory())
+            ?? throw new BenchFailure("No Ims.slnx above this program or the current folder: give the service with --service.");
         var project = Path.Combine(root, "src", "Ims.Service");
         var dll = Path.Combine(project, "bin", "Release", TargetFramework, "Ims.Service.dll");
         const string build = "dotnet build -c Release src/Ims.Service";
