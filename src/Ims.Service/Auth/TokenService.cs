@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -15,9 +16,27 @@ public sealed class TokenService
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(24);
 
+    /// <summary>How long a checked token is taken on trust before its signature and caller are checked again.</summary>
+    internal static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Bounds the cache. Only tokens that passed the check get in (a forged one costs its sender a full check each
+    /// time), and a client usually reuses one token for many requests, so a few thousand cover every active client.
+    /// </summary>
+    internal const int CacheCapacity = 4096;
+
     private readonly Accounts _accounts;
     private readonly TimeProvider _time;
     private readonly byte[] _key;
+
+    /// <summary>
+    /// Checked tokens by their text. Every request carries a token, and checking one (HMAC, Base64, JSON) cost about as
+    /// much as a whole job read; a hit costs one lookup. The token's own expiry is still checked on every hit. Lookups
+    /// go through .NET's per-process randomised string hashing, so their timing tells nothing about the cached tokens.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, Checked> _checked = new(StringComparer.Ordinal);
+
+    private sealed record Checked(Caller Caller, long IssuedAtMs, long ExpiresAtMs, long TrustedUntilMs);
 
     public TokenService(Accounts accounts, TimeProvider time, Database db)
     {
@@ -41,6 +60,24 @@ public sealed class TokenService
     /// <summary>Returns the caller a token stands for, or null when it is forged, expired or names a removed user.</summary>
     public (Caller Caller, long IssuedAtMs, long ExpiresAtMs)? Validate(string token)
     {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (_checked.TryGetValue(token, out var hit))
+        {
+            if (now < hit.TrustedUntilMs && now < hit.ExpiresAtMs) return (hit.Caller, hit.IssuedAtMs, hit.ExpiresAtMs);
+            _checked.TryRemove(KeyValuePair.Create(token, hit));
+        }
+        var validated = Check(token, now);
+        if (validated is { } v)
+        {
+            // Emptying a full cache is crude but bounded and rare: the tokens in use come back on their next request.
+            if (_checked.Count >= CacheCapacity) _checked.Clear();
+            _checked[token] = new Checked(v.Caller, v.IssuedAtMs, v.ExpiresAtMs, now + (long)CacheFor.TotalMilliseconds);
+        }
+        return validated;
+    }
+
+    private (Caller Caller, long IssuedAtMs, long ExpiresAtMs)? Check(string token, long now)
+    {
         if (!token.StartsWith("MII", StringComparison.Ordinal)) return null;
         var dot = token.IndexOf('.', StringComparison.Ordinal);
         if (dot < 0) return null;
@@ -55,7 +92,7 @@ public sealed class TokenService
         {
             return null;
         }
-        if (payload is null || payload.E <= _time.GetUtcNow().ToUnixTimeMilliseconds()) return null;
+        if (payload is null || payload.E <= now) return null;
         var user = _accounts.UserById(payload.U);
         var project = _accounts.ProjectById(payload.P);
         if (user is null || project is null || project.Domain != user.Domain) return null;

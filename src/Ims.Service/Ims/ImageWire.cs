@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Ims.Service.Http;
 
@@ -54,12 +55,33 @@ public static class ImageWire
         w.WriteBoolean("__system_support_market", false);
         w.WriteString("virtual_env_type", "FusionCompute");
         w.WriteString("enterprise_project_id", image.EnterpriseProjectId);
-        using (var properties = JsonDocument.Parse(image.Properties))
-        {
-            foreach (var property in properties.RootElement.EnumerateObject())
-                w.WriteString(property.Name, property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : property.Value.GetRawText());
-        }
+        WriteProperties(w, image.Properties);
         w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The stored attributes, each as a string: a string value as it is, anything else as its JSON text. Read with a
+    /// forward-only reader because a list renders up to a thousand images.
+    /// </summary>
+    private static void WriteProperties(Utf8JsonWriter w, string json)
+    {
+        if (json is "{}" or "") return;
+        var bytes = Encoding.UTF8.GetBytes(json);
+        var reader = new Utf8JsonReader(bytes);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString()!;
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.String)
+            {
+                w.WriteString(name, reader.GetString());
+                continue;
+            }
+            var start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            w.WriteString(name, Encoding.UTF8.GetString(bytes, start, (int)reader.BytesConsumed - start));
+        }
     }
 
     /// <summary>An image shared with the viewer reads as <c>shared</c>; public ones as <c>gold</c>.</summary>

@@ -13,6 +13,7 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
 {
     internal static readonly JsonSerializerOptions PayloadOptions = new(JsonSerializerDefaults.Web);
 
+    /// <summary>In the order <see cref="JobRow.Read"/> reads them.</summary>
     private const string Columns = "id, project_id AS ProjectId, service, job_type AS JobType, status, payload, entities, " +
         "resource_id AS ResourceId, step, attempts, begin_time AS BeginTime, end_time AS EndTime, " +
         "error_code AS ErrorCode, fail_reason AS FailReason, fault_id AS FaultId";
@@ -49,13 +50,12 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
     public Task<bool> WaitForWorkAsync(CancellationToken ct) =>
         _wake.WaitAsync(options.Value.Jobs.PollInterval, ct);
 
-    public async Task<JobRow?> FindAsync(string projectId, string jobId, CancellationToken ct)
-    {
-        await using var connection = await db.OpenAsync(ct);
-        return await connection.QuerySingleOrDefaultAsync<JobRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM jobs WHERE id = @jobId AND project_id = @projectId",
-            new { jobId, projectId }, cancellationToken: ct));
-    }
+    /// <summary>The job query (GET /v1/{project_id}/jobs/{job_id}): clients poll it, so it is a prepared read.</summary>
+    public Task<JobRow?> FindAsync(string projectId, string jobId, CancellationToken ct) =>
+        db.ReadAsync(FindSql, [("@jobId", jobId), ("@projectId", projectId)],
+            reader => reader.Read() ? JobRow.Read(reader) : null, ct);
+
+    private const string FindSql = $"SELECT {Columns} FROM jobs WHERE id = @jobId AND project_id = @projectId";
 
     /// <summary>Claims the oldest due job whose lease is free or expired, or returns null.</summary>
     public async Task<JobRow?> ClaimAsync(string owner, CancellationToken ct)

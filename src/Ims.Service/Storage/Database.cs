@@ -12,6 +12,29 @@ public abstract class Database
     public abstract Task<DbConnection> OpenAsync(CancellationToken ct);
 
     /// <summary>
+    /// Runs one read statement and hands its reader to <paramref name="read"/>, which reads synchronously. For the hot
+    /// reads (a job, a page of images), where compiling the SQL cost as much as running it: a provider that does not
+    /// keep statements prepared by itself (SQLite) keeps them here, per connection. <paramref name="sql"/> should be one
+    /// of a few fixed texts, with the values in <paramref name="args"/> (named <c>@name</c> in the SQL).
+    /// </summary>
+    public virtual async Task<T> ReadAsync<T>(string sql, IReadOnlyList<(string Name, object? Value)> args, Func<DbDataReader, T> read,
+        CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in args)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return read(reader);
+    }
+
+    /// <summary>
     /// Starts a write transaction. On SQLite there is one writer per file, so the seam serialises writers
     /// in-process instead of letting them spin on SQLITE_BUSY.
     /// </summary>

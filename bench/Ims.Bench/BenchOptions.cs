@@ -1,0 +1,113 @@
+using System.Globalization;
+
+namespace Ims.Bench;
+
+/// <summary>The command line: <c>--name value</c> or <c>--name=value</c>; every option has a default.</summary>
+internal sealed class BenchOptions
+{
+    /// <summary>Whole images the run creates (mode C, one per fresh CBR backup); the read phases run at this count.</summary>
+    public int Images { get; private set; } = 10_000;
+
+    /// <summary>The first creates warm the service up and are not measured; they still count toward <see cref="Images"/>.</summary>
+    public int CreateWarmup { get; private set; } = 200;
+
+    /// <summary>Servers in the vault: each checkpoint yields one backup per server.</summary>
+    public int Servers { get; private set; } = 20;
+
+    /// <summary>Concurrent client workers for the read phases (each keeps one request in flight).</summary>
+    public int Workers { get; private set; } = 8;
+
+    /// <summary>Concurrent client workers for the create phase (creates serialise on the database writer anyway).</summary>
+    public int CreateWorkers { get; private set; } = 4;
+
+    /// <summary>Unmeasured load before each read phase.</summary>
+    public TimeSpan ReadWarmup { get; private set; } = TimeSpan.FromSeconds(5);
+    public int ReferenceRequests { get; private set; } = 100_000;
+    public int JobQueries { get; private set; } = 100_000;
+    public int ListQueries { get; private set; } = 20_000;
+
+    /// <summary>No measured phase runs longer than this; one that hits it reports the requests it completed.</summary>
+    public TimeSpan PhaseLimit { get; private set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>The service binary; by default the Release build of src/Ims.Service in this repository.</summary>
+    public string? ServiceDll { get; private set; }
+
+    /// <summary>Extra service settings, for experiments; the figures in the README use none.</summary>
+    public List<string> ServiceSettings { get; } = [];
+
+    /// <summary>Leaves the data folder behind (for looking at query plans afterwards).</summary>
+    public bool KeepData { get; private set; }
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg is "-h" or "--help") throw new UsageException(null);
+            if (arg == "--keep-data")
+            {
+                options.KeepData = true;
+                continue;
+            }
+            if (!arg.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"unexpected argument '{arg}'");
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            string name, value;
+            if (eq > 0)
+            {
+                name = arg[2..eq];
+                value = arg[(eq + 1)..];
+            }
+            else
+            {
+                if (i + 1 >= args.Length) throw new UsageException($"{arg} needs a value");
+                name = arg[2..];
+                value = args[++i];
+            }
+            switch (name)
+            {
+                case "images": options.Images = Count(name, value, 1); break;
+                case "create-warmup": options.CreateWarmup = Count(name, value, 0); break;
+                case "servers": options.Servers = Count(name, value, 1); break;
+                case "workers": options.Workers = Count(name, value, 1); break;
+                case "create-workers": options.CreateWorkers = Count(name, value, 1); break;
+                case "read-warmup": options.ReadWarmup = TimeSpan.FromSeconds(Count(name, value, 0)); break;
+                case "reference-requests": options.ReferenceRequests = Count(name, value, 1); break;
+                case "job-queries": options.JobQueries = Count(name, value, 1); break;
+                case "list-queries": options.ListQueries = Count(name, value, 1); break;
+                case "phase-limit": options.PhaseLimit = TimeSpan.FromSeconds(Count(name, value, 1)); break;
+                case "service": options.ServiceDll = Path.GetFullPath(value); break;
+                case "service-setting": options.ServiceSettings.Add(value.StartsWith("--", StringComparison.Ordinal) ? value : $"--{value}"); break;
+                default: throw new UsageException($"unknown option --{name}");
+            }
+        }
+        if (options.CreateWarmup >= options.Images) throw new UsageException("--create-warmup must be below --images");
+        return options;
+    }
+
+    private static int Count(string name, string value, int min) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min
+            ? n
+            : throw new UsageException($"--{name} must be a whole number of at least {min}");
+
+    public const string Usage = """
+        Usage: dotnet run -c Release --project bench/Ims.Bench [-- options]
+        (build the service first: dotnet build -c Release src/Ims.Service)
+
+          --images N              whole images to create, one per fresh CBR backup (10000)
+          --create-warmup N       unmeasured creates among them (200)
+          --servers N             servers in the vault; each checkpoint backs all of them up (20)
+          --workers N             concurrent client workers for the read phases (8)
+          --create-workers N      concurrent client workers for the create phase (4)
+          --read-warmup SECONDS   unmeasured load before each read phase (5)
+          --reference-requests N  GET /v3/projects requests measured as the reference (100000)
+          --job-queries N         GET /v1/{project_id}/jobs/{job_id} requests measured (100000)
+          --list-queries N        GET /v2/cloudimages?limit=25 requests measured (20000)
+          --phase-limit SECONDS   upper bound on each measured phase (120)
+          --service PATH          the service's Ims.Service.dll (default: its Release build in this repository)
+          --service-setting K=V   an extra service setting (repeatable), for experiments
+          --keep-data             leave the service's data folder behind instead of deleting it
+        """;
+}
+
+internal sealed class UsageException(string? message) : Exception(message ?? "usage");

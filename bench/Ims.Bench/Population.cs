@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Ims.Bench;
+
+/// <summary>
+/// Makes what the create phase consumes, through the public API only: a network, servers, one CBR vault holding them,
+/// and checkpoints until there are enough fresh backups (each checkpoint backs up every server of the vault).
+/// </summary>
+internal static class Population
+{
+    private const string Image = "7d5b8f3a-1c2e-4f60-9b11-18040000a001"; // the seeded public Ubuntu 18.04
+    private const string Flavor = "s6.large.2";
+    private const string Zone = "cn-north-4a";
+
+    public static async Task<IReadOnlyList<string>> FreshBackupsAsync(Api api, int servers, int backups, Action<string> progress,
+        CancellationToken ct)
+    {
+        var pid = api.ProjectId;
+        var vpc = await api.PostAsync($"/v1/{pid}/vpcs", new { vpc = new { name = "bench-vpc", cidr = "192.168.0.0/16" } }, 200, ct);
+        var vpcId = (string)vpc["vpc"]!["id"]!;
+        var subnet = await api.PostAsync($"/v1/{pid}/subnets", new
+        {
+            subnet = new { name = "bench-subnet", cidr = "192.168.1.0/24", vpc_id = vpcId, gateway_ip = "192.168.1.1", dhcp_enable = true },
+        }, 200, ct);
+        var subnetId = (string)subnet["subnet"]!["id"]!;
+        var group = await api.PostAsync($"/v3/{pid}/vpc/security-groups", new { security_group = new { name = "bench-sg" } }, 201, ct);
+        var groupId = (string)group["security_group"]!["id"]!;
+
+        var serverIds = await Task.WhenAll(Enumerable.Range(1, servers).Select(async n =>
+        {
+            var body = new JsonObject
+            {
+                ["server"] = new JsonObject
+                {
+                    ["imageRef"] = Image,
+                    ["flavorRef"] = Flavor,
+                    ["name"] = $"bench-ecs-{n:D3}",
+                    ["vpcid"] = vpcId,
+                    ["nics"] = new JsonArray(new JsonObject { ["subnet_id"] = subnetId }),
+                    ["root_volume"] = new JsonObject { ["volumetype"] = "GPSSD" },
+                    ["security_groups"] = new JsonArray(new JsonObject { ["id"] = groupId }),
+                    ["availability_zone"] = Zone,
+                },
+            };
+            var accepted = await api.PostAsync($"/v1.1/{pid}/cloudservers", body.ToJsonString(), 200, ct);
+            var job = await api.WaitForJobAsync((string)accepted["job_id"]!, ct);
+            return (string)job["entities"]!["sub_jobs"]![0]!["entities"]!["server_id"]!;
+        }));
+        progress($"{servers} servers are ACTIVE");
+
+        var vault = await api.PostAsync($"/v3/{pid}/vaults", new
+        {
+            vault = new
+            {
+                name = "bench-vault",
+                billing = new { object_type = "server", consistent_level = "crash_consistent", protect_type = "backup", size = 10_000, is_multi_az = false },
+                auto_expand = false,
+                auto_bind = false,
+                locked = false,
+                resources = serverIds.Select(id => new { type = "OS::Nova::Server", id, extra_info = new { } }).ToArray(),
+            },
+        }, 200, ct);
+        var vaultId = (string)vault["vault"]!["id"]!;
+
+        var ids = new List<string>(backups + servers);
+        var started = Stopwatch.GetTimestamp();
+        for (var round = 1; ids.Count < backups; round++)
+        {
+            // One checkpoint at a time: a server being backed up is busy, so a second checkpoint would skip it.
+            var created = await api.PostAsync($"/v3/{pid}/checkpoints", new
+            {
+                checkpoint = new { vault_id = vaultId, parameters = new { name = $"bench-cp-{round:D5}", incremental = false } },
+            }, 200, ct);
+            var checkpointId = (string)created["checkpoint"]!["id"]!;
+            await WaitAvailableAsync(api, checkpointId, ct);
+            var listed = await api.GetAsync($"/v3/{pid}/backups?checkpoint_id={checkpointId}", ct);
+            var found = listed["backups"]!.AsArray().Select(b => (string)b!["id"]!).ToList();
+            if (found.Count != servers) throw new BenchFailure($"Checkpoint {checkpointId} holds {found.Count} backups, expected {servers}.");
+            ids.AddRange(found);
+            if (round % 50 == 0)
+                progress($"{ids.Count} backups from {round} checkpoints ({Stopwatch.GetElapsedTime(started).TotalSeconds:0} s)");
+        }
+        return ids;
+    }
+
+    private static async Task WaitAvailableAsync(Api api, string checkpointId, CancellationToken ct)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(Api.PollLimit.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            var checkpoint = (await api.GetAsync($"/v3/{api.ProjectId}/checkpoints/{checkpointId}", ct))["checkpoint"]!;
+            var status = (string?)checkpoint["status"];
+            if (status == "error") throw new BenchFailure($"Checkpoint {checkpointId} ended in error: {checkpoint.ToJsonString()}");
+            if (status == "available"
+                && checkpoint["vault"]!["resources"]!.AsArray().All(r => (string?)r!["protect_status"] == "available"))
+                return;
+            if (Stopwatch.GetTimestamp() > deadline)
+                throw new BenchFailure($"Checkpoint {checkpointId} was not available within {Api.PollLimit.TotalSeconds:0} s.");
+            await Task.Delay(5, ct);
+        }
+    }
+}

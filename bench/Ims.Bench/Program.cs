@@ -1,0 +1,3 @@
+using Ims.Bench;
+
+return await BenchCommand.RunAsync(args);
