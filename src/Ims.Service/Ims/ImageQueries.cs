@@ -25,6 +25,30 @@ public static class ImageQueries
         "(images.visibility = 'public' OR images.owner = @project OR images.id IN " +
         "(SELECT m.image_id FROM image_members m WHERE m.member_id = @project AND m.status IN @memberStatuses))";
 
+    /// <summary><see cref="ListedTo"/> as three disjoint parts, each served by an index of its own.</summary>
+    private static readonly string[] ListedParts =
+    [
+        "images.owner = @project",
+        "images.visibility = 'public' AND images.owner <> @project",
+        "images.visibility <> 'public' AND images.owner <> @project AND images.id IN " +
+            "(SELECT m.image_id FROM image_members m WHERE m.member_id = @project AND m.status IN @memberStatuses)",
+    ];
+
+    /// <summary>Sort columns as the union names them (<see cref="ImageRow.Columns"/> aliases).</summary>
+    private static readonly Dictionary<string, string> ResultColumns = new(StringComparer.Ordinal)
+    {
+        ["created_at"] = "CreatedAt",
+        ["updated_at"] = "UpdatedAt",
+        ["name"] = "name",
+        ["id"] = "id",
+        ["status"] = "status",
+        ["min_disk"] = "MinDisk",
+        ["min_ram"] = "MinRam",
+        ["size"] = "size",
+        ["disk_format"] = "DiskFormat",
+        ["container_format"] = "ContainerFormat",
+    };
+
     private static readonly Dictionary<string, string> SortColumns = new(StringComparer.Ordinal)
     {
         ["created_at"] = "created_at",
@@ -74,7 +98,7 @@ public static class ImageQueries
         };
         if (memberStatuses.Length == 0)
             return ([], ApiError.Ims("IMG.0001", "member_status must be accepted, pending, rejected or all."));
-        var where = new List<string> { ListedTo, "status <> 'deleted'" };
+        var where = new List<string> { "status <> 'deleted'" };
         var args = new DynamicParameters();
         args.Add("project", project);
         args.Add("memberStatuses", memberStatuses);
@@ -148,8 +172,14 @@ public static class ImageQueries
             args.Add("markerId", markerRow.Id);
         }
         args.Add("limit", rowLimit ?? limit ?? 25);
-        var sql = $"SELECT {ImageRow.Columns} FROM images WHERE {string.Join(" AND ", where)} " +
-                  $"ORDER BY {sortColumn} {sortDir}, id {sortDir} LIMIT @limit";
+        // One ordered, limited walk per way of seeing an image (own, public, shared with the viewer), each along its own
+        // index, then the page of their union: the same rows as ListedTo, without evaluating an OR over every image.
+        var filters = string.Join(" AND ", where);
+        var parts = ListedParts.Select(part =>
+            $"SELECT * FROM (SELECT {ImageRow.Columns} FROM images WHERE {part} AND {filters} " +
+            $"ORDER BY {sortColumn} {sortDir}, id {sortDir} LIMIT @limit) AS part");
+        var sql = $"SELECT * FROM ({string.Join(" UNION ALL ", parts)}) AS listed " +
+                  $"ORDER BY {ResultColumns[sortColumn]} {sortDir}, id {sortDir} LIMIT @limit";
         var rows = (await connection.QueryAsync<ImageRow>(new CommandDefinition(sql, args, cancellationToken: ct))).AsList();
         if (tagFilter is not null) rows = rows.FindAll(r => ImageTags.Parse(r.Tags).Contains(tagFilter));
         return (rows, null);
