@@ -11,21 +11,17 @@ public static class ImageQueries
     /// <summary>
     /// The visibility predicate; <c>@project</c> is the viewer. A member reaches a shared image by id whatever it
     /// answered (Glance lets a pending member look before accepting; IMS lets a rejected one still boot servers from
-    /// it); lists narrow that down with <see cref="ListedTo"/>. The subquery is one range of <c>image_members_member</c>.
+    /// it); lists narrow that down with <see cref="ListedParts"/>. The subquery is one range of <c>image_members_member</c>.
     /// </summary>
     public const string VisibleTo =
         "(images.visibility = 'public' OR images.owner = @project OR images.id IN " +
         "(SELECT m.image_id FROM image_members m WHERE m.member_id = @project))";
 
     /// <summary>
-    /// What lists show: public and own images, and images shared with the viewer whose membership is in
-    /// <c>@memberStatuses</c> (by default only accepted ones: pending and rejected images stay out of lists).
+    /// What lists show, as three disjoint parts each served by an index of its own: own images, public ones, and images
+    /// shared with the viewer whose membership is in <c>@memberStatuses</c> (by default only accepted ones: pending and
+    /// rejected images stay out of lists).
     /// </summary>
-    public const string ListedTo =
-        "(images.visibility = 'public' OR images.owner = @project OR images.id IN " +
-        "(SELECT m.image_id FROM image_members m WHERE m.member_id = @project AND m.status IN @memberStatuses))";
-
-    /// <summary><see cref="ListedTo"/> as three disjoint parts, each served by an index of its own.</summary>
     private static readonly string[] ListedParts =
     [
         "images.owner = @project",
@@ -173,7 +169,7 @@ public static class ImageQueries
         }
         args.Add("limit", rowLimit ?? limit ?? 25);
         // One ordered, limited walk per way of seeing an image (own, public, shared with the viewer), each along its own
-        // index, then the page of their union: the same rows as ListedTo, without evaluating an OR over every image.
+        // index, then the page of their union: never an OR evaluated over every image.
         var filters = string.Join(" AND ", where);
         var parts = ListedParts.Select(part =>
             $"SELECT * FROM (SELECT {ImageRow.Columns} FROM images WHERE {part} AND {filters} " +
