@@ -54,10 +54,17 @@ internal static class BenchCommand
 
             Console.WriteLine("IMS benchmark");
             Console.WriteLine($"machine:  {Machine.Describe()}");
-            var loadBefore = Machine.LoadAverage1();
             Console.WriteLine($"load average at start: {Machine.LoadAverage()}");
-            if (loadBefore > 0.5 * Environment.ProcessorCount)
-                Console.WriteLine("warning: the machine is busy; the figures will be worse than on a quiet machine. Re-run when it is quiet.");
+            // Load averages count waiting threads, not CPU; what other programs use right now says more.
+            var busyBefore = Machine.UserProcessesBusyTime();
+            await Task.Delay(TimeSpan.FromSeconds(2), stop.Token);
+            if (Machine.UserProcessesBusyTime() - busyBefore is { } busy)
+            {
+                var share = busy.TotalSeconds / (2.0 * Environment.ProcessorCount);
+                Console.WriteLine($"other programs used {Share(share)} of the machine in the 2 s before the run");
+                if (share > 0.1)
+                    Console.WriteLine("warning: the machine is busy; the figures will be worse than on a quiet machine. Re-run when it is quiet.");
+            }
             Console.WriteLine($"service:  {dll}");
             Console.WriteLine("          its defaults (SQLite in a fresh temporary data folder, the default accounts file, default logging),");
             Console.WriteLine($"          except {string.Join(" ", settings)}");
@@ -143,8 +150,8 @@ internal static class BenchCommand
         Console.WriteLine($"create: {options.CreateWarmup} warm-up creates, then {options.Images - options.CreateWarmup} measured");
         var warmup = options.CreateWarmup;
         if (warmup > 0)
-            await Load.RunAsync("create warm-up", options.CreateWorkers, warmup, options.PhaseLimit, Create, service.CpuTime, ct);
-        var create = await Load.RunAsync("create (mode C)", options.CreateWorkers, options.Images - warmup, options.PhaseLimit,
+            await Load.RunAsync("create warm-up", options.CreateWorkers, warmup, options.CreateLimit, Create, service.CpuTime, ct);
+        var create = await Load.RunAsync("create (mode C)", options.CreateWorkers, options.Images - warmup, options.CreateLimit,
             (i, buffer, token) => Create(i + warmup, buffer, token), service.CpuTime, ct);
         if (firstError is not null) Console.WriteLine($"  first failed create: {firstError}");
         Report(create);
@@ -199,25 +206,28 @@ internal static class BenchCommand
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {r.Requests} requests in {r.Elapsed.TotalSeconds:0.0} s: {r.Throughput:0} req/s, p50 {r.P50:0.00} ms, " +
             $"p99 {r.P99:0.00} ms, max {r.Percentile(1):0.00} ms, {r.Errors} errors{limit}; " +
-            $"CPU per request: service {r.ServiceCpuUs:0} µs, client {r.ClientCpuUs:0} µs"));
+            $"CPU per request: service {r.ServiceCpuUs:0} µs, client {r.ClientCpuUs:0} µs; other programs: {Share(r.OthersShare)} of the machine"));
     }
+
+    private static string Share(double? share) => share is { } s ? string.Create(CultureInfo.InvariantCulture, $"{s:P0}") : "unknown";
 
     private static void PrintTable(List<Row> rows)
     {
         var reference = rows[0].Result;
-        Console.WriteLine("| phase | requests | req/s | p50 ms | p99 ms | req/s vs reference | p99 vs reference | target | met? |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---|---|");
+        Console.WriteLine("| phase | requests | req/s | p50 ms | p99 ms | req/s vs reference | p99 vs reference | target | met? | other programs' CPU |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---|---|---:|");
         foreach (var (r, target, met) in rows)
         {
             var errors = r.Errors > 0 ? $" ({r.Errors} errors)" : "";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {r.Name} | {r.Requests}{errors} | {r.Throughput:0} | {r.P50:0.00} | {r.P99:0.00} | " +
                 $"{r.Throughput / reference.Throughput:0.00}x | {r.P99 / reference.P99:0.00}x | {target} | " +
-                $"{(met is null ? "-" : met.Value ? "yes" : "NO")} |"));
+                $"{(met is null ? "-" : met.Value ? "yes" : "NO")} | {Share(r.OthersShare)} |"));
         }
         Console.WriteLine();
         Console.WriteLine("req/s vs reference: the phase's throughput as a multiple of the reference's (1.00x = as fast as an");
         Console.WriteLine("authenticated request that touches no database); p99 vs reference: its p99 latency as a multiple of the reference's.");
+        Console.WriteLine("other programs' CPU: the share of all cores used by neither the service nor this client during the phase.");
         var missed = rows.Where(r => r.Met == false).Select(r => r.Result.Name).ToList();
         Console.WriteLine(missed.Count == 0 ? "targets: all met" : $"targets missed: {string.Join(", ", missed)}");
     }

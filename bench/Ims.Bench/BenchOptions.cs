@@ -26,8 +26,11 @@ internal sealed class BenchOptions
     public int JobQueries { get; private set; } = 100_000;
     public int ListQueries { get; private set; } = 20_000;
 
-    /// <summary>No measured phase runs longer than this; one that hits it reports the requests it completed.</summary>
+    /// <summary>No measured read phase runs longer than this; one that hits it reports the requests it completed.</summary>
     public TimeSpan PhaseLimit { get; private set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Upper bound on the create phase, which must finish: the read phases run at its image count.</summary>
+    public TimeSpan CreateLimit { get; private set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>The service binary; by default the Release build of src/Ims.Service in this repository.</summary>
     public string? ServiceDll { get; private set; }
@@ -76,6 +79,7 @@ internal sealed class BenchOptions
                 case "job-queries": options.JobQueries = Count(name, value, 1); break;
                 case "list-queries": options.ListQueries = Count(name, value, 1); break;
                 case "phase-limit": options.PhaseLimit = TimeSpan.FromSeconds(Count(name, value, 1)); break;
+                case "create-limit": options.CreateLimit = TimeSpan.FromSeconds(Count(name, value, 1)); break;
                 case "service": options.ServiceDll = Path.GetFullPath(value); break;
                 case "service-setting": options.ServiceSettings.Add(value.StartsWith("--", StringComparison.Ordinal) ? value : $"--{value}"); break;
                 default: throw new UsageException($"unknown option --{name}");
@@ -103,7 +107,8 @@ internal sealed class BenchOptions
           --reference-requests N  GET /v3/projects requests measured as the reference (100000)
           --job-queries N         GET /v1/{project_id}/jobs/{job_id} requests measured (100000)
           --list-queries N        GET /v2/cloudimages?limit=25 requests measured (20000)
-          --phase-limit SECONDS   upper bound on each measured phase (120)
+          --phase-limit SECONDS   upper bound on each measured read phase (120)
+          --create-limit SECONDS  upper bound on the create phase (900)
           --service PATH          the service's Ims.Service.dll (default: its Release build in this repository)
           --service-setting K=V   an extra service setting (repeatable), for experiments
           --keep-data             leave the service's data folder behind instead of deleting it

@@ -5,7 +5,7 @@ namespace Ims.Bench;
 
 /// <summary>What one measured phase did: every completed request's latency, its errors and its wall time.</summary>
 internal sealed class PhaseResult(string name, double[] latenciesMs, int errors, TimeSpan elapsed, bool hitLimit,
-    TimeSpan serviceCpu, TimeSpan clientCpu)
+    TimeSpan serviceCpu, TimeSpan clientCpu, TimeSpan? machineCpu)
 {
     private readonly double[] _sorted = [.. latenciesMs.Order()];
 
@@ -24,6 +24,11 @@ internal sealed class PhaseResult(string name, double[] latenciesMs, int errors,
     /// </summary>
     public double ServiceCpuUs => serviceCpu.TotalMicroseconds / Math.Max(1, Requests);
     public double ClientCpuUs => clientCpu.TotalMicroseconds / Math.Max(1, Requests);
+
+    /// <summary>Share of all cores that other programs used during the phase; high values make the figures worse.</summary>
+    public double? OthersShare => machineCpu is { } machine
+        ? Math.Max(0, (machine - serviceCpu - clientCpu).TotalSeconds) / (Elapsed.TotalSeconds * Environment.ProcessorCount)
+        : null;
 
     /// <summary>Nearest-rank percentile over all recorded samples (no histogram buckets, no interpolation).</summary>
     public double Percentile(double q) =>
@@ -52,6 +57,7 @@ internal static class Load
         using var self = Process.GetCurrentProcess();
         var serviceCpuBefore = serviceCpu();
         var clientCpuBefore = self.TotalProcessorTime;
+        var machineBefore = Machine.UserProcessesBusyTime();
         var started = Stopwatch.GetTimestamp();
         var tasks = Enumerable.Range(0, Math.Min(workers, requests)).Select(_ => Task.Run(async () =>
         {
@@ -83,11 +89,12 @@ internal static class Load
         self.Refresh();
         var clientCpuUsed = self.TotalProcessorTime - clientCpuBefore;
         var serviceCpuUsed = serviceCpu() - serviceCpuBefore;
+        var machineUsed = Machine.UserProcessesBusyTime() - machineBefore;
         ct.ThrowIfCancellationRequested();
 
         var latencies = ticks.Where(t => t >= 0).Select(t => t * 1000.0 / Stopwatch.Frequency).ToArray();
         return new PhaseResult(name, latencies, errors, elapsed, hitLimit: latencies.Length < requests,
-            serviceCpuUsed, clientCpuUsed);
+            serviceCpuUsed, clientCpuUsed, machineUsed);
     }
 
     /// <summary>

@@ -30,10 +30,52 @@ internal static class Machine
         }
     }
 
-    public static double LoadAverage1()
+    /// <summary>
+    /// CPU time that user processes have spent on the machine so far (all cores), or null where there is no /proc. Less
+    /// the service's and this process's own, it is what other programs took during a phase. Kernel threads are left
+    /// out: the loopback traffic and disk writes of the run itself are largely done by them (softirq, writeback).
+    /// </summary>
+    public static TimeSpan? UserProcessesBusyTime()
     {
-        var first = LoadAverage().Split(' ')[0];
-        return double.TryParse(first, NumberStyles.Float, CultureInfo.InvariantCulture, out var load) ? load : 0;
+        try
+        {
+            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // cpu user nice system idle iowait irq softirq steal: steal is time another guest of the host took.
+            var ticks = fields.Skip(1).Take(8).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+            var busy = ticks[0] + ticks[1] + ticks[2] + ticks[7] - KernelThreadTicks();
+            // The kernel counts in USER_HZ, 100 per second on Linux.
+            return TimeSpan.FromSeconds(busy / 100.0);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>User plus system ticks of all kernel threads (PF_KTHREAD in the flags of /proc/PID/stat).</summary>
+    private static long KernelThreadTicks()
+    {
+        const long PfKthread = 0x00200000;
+        long total = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out _)) continue;
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // gone meanwhile
+            }
+            // The command name is in parentheses and may contain spaces; the numbered fields follow the last ')'.
+            var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // rest[0] is field 3 (state): flags is field 9, utime 14, stime 15.
+            if ((long.Parse(rest[6], CultureInfo.InvariantCulture) & PfKthread) == 0) continue;
+            total += long.Parse(rest[11], CultureInfo.InvariantCulture) + long.Parse(rest[12], CultureInfo.InvariantCulture);
+        }
+        return total;
     }
 
     private static string? ReadField(string path, string name)

@@ -14,47 +14,49 @@ public static class ImageWire
     /// <summary>The MD5 of nothing: IMS reports it for images whose checksum is "unavailable".</summary>
     private const string EmptyChecksum = "d41d8cd98f00b204e9800998ecf8427e";
 
+    /// <summary>Writes one image. Names are UTF-8 literals, so the writer need not transcode them: a list writes about
+    /// forty per image, up to a thousand images.</summary>
     public static void Write(Utf8JsonWriter w, ImageRow image, string viewerProjectId)
     {
         w.WriteStartObject();
-        w.WriteString("id", image.Id);
-        w.WriteString("name", image.Name);
-        w.WriteString("status", image.Status);
-        w.WriteString("visibility", image.Visibility);
-        w.WriteBoolean("protected", image.Protected);
-        w.WriteString("owner", image.Owner);
-        w.WriteString("container_format", image.ContainerFormat);
-        w.WriteString("disk_format", image.DiskFormat);
-        w.WriteNumber("min_disk", image.MinDisk);
-        w.WriteNumber("min_ram", image.MinRam);
-        if (image.MaxRam is { } maxRam) w.WriteString("max_ram", maxRam.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        w.WriteNumber("size", image.Size);
-        w.WriteNull("virtual_size");
-        w.WriteString("checksum", EmptyChecksum);
-        w.WriteStartArray("tags");
+        w.WriteString("id"u8, image.Id);
+        w.WriteString("name"u8, image.Name);
+        w.WriteString("status"u8, image.Status);
+        w.WriteString("visibility"u8, image.Visibility);
+        w.WriteBoolean("protected"u8, image.Protected);
+        w.WriteString("owner"u8, image.Owner);
+        w.WriteString("container_format"u8, image.ContainerFormat);
+        w.WriteString("disk_format"u8, image.DiskFormat);
+        w.WriteNumber("min_disk"u8, image.MinDisk);
+        w.WriteNumber("min_ram"u8, image.MinRam);
+        if (image.MaxRam is { } maxRam) w.WriteString("max_ram"u8, maxRam.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteNumber("size"u8, image.Size);
+        w.WriteNull("virtual_size"u8);
+        w.WriteString("checksum"u8, EmptyChecksum);
+        w.WriteStartArray("tags"u8);
         foreach (var tag in ImageTags.Parse(image.Tags)) w.WriteStringValue($"{tag.Key}={tag.Value}");
         w.WriteEndArray();
-        w.WriteString("self", $"/v2/images/{image.Id}");
-        w.WriteString("file", $"/v2/images/{image.Id}/file");
-        w.WriteString("schema", "/v2/schemas/image");
-        w.WriteString("created_at", WireTime.Seconds(image.CreatedAt));
-        w.WriteString("updated_at", WireTime.Seconds(image.UpdatedAt));
-        if (image.ActiveAt is { } activeAt) w.WriteString("active_at", WireTime.Seconds(activeAt));
-        w.WriteString("__whole_image", image.WholeImage ? "true" : "false");
-        if (image.BackupId is not null) w.WriteString("__backup_id", image.BackupId);
-        w.WriteString("__image_source_type", image.SourceType);
-        w.WriteString("__imagetype", ImageTypeSeenBy(image, viewerProjectId));
-        w.WriteString("__isregistered", image.Status == "active" ? "true" : "false");
-        w.WriteString("__os_type", image.OsType);
-        w.WriteString("__os_version", image.OsVersion);
-        w.WriteString("__platform", image.Platform);
-        w.WriteString("__os_bit", image.OsBit);
-        if (image.Description.Length > 0) w.WriteString("__description", image.Description);
-        w.WriteString("__image_size", image.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (image.DataOrigin is not null) w.WriteString("__data_origin", image.DataOrigin);
-        w.WriteBoolean("__system_support_market", false);
-        w.WriteString("virtual_env_type", "FusionCompute");
-        w.WriteString("enterprise_project_id", image.EnterpriseProjectId);
+        w.WriteString("self"u8, $"/v2/images/{image.Id}");
+        w.WriteString("file"u8, $"/v2/images/{image.Id}/file");
+        w.WriteString("schema"u8, "/v2/schemas/image");
+        w.WriteString("created_at"u8, WireTime.Seconds(image.CreatedAt));
+        w.WriteString("updated_at"u8, WireTime.Seconds(image.UpdatedAt));
+        if (image.ActiveAt is { } activeAt) w.WriteString("active_at"u8, WireTime.Seconds(activeAt));
+        w.WriteString("__whole_image"u8, image.WholeImage ? "true" : "false");
+        if (image.BackupId is not null) w.WriteString("__backup_id"u8, image.BackupId);
+        w.WriteString("__image_source_type"u8, image.SourceType);
+        w.WriteString("__imagetype"u8, ImageTypeSeenBy(image, viewerProjectId));
+        w.WriteString("__isregistered"u8, image.Status == "active" ? "true" : "false");
+        w.WriteString("__os_type"u8, image.OsType);
+        w.WriteString("__os_version"u8, image.OsVersion);
+        w.WriteString("__platform"u8, image.Platform);
+        w.WriteString("__os_bit"u8, image.OsBit);
+        if (image.Description.Length > 0) w.WriteString("__description"u8, image.Description);
+        w.WriteString("__image_size"u8, image.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (image.DataOrigin is not null) w.WriteString("__data_origin"u8, image.DataOrigin);
+        w.WriteBoolean("__system_support_market"u8, false);
+        w.WriteString("virtual_env_type"u8, "FusionCompute");
+        w.WriteString("enterprise_project_id"u8, image.EnterpriseProjectId);
         WriteProperties(w, image.Properties);
         w.WriteEndObject();
     }

@@ -32,15 +32,15 @@ public static class JobWire
     public static void Write(Utf8JsonWriter writer, JobRow job)
     {
         writer.WriteStartObject();
-        writer.WriteString("status", job.Status);
-        writer.WritePropertyName("entities");
+        writer.WriteString("status"u8, job.Status);
+        writer.WritePropertyName("entities"u8);
         if (job.Service == "ecs" && job.Entities.Contains("\"sub_jobs\"", StringComparison.Ordinal))
             MirrorSubJobs(job).WriteTo(writer);
         else
             writer.WriteRawValue(job.Entities, skipInputValidation: true);
-        writer.WriteString("job_id", job.Id);
-        writer.WriteString("job_type", job.JobType);
-        writer.WriteString("begin_time", WireTime.Millis(job.BeginTime));
+        writer.WriteString("job_id"u8, job.Id);
+        writer.WriteString("job_type"u8, job.JobType);
+        writer.WriteString("begin_time"u8, WireTime.Millis(job.BeginTime));
         WriteNullable(writer, "end_time", job.EndTime is { } end ? WireTime.Millis(end) : null);
         WriteNullable(writer, "error_code", job.ErrorCode);
         WriteNullable(writer, "fail_reason", job.FailReason);
