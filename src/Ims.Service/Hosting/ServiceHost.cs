@@ -30,6 +30,13 @@ public static class ServiceHost
             var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
             return new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"));
         });
+        // The disks' bytes, chunks and manifests: a folder beside the database.
+        builder.Services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
+            return DataPlane.DataPlane.Open(new DataPlane.DataPlaneOptions { Root = Path.Combine(Path.GetFullPath(options.DataDir), "data") },
+                sp.GetRequiredService<TimeProvider>());
+        });
         builder.Services.AddSingleton<Accounts>();
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddSingleton<JobQueue>();
