@@ -92,7 +92,7 @@ public static partial class VolumeDigest
     // TODO(data plane): ask the library for the chunk list (or data extents) instead of knowing where it keeps volumes.
     private static string? VolumeFile(string root, string volumeId)
     {
-        var path = Path.Combine(root, "volumes", volumeId);
+        var path = Path.Combine(root, "volumes", volumeId + ".raw");
         return File.Exists(path) ? path : null;
     }
 
