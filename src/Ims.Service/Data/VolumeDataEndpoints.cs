@@ -160,10 +160,11 @@ public static class VolumeDataEndpoints
         return filled;
     }
 
-    private static async Task<ReadOnlyMemory<byte>?> CachedBodyAsync(HttpContext http) =>
-        http.Request.Headers.Authorization.Count > 0 && http.Request.Headers["X-Auth-Token"].Count == 0
-            ? await JsonBody.RawAsync(http)
-            : null;
+    private static async Task<ReadOnlyMemory<byte>?> CachedBodyAsync(HttpContext http)
+    {
+        if (http.Request.Headers.Authorization.Count == 0 || http.Request.Headers["X-Auth-Token"].Count > 0) return null;
+        return await JsonBody.RawAsync(http);
+    }
 
     private static bool TryLong(HttpContext http, string name, out long value, out ApiError? error)
     {

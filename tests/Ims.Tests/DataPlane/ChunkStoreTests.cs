@@ -35,7 +35,7 @@ public sealed class ChunkStoreTests
         var vaultId = await Cbr.CreateVaultAsync(client, 200, server.Id);
         await Cbr.WaitAvailableAsync(client, (string)(await Cbr.CreateCheckpointAsync(client, vaultId, server.Id))["id"]!);
         var afterFirst = ChunkFiles(service.DataDir).Count;
-        Assert.Equal(8, afterFirst); // four distinct non-zero chunks on each of the two disks
+        Assert.Equal(10, afterFirst); // five distinct non-zero chunks on each of the two disks
 
         await DiskBytes.WriteAsync(client, server.DataVolumes[0].Id, 7L * DiskBytes.ChunkSize, DiskBytes.Pattern(4100, 1000));
         await Cbr.WaitAvailableAsync(client, (string)(await Cbr.CreateCheckpointAsync(client, vaultId, server.Id))["id"]!);

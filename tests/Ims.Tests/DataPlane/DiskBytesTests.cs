@@ -74,7 +74,7 @@ public sealed class DiskBytesTests(ServiceFixture fixture) : IClassFixture<Servi
         var server = await TestServers.CreateAsync(Service, Alice, 10, 20);
         await DiskBytes.WritePatternsAsync(Alice, server, seed: 1000);
         var source = await DiskBytes.ServerChunksAsync(Alice, server.Id);
-        Assert.All(source, disk => Assert.Equal(4, disk.Count)); // chunks 0, 2, 3 and the last one
+        Assert.All(source, disk => Assert.Equal(5, disk.Count)); // chunks 0, 2, 3, 4 and the last one
 
         var (_, backupId) = await WholeImages.CbrBackupAsync(Alice, server.Id);
         var imageId = await DiskBytes.ImageOfBackupAsync(Alice, backupId);
@@ -117,7 +117,7 @@ public sealed class DiskBytesTests(ServiceFixture fixture) : IClassFixture<Servi
 
         var verify = (await Admin.SendAsync(HttpMethod.Post, "/admin/v1/data/verify", new { backup_id = backupId })).Expect(200);
         Assert.Equal(3, verify["manifests"].AsArray().Count);
-        Assert.Equal(12L, (long)verify["chunks_checked"]!); // four non-zero chunks per disk
+        Assert.Equal(15L, (long)verify["chunks_checked"]!); // five non-zero chunks per disk
         Assert.True((bool)verify["ok"]!);
         Assert.Empty(verify["damaged"].AsArray());
     }
