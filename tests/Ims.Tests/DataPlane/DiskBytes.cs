@@ -14,7 +14,7 @@ public static class DiskBytes
     public const int ChunkSize = 4 * 1024 * 1024;
     public const long Gib = 1L << 30;
 
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(2) };
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(5) };
 
     public static string PathOf(ApiClient client, string volumeId, string what) => $"/data/v1/{client.ProjectId}/volumes/{volumeId}/{what}";
 
@@ -52,8 +52,14 @@ public static class DiskBytes
         return [.. response["chunks"].AsArray().Select(c => $"{(long)c!["index"]!}:{(string)c["sha256"]!}")];
     }
 
-    public static async Task<JsonNode> Sha256Async(ApiClient client, string volumeId) =>
-        (await client.GetAsync(PathOf(client, volumeId, "sha256"))).Expect(200).Json;
+    /// <summary>The full SHA-256 (it hashes every byte of the declared size, zeros too: slow on big disks).</summary>
+    public static async Task<JsonNode> Sha256Async(ApiClient client, string volumeId)
+    {
+        using var response = await SendAsync(client, HttpMethod.Get, PathOf(client, volumeId, "sha256"));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        return JsonNode.Parse(body)!;
+    }
 
     /// <summary>Deterministic, incompressible bytes.</summary>
     public static byte[] Pattern(int seed, int length)
