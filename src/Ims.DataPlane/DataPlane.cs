@@ -41,6 +41,9 @@ public interface IManifestLease : IDisposable
     IReadOnlyList<CapturedDisk> Disks { get; }
 }
 
+/// <summary>A non-zero chunk of a volume: its index (offset / chunk size) and the SHA-256 of its bytes (64 lowercase hex).</summary>
+public sealed record VolumeChunk(long Index, string Sha256);
+
 /// <summary>A chunk that failed verification.</summary>
 public sealed record DamagedChunk(string ManifestId, long ChunkIndex, string ChunkId, string Problem);
 
@@ -239,6 +242,42 @@ public sealed class DataPlane : IDisposable
                 ChunkBuffers.Return(buffer);
             }
             return Convert.ToHexStringLower(hash.GetHashAndReset());
+        }, ct);
+    }
+
+    /// <summary>
+    /// The volume's non-zero chunks, each with the SHA-256 of its bytes: a content digest that costs the data written,
+    /// not the declared size (holes are skipped without reading). Two volumes of one size hold equal bytes exactly when
+    /// their lists are equal.
+    /// </summary>
+    public Task<IReadOnlyList<VolumeChunk>> ListChunksAsync(string volumeId, CancellationToken ct)
+    {
+        var volume = volumes.Get(volumeId);
+        return Task.Run<IReadOnlyList<VolumeChunk>>(() =>
+        {
+            var chunks = new List<VolumeChunk>();
+            var digest = new byte[SHA256.HashSizeInBytes];
+            var buffer = ChunkBuffers.Rent();
+            try
+            {
+                var regions = new DataRegions(volume.Data);
+                for (long index = 0, offset = 0; offset < volume.Size; index++, offset += ChunkSize)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var length = (int)Math.Min(ChunkSize, volume.Size - offset);
+                    if (!regions.AnyData(offset, offset + length)) continue;
+                    var content = buffer.AsSpan(0, length);
+                    volume.Read(offset, content);
+                    if (content.IndexOfAnyExcept((byte)0) < 0) continue;
+                    SHA256.HashData(content, digest);
+                    chunks.Add(new VolumeChunk(index, Convert.ToHexStringLower(digest)));
+                }
+            }
+            finally
+            {
+                ChunkBuffers.Return(buffer);
+            }
+            return chunks;
         }, ct);
     }
 

@@ -116,7 +116,7 @@ public static class VolumeDataEndpoints
         if (problem is not null) return problem;
         var size = volume!.SizeGb * DiskFiles.BytesPerGb;
         await files.EnsureAsync(volume_id, size, ct);
-        var chunks = await VolumeDigest.ListAsync(store, volume_id, ct);
+        var chunks = await store.ListChunksAsync(volume_id, ct);
         return TypedResults.Json(new
         {
             volume_id,
