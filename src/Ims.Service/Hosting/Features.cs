@@ -35,6 +35,7 @@ internal static class Features
         var db = services.GetRequiredService<Database>();
         var time = services.GetRequiredService<TimeProvider>();
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceOptions>>().Value;
+        await ImageUploadEndpoints.RecoverInterruptedAsync(db, options.ScratchDir, time, ct);
         await PublicImages.SeedAsync(db, services.GetRequiredService<DataPlane.DataPlane>(), options.ScratchDir, time, ct);
     }
 

@@ -37,6 +37,24 @@ public static class ImageUploadEndpoints
         return app;
     }
 
+    /// <summary>
+    /// At start-up: an upload the previous process did not finish left its image <c>saving</c> and its scratch file
+    /// behind. Nobody is receiving those files any more (scratch files are local to this process's data folder), so the
+    /// images are <c>queued</c> again, ready for another upload, and the files go.
+    /// </summary>
+    public static async Task RecoverInterruptedAsync(Database db, string scratchDir, TimeProvider time, CancellationToken ct)
+    {
+        if (Directory.Exists(scratchDir))
+        {
+            foreach (var leftover in Directory.EnumerateFiles(scratchDir)) File.Delete(leftover);
+        }
+        await using var write = await db.BeginWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE images SET status = 'queued', updated_at = @now WHERE status = 'saving' AND whole_image = 0",
+            new { now = time.GetUtcNow().ToUnixTimeMilliseconds() }, write.Transaction, cancellationToken: ct));
+        await write.CommitAsync(ct);
+    }
+
     /// <summary>201 with the image record, <c>queued</c> until its file is uploaded. Counts against the quota at once.</summary>
     private static async Task<IResult> CreateImage(HttpContext http, Caller caller, Database db, IOptions<ServiceOptions> options,
         TimeProvider time)

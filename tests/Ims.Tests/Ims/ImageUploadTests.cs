@@ -1,7 +1,10 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dapper;
+using Ims.Service.Storage;
 using Ims.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ims.Tests.Ims;
 
@@ -238,9 +241,32 @@ public sealed class ImageUploadTests(ServiceFixture fixture) : IClassFixture<Ser
     }
 }
 
-/// <summary>Limits that need a service of their own: the image quota and the largest file.</summary>
-public sealed class ImageUploadLimitTests
+/// <summary>What needs a service of its own: the image quota, the largest file, a restart.</summary>
+public sealed class ImageUploadServiceTests
 {
+    [Fact]
+    public async Task An_upload_cut_off_by_a_stop_leaves_the_image_queued_after_a_restart()
+    {
+        var service = await TestService.StartAsync();
+        var alice = service.Client(TestAccounts.Alice);
+        var id = (string)(await ImageFiles.CreateAsync(alice, "raw"))["id"]!;
+        // The state an upload in progress leaves when the process dies: the image saving, a scratch file half written.
+        var db = service.App.Services.GetRequiredService<Database>();
+        await using (var connection = await db.OpenAsync(CancellationToken.None))
+            await connection.ExecuteAsync("UPDATE images SET status = 'saving' WHERE id = @id", new { id });
+        var scratch = Path.Combine(service.DataDir, "uploads");
+        Directory.CreateDirectory(scratch);
+        var leftover = Path.Combine(scratch, $"upload-{id}-cut.raw");
+        await File.WriteAllBytesAsync(leftover, new byte[4096]);
+        await service.DisposeAsync();
+
+        await using var restarted = await TestService.StartAsync(service.DataDir);
+        var again = restarted.Client(TestAccounts.Alice);
+        Assert.Equal("queued", (string?)(await again.GetAsync($"/v2/images/{id}")).Expect(200)["status"]);
+        Assert.False(File.Exists(leftover));
+        (await ImageFiles.UploadAsync(again, id, ImageFiles.RawDisk(65536, seed: 10))).Expect(204);
+    }
+
     [Fact]
     public async Task Creating_metadata_respects_the_image_quota()
     {
@@ -263,4 +289,19 @@ public sealed class ImageUploadLimitTests
         Assert.Equal("queued", (string?)(await alice.GetAsync($"/v2/images/{id}")).Expect(200)["status"]);
         (await ImageFiles.UploadAsync(alice, id, ImageFiles.RawDisk(1024 * 1024, seed: 9))).Expect(204);
     }
+}
+
+/// <summary>The OS attributes IMS derives from <c>__os_version</c>.</summary>
+public sealed class NativeImageRulesTests
+{
+    [Theory]
+    [InlineData("Ubuntu 18.04 server 64bit", "Linux", "Ubuntu", "64")]
+    [InlineData("Windows Server 2019 Datacenter 64bit English", "Windows", "Windows", "64")]
+    [InlineData("CentOS 7.9 64bit", "Linux", "CentOS", "64")]
+    [InlineData("Debian GNU/Linux 11.0.0 64bit", "Linux", "Debian", "64")]
+    [InlineData("Other Linux(64 bit)", "Linux", "Other", "64")]
+    [InlineData("Other Linux(32 bit)", "Linux", "Other", "32")]
+    [InlineData("Red Hat Linux 7.4 64bit", "Linux", "RedHat", "64")]
+    public void Os_type_platform_and_bits_follow_the_os_version(string osVersion, string osType, string platform, string osBit) =>
+        Assert.Equal((osType, platform, osBit), global::Ims.Service.Ims.NativeImageRules.DescribeOs(osVersion));
 }
