@@ -65,7 +65,10 @@ public static class PublicImageDisk
         }
     }
 
-    /// <summary>Writes the disk of <paramref name="imageName"/> to a new sparse file at <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Writes the disk of <paramref name="imageName"/> to a new sparse file at <paramref name="path"/>. Not flushed: it
+    /// is scratch, read back at once by the import, and made again if a crash loses it.
+    /// </summary>
     public static async Task WriteAsync(string path, string imageName, bool windows, CancellationToken ct)
     {
         Span<byte> nameHash = stackalloc byte[SHA256.HashSizeInBytes];
@@ -84,7 +87,6 @@ public static class PublicImageDisk
         await RandomAccess.WriteAsync(file, mbr, 0, ct);
         await RandomAccess.WriteAsync(file, Banner(imageName), BannerOffset, ct);
         await RandomAccess.WriteAsync(file, data, DataOffset, ct);
-        RandomAccess.FlushToDisk(file);
     }
 
     /// <summary>Cylinder-head-sector address of <paramref name="lba"/> in the usual 255-head, 63-sector geometry.</summary>

@@ -56,8 +56,8 @@ public static class PublicImages
         var withoutContent = (await connection.QueryAsync<string>(new CommandDefinition(
             "SELECT id FROM images WHERE id IN @ids AND manifest_id IS NULL",
             new { ids = Seeds.Select(s => s.Id).ToArray() }, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
-        foreach (var seed in Seeds.Where(s => withoutContent.Contains(s.Id)))
-            await ImportContentAsync(db, dataPlane, scratchFolder, seed, ct);
+        // In parallel: each import waits mostly on its own fsyncs, and every test starts a service.
+        await Task.WhenAll(Seeds.Where(s => withoutContent.Contains(s.Id)).Select(seed => ImportContentAsync(db, dataPlane, scratchFolder, seed, ct)));
     }
 
     /// <summary>
