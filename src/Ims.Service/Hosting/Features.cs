@@ -38,12 +38,15 @@ internal static class Features
     {
         var db = services.GetRequiredService<Database>();
         var time = services.GetRequiredService<TimeProvider>();
-        await PublicImages.SeedAsync(db, time, ct);
+        var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceOptions>>().Value;
+        await ImageUploadEndpoints.RecoverInterruptedAsync(db, options.ScratchDir, time, ct);
+        await PublicImages.SeedAsync(db, services.GetRequiredService<DataPlane.DataPlane>(), options.ScratchDir, time, ct);
     }
 
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
         app.MapImages();
+        app.MapImageUploads();
         app.MapWholeImages();
         app.MapImageUpdates();
         app.MapImageTags();

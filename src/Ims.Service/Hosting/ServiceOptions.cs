@@ -30,6 +30,12 @@ public sealed class ServiceOptions
     /// <summary>Private images a project may hold, counting those being created (<c>IMG.0015</c>).</summary>
     public int ImageQuota { get; set; } = 100;
 
+    /// <summary>
+    /// The largest image file <c>PUT /v2/images/{id}/file</c> takes (<c>IMG.0059</c> beyond): IMS takes files smaller
+    /// than 128 GB.
+    /// </summary>
+    public long MaxImageFileBytes { get; set; } = 128L * 1024 * 1024 * 1024;
+
     public JobOptions Jobs { get; set; } = new();
 
     /// <summary>
@@ -43,6 +49,9 @@ public sealed class ServiceOptions
     /// working directory first, then against the folder of the service binary (where the defaults ship).
     /// </summary>
     public string AccountsFile { get; set; } = "accounts.json";
+
+    /// <summary>Where uploaded image files and generated public-image disks wait for their import (under the data folder).</summary>
+    public string ScratchDir => Path.Combine(Path.GetFullPath(DataDir), "uploads");
 
     public string EffectiveRegion => Region ?? (Profile == CloudProfile.Otc ? "eu-de" : "cn-north-4");
 

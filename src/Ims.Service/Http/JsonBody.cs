@@ -41,6 +41,21 @@ public static class JsonBody
     }
 
     /// <summary>
+    /// The body when something (the AK/SK check) has already read it whole; a handler that streams the body uses these
+    /// bytes instead, since the request stream is then spent.
+    /// </summary>
+    public static bool TryGetBuffered(HttpContext http, out ReadOnlyMemory<byte> body)
+    {
+        if (http.Items.TryGetValue(RawBodyKey, out var cached) && cached is ReadOnlyMemory<byte> bytes)
+        {
+            body = bytes;
+            return true;
+        }
+        body = default;
+        return false;
+    }
+
+    /// <summary>
     /// Parses the body as <typeparamref name="T"/>. An empty body is an error unless <paramref name="allowEmpty"/>,
     /// in which case the result is <c>default</c> with no error.
     /// </summary>

@@ -99,8 +99,9 @@ public static class ImageQueries
         args.Add("project", project);
         args.Add("memberStatuses", memberStatuses);
 
-        // Images still being made (or that failed) are not registered, so lists leave them out (spec §3.2).
-        where.Add("status = 'active'");
+        // Whole images still being made (or that failed) are not registered, so lists leave them out (spec §3.2). An
+        // image made by POST /v2/images is registered from the start and lists while it waits for its file, as in Glance.
+        where.Add("(status = 'active' OR whole_image = 0 AND status IN ('queued', 'saving'))");
         foreach (var (query, column) in StringFilters)
         {
             if (QueryArgs.String(http, query) is not { } value) continue;

@@ -12,7 +12,7 @@ public sealed record ImageRow
         "max_ram AS MaxRam, disk_format AS DiskFormat, container_format AS ContainerFormat, size, " +
         "image_size AS ImageSize, description, backup_id AS BackupId, data_origin AS DataOrigin, " +
         "source_type AS SourceType, enterprise_project_id AS EnterpriseProjectId, protected, properties, tags, " +
-        "created_at AS CreatedAt, updated_at AS UpdatedAt, active_at AS ActiveAt";
+        "created_at AS CreatedAt, updated_at AS UpdatedAt, active_at AS ActiveAt, checksum, virtual_size AS VirtualSize";
 
     public required string Id { get; init; }
     public required string Owner { get; init; }
@@ -45,6 +45,10 @@ public sealed record ImageRow
     public long CreatedAt { get; init; }
     public long UpdatedAt { get; init; }
     public long? ActiveAt { get; init; }
+    /// <summary>MD5 of an uploaded file (32 lowercase hex); null for images without one.</summary>
+    public string? Checksum { get; init; }
+    /// <summary>The uploaded disk's size in bytes; null for images without a file.</summary>
+    public long? VirtualSize { get; init; }
 
     /// <summary>Maps a row selected with <see cref="Columns"/>, by position (the hot list query skips Dapper).</summary>
     internal static ImageRow Read(DbDataReader r) => new()
@@ -78,5 +82,7 @@ public sealed record ImageRow
         CreatedAt = r.GetInt64(26),
         UpdatedAt = r.GetInt64(27),
         ActiveAt = r.IsDBNull(28) ? null : r.GetInt64(28),
+        Checksum = r.IsDBNull(29) ? null : r.GetString(29),
+        VirtualSize = r.IsDBNull(30) ? null : r.GetInt64(30),
     };
 }

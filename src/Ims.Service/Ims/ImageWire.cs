@@ -31,8 +31,9 @@ public static class ImageWire
         w.WriteNumber("min_ram"u8, image.MinRam);
         if (image.MaxRam is { } maxRam) w.WriteString("max_ram"u8, maxRam.ToString(System.Globalization.CultureInfo.InvariantCulture));
         w.WriteNumber("size"u8, image.Size);
-        w.WriteNull("virtual_size"u8);
-        w.WriteString("checksum"u8, EmptyChecksum);
+        if (image.VirtualSize is { } virtualSize) w.WriteNumber("virtual_size"u8, virtualSize);
+        else w.WriteNull("virtual_size"u8);
+        w.WriteString("checksum"u8, image.Checksum ?? EmptyChecksum);
         w.WriteStartArray("tags"u8);
         foreach (var tag in ImageTags.Parse(image.Tags)) w.WriteStringValue($"{tag.Key}={tag.Value}");
         w.WriteEndArray();
@@ -46,7 +47,9 @@ public static class ImageWire
         if (image.BackupId is not null) w.WriteString("__backup_id"u8, image.BackupId);
         w.WriteString("__image_source_type"u8, image.SourceType);
         w.WriteString("__imagetype"u8, ImageTypeSeenBy(image, viewerProjectId));
-        w.WriteString("__isregistered"u8, image.Status == "active" ? "true" : "false");
+        // A whole image is registered when its job succeeds; an image made by POST /v2/images is registered from the
+        // start (the reference's create response says "true" while it is still queued).
+        w.WriteString("__isregistered"u8, image.Status == "active" || !image.WholeImage ? "true" : "false");
         w.WriteString("__os_type"u8, image.OsType);
         w.WriteString("__os_version"u8, image.OsVersion);
         w.WriteString("__platform"u8, image.Platform);

@@ -60,7 +60,7 @@ public sealed class ApiClient(Uri baseAddress, TestTenant tenant, AuthMode mode)
     public Task<ApiResponse> PutAsync(string path, object? body) => SendAsync(HttpMethod.Put, path, body);
     public Task<ApiResponse> DeleteAsync(string path, object? body = null) => SendAsync(HttpMethod.Delete, path, body);
 
-    /// <summary>Sends a request; <paramref name="body"/> is JSON-serialised, or sent verbatim when it is a string.</summary>
+    /// <summary>Sends a request; <paramref name="body"/> is JSON-serialised, or sent verbatim when it is a string or bytes.</summary>
     public async Task<ApiResponse> SendAsync(HttpMethod method, string path, object? body = null, string? contentType = "application/json")
     {
         using var request = new HttpRequestMessage(method, new Uri(BaseAddress, path));
@@ -68,6 +68,7 @@ public sealed class ApiClient(Uri baseAddress, TestTenant tenant, AuthMode mode)
         {
             null => [],
             string raw => Encoding.UTF8.GetBytes(raw),
+            byte[] raw => raw,
             _ => JsonSerializer.SerializeToUtf8Bytes(body),
         };
         if (body is not null)

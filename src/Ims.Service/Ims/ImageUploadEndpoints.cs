@@ -1,0 +1,264 @@
+using System.Buffers;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using Dapper;
+using Ims.Service.Auth;
+using Ims.Service.Hosting;
+using Ims.Service.Http;
+using Ims.Service.Storage;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using DataPlaneStore = Ims.DataPlane.DataPlane;
+using DiskFormat = Ims.DataPlane.DiskFormat;
+using IManifestLease = Ims.DataPlane.IManifestLease;
+using InvalidDiskImageException = Ims.DataPlane.InvalidDiskImageException;
+
+namespace Ims.Service.Ims;
+
+/// <summary>
+/// System-disk images from a file, the native (Glance v2) way: <c>POST /v2/images</c> makes the record (queued), then
+/// <c>PUT /v2/images/{image_id}/file</c> takes a raw or qcow2 file, stores it in the data plane and makes the image
+/// active. The upload is synchronous, as in Glance: the answer (204) comes when the image is active.
+/// </summary>
+public static class ImageUploadEndpoints
+{
+    private const string OctetStream = "application/octet-stream";
+
+    /// <summary>Zero blocks of an upload are not written to the scratch file (they stay holes).</summary>
+    private const int SparseBlock = 64 * 1024;
+
+    private const int ReadBuffer = 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapImageUploads(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("").ForService(ServiceKind.Ims);
+        group.MapPost("/v2/images", CreateImage);
+        group.MapPut("/v2/images/{image_id}/file", UploadImageFile);
+        return app;
+    }
+
+    /// <summary>
+    /// At start-up: an upload the previous process did not finish left its image <c>saving</c> and its scratch file
+    /// behind. Nobody is receiving those files any more (scratch files are local to this process's data folder), so the
+    /// images are <c>queued</c> again, ready for another upload, and the files go.
+    /// </summary>
+    public static async Task RecoverInterruptedAsync(Database db, string scratchDir, TimeProvider time, CancellationToken ct)
+    {
+        if (Directory.Exists(scratchDir))
+        {
+            foreach (var leftover in Directory.EnumerateFiles(scratchDir)) File.Delete(leftover);
+        }
+        await using var write = await db.BeginWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE images SET status = 'queued', updated_at = @now WHERE status = 'saving' AND whole_image = 0",
+            new { now = time.GetUtcNow().ToUnixTimeMilliseconds() }, write.Transaction, cancellationToken: ct));
+        await write.CommitAsync(ct);
+    }
+
+    /// <summary>201 with the image record, <c>queued</c> until its file is uploaded. Counts against the quota at once.</summary>
+    private static async Task<IResult> CreateImage(HttpContext http, Caller caller, Database db, IOptions<ServiceOptions> options,
+        TimeProvider time)
+    {
+        var ct = http.RequestAborted;
+        var settings = options.Value;
+        var (body, error) = await JsonBody.ReadAsync<NativeImageRequest>(http, ServiceKind.Ims);
+        if (error is not null) return error;
+        var (request, invalid) = NativeImageRules.Validate(body!, chineseNames: settings.Profile == CloudProfile.Huawei);
+        if (invalid is not null) return invalid;
+        var valid = request!;
+
+        await using var write = await db.BeginWriteAsync(ct);
+        if (await ImageQuota.UsedAsync(write.Connection, write.Transaction, caller.ProjectId, ct) >= settings.ImageQuota)
+            return ImsErrors.Of("IMG.0015");
+        var imageId = Ids.NewUuid();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO images (id, owner, name, status, visibility, imagetype, whole_image, os_type, os_version, platform, os_bit,
+                                min_disk, min_ram, disk_format, container_format, protected, source_type, properties, tags,
+                                created_at, updated_at)
+            VALUES (@imageId, @owner, @Name, 'queued', 'private', 'private', 0, @OsType, @OsVersion, @Platform, @OsBit,
+                    @MinDisk, @MinRam, @DiskFormat, @ContainerFormat, @isProtected, 'uds', @properties, @tags, @now, @now)
+            """,
+            new
+            {
+                imageId, owner = caller.ProjectId, valid.Name, valid.OsType, valid.OsVersion, valid.Platform, valid.OsBit,
+                valid.MinDisk, valid.MinRam, valid.DiskFormat, valid.ContainerFormat, isProtected = valid.Protected ? 1 : 0,
+                properties = """{"__root_origin":"file"}""", tags = ImageTags.Serialize(valid.Tags), now,
+            }, write.Transaction, cancellationToken: ct));
+        var image = await LoadAsync(write, imageId, ct);
+        await write.CommitAsync(ct);
+        return new JsonWriterResult(w => ImageWire.Write(w, image!, caller.ProjectId), StatusCodes.Status201Created);
+    }
+
+    /// <summary>
+    /// Streams the body to a scratch file under the data folder (zero blocks left as holes, MD5 on the way), imports it
+    /// into the data plane and makes the image active with its size, checksum, virtual size and manifest. The image is
+    /// <c>saving</c> meanwhile, so a second upload gets 409; if the file is unusable or the client goes away it is
+    /// <c>queued</c> again, ready for another try (as in Glance).
+    /// </summary>
+    private static async Task<IResult> UploadImageFile(string image_id, HttpContext http, Caller caller, Database db,
+        DataPlaneStore dataPlane, IOptions<ServiceOptions> options, TimeProvider time)
+    {
+        var ct = http.RequestAborted;
+        var settings = options.Value;
+        if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var mediaType)
+            || !string.Equals(mediaType.MediaType, OctetStream, StringComparison.OrdinalIgnoreCase))
+            return ImsErrors.Of("IMG.0001", $"The image file must be sent as {OctetStream}.", StatusCodes.Status415UnsupportedMediaType);
+
+        DiskFormat format;
+        await using (var write = await db.BeginWriteAsync(ct))
+        {
+            var image = await write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
+                $"SELECT {ImageRow.Columns} FROM images WHERE id = @image_id AND status NOT IN ('deleted', 'killed') AND {ImageQueries.VisibleTo}",
+                new { image_id, project = caller.ProjectId }, write.Transaction, cancellationToken: ct));
+            if (image is null) return ImsErrors.Of("IMG.0027", $"Image {image_id} does not exist.", StatusCodes.Status404NotFound);
+            if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047", status: StatusCodes.Status403Forbidden);
+            if (image.WholeImage)
+                return ImsErrors.Of("IMG.0105", "A full-ECS image is made of backups; no image file can be uploaded to it.");
+            if (image.Status != "queued")
+                return ImsErrors.Of("IMG.0046", $"The image is {image.Status}: only a queued image takes an image file.", StatusCodes.Status409Conflict);
+            if (!NativeImageRules.UploadableFormats.Contains(image.DiskFormat))
+                return ImsErrors.Of("IMG.0072", $"Image files of disk_format '{image.DiskFormat}' cannot be uploaded here: use raw or qcow2.");
+            format = image.DiskFormat == "qcow2" ? DiskFormat.Qcow2 : DiskFormat.Raw;
+            if (http.Request.ContentLength is 0) return ImsErrors.Of("IMG.0057", "The image file is empty.");
+            if (http.Request.ContentLength > settings.MaxImageFileBytes) return TooLarge(settings);
+
+            await SetStatusAsync(write, image_id, "queued", "saving", time, ct);
+            await write.CommitAsync(ct);
+        }
+
+        Directory.CreateDirectory(settings.ScratchDir);
+        var path = Path.Combine(settings.ScratchDir, $"upload-{image_id}-{Guid.NewGuid():N}.{(format == DiskFormat.Qcow2 ? "qcow2" : "raw")}");
+        var activated = false;
+        try
+        {
+            var received = await ReceiveAsync(http, path, settings.MaxImageFileBytes, ct);
+            if (received is null) return TooLarge(settings);
+            var (length, checksum) = received.Value;
+            if (length == 0) return ImsErrors.Of("IMG.0057", "The image file is empty.");
+
+            IManifestLease lease;
+            try
+            {
+                lease = await dataPlane.ImportAsync(path, format, ct);
+            }
+            catch (InvalidDiskImageException ex)
+            {
+                return ImsErrors.Of("IMG.0057", $"The image file is not a readable {(format == DiskFormat.Qcow2 ? "qcow2" : "raw")} disk: {ex.Message}");
+            }
+            using (lease)
+            {
+                var disk = lease.Disks[0];
+                await using var write = await db.BeginWriteAsync(CancellationToken.None);
+                var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+                // A server's system disk must hold the whole disk: min_disk rises to the disk's size in whole GB.
+                await write.Connection.ExecuteAsync(new CommandDefinition(
+                    """
+                    UPDATE images SET status = 'active', manifest_id = @manifest, size = @length, image_size = @length,
+                                      checksum = @checksum, virtual_size = @virtualSize,
+                                      min_disk = MAX(min_disk, @diskGb), active_at = @now, updated_at = @now
+                    WHERE id = @image_id AND status = 'saving'
+                    """,
+                    new
+                    {
+                        manifest = disk.ManifestId, length, checksum, virtualSize = disk.SizeBytes,
+                        diskGb = (disk.SizeBytes + (1L << 30) - 1) >> 30, now, image_id,
+                    }, write.Transaction));
+                await write.CommitAsync(CancellationToken.None);
+                activated = true;
+            }
+            return TypedResults.NoContent();
+        }
+        finally
+        {
+            File.Delete(path);
+            if (!activated)
+            {
+                await using var write = await db.BeginWriteAsync(CancellationToken.None);
+                await SetStatusAsync(write, image_id, "saving", "queued", time, CancellationToken.None);
+                await write.CommitAsync(CancellationToken.None);
+            }
+        }
+    }
+
+    private static ApiError TooLarge(ServiceOptions settings) =>
+        ImsErrors.Of("IMG.0059", $"The image file must be smaller than {settings.MaxImageFileBytes} bytes.");
+
+    /// <summary>
+    /// Copies the body to <paramref name="path"/>, skipping zero blocks, and returns its length and MD5 (lowercase hex);
+    /// null when it exceeds <paramref name="maxBytes"/>. A body an AK/SK check has already read is taken from memory.
+    /// </summary>
+    private static async Task<(long Length, string Checksum)?> ReceiveAsync(HttpContext http, string path, long maxBytes, CancellationToken ct)
+    {
+        // Glance reports the MD5 of the uploaded data as the image's checksum: a wire contract, not a security measure.
+#pragma warning disable CA5351
+        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+#pragma warning restore CA5351
+        using var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
+        long length = 0;
+        if (JsonBody.TryGetBuffered(http, out var buffered))
+        {
+            if (buffered.Length > maxBytes) return null;
+            md5.AppendData(buffered.Span);
+            await WriteSparseAsync(file, buffered, 0, ct);
+            length = buffered.Length;
+        }
+        else
+        {
+            // The body limit is ours to enforce (IMG.0059), not Kestrel's default of 30 MB.
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
+            var buffer = ArrayPool<byte>.Shared.Rent(ReadBuffer);
+            try
+            {
+                while (true)
+                {
+                    var filled = await FillAsync(http.Request.Body, buffer.AsMemory(0, ReadBuffer), ct);
+                    if (filled == 0) break;
+                    if (length + filled > maxBytes) return null;
+                    md5.AppendData(buffer, 0, filled);
+                    await WriteSparseAsync(file, buffer.AsMemory(0, filled), length, ct);
+                    length += filled;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        RandomAccess.SetLength(file, length);
+        return (length, Convert.ToHexStringLower(md5.GetHashAndReset()));
+    }
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or the body ends, so sparse blocks stay aligned.</summary>
+    private static async Task<int> FillAsync(Stream body, Memory<byte> buffer, CancellationToken ct)
+    {
+        var filled = 0;
+        while (filled < buffer.Length)
+        {
+            var read = await body.ReadAsync(buffer[filled..], ct);
+            if (read == 0) break;
+            filled += read;
+        }
+        return filled;
+    }
+
+    private static async Task WriteSparseAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, ReadOnlyMemory<byte> data, long offset,
+        CancellationToken ct)
+    {
+        for (var at = 0; at < data.Length; at += SparseBlock)
+        {
+            var block = data.Slice(at, Math.Min(SparseBlock, data.Length - at));
+            if (block.Span.ContainsAnyExcept((byte)0)) await RandomAccess.WriteAsync(file, block, offset + at, ct);
+        }
+    }
+
+    private static Task SetStatusAsync(WriteScope write, string imageId, string from, string to, TimeProvider time, CancellationToken ct) =>
+        write.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE images SET status = @to, updated_at = @now WHERE id = @imageId AND status = @from",
+            new { imageId, from, to, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, write.Transaction, cancellationToken: ct));
+
+    private static Task<ImageRow?> LoadAsync(WriteScope write, string imageId, CancellationToken ct) =>
+        write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
+            $"SELECT {ImageRow.Columns} FROM images WHERE id = @imageId", new { imageId }, write.Transaction, cancellationToken: ct));
+}
