@@ -24,7 +24,8 @@ public static class TestServers
 
     public static async Task<TestServer> CreateAsync(TestService service, ApiClient client, params int[] dataDisksGb)
     {
-        var network = await Networks.GetOrAdd($"{service.BaseAddress}|{client.ProjectId}",
+        // Keyed by the data folder, unique per service: a later service may reuse a loopback port.
+        var network = await Networks.GetOrAdd($"{service.DataDir}|{client.ProjectId}",
             _ => new Lazy<Task<TestNetwork>>(() => Servers.CreateNetworkAsync(client))).Value;
         var name = Servers.UniqueName("ecs");
         var id = await Servers.CreateServerAsync(client, network, dataDisksGb.Select(size => (size, "SAS")), rootSize: SystemDiskGb, name: name);
