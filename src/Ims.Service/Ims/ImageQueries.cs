@@ -19,31 +19,16 @@ public static class ImageQueries
 
     /// <summary>
     /// What lists show, as three disjoint parts each served by an index of its own: own images, public ones, and images
-    /// shared with the viewer whose membership is in <c>@memberStatuses</c> (by default only accepted ones: pending and
+    /// shared with the viewer whose membership is one of <paramref name="memberStatusParameters"/> (by default only accepted ones: pending and
     /// rejected images stay out of lists).
     /// </summary>
-    private static readonly string[] ListedParts =
+    private static string[] ListedParts(string memberStatusParameters) =>
     [
         "images.owner = @project",
         "images.visibility = 'public' AND images.owner <> @project",
         "images.visibility <> 'public' AND images.owner <> @project AND images.id IN " +
-            "(SELECT m.image_id FROM image_members m WHERE m.member_id = @project AND m.status IN @memberStatuses)",
+            $"(SELECT m.image_id FROM image_members m WHERE m.member_id = @project AND m.status IN ({memberStatusParameters}))",
     ];
-
-    /// <summary>Sort columns as the union names them (<see cref="ImageRow.Columns"/> aliases).</summary>
-    private static readonly Dictionary<string, string> ResultColumns = new(StringComparer.Ordinal)
-    {
-        ["created_at"] = "CreatedAt",
-        ["updated_at"] = "UpdatedAt",
-        ["name"] = "name",
-        ["id"] = "id",
-        ["status"] = "status",
-        ["min_disk"] = "MinDisk",
-        ["min_ram"] = "MinRam",
-        ["size"] = "size",
-        ["disk_format"] = "DiskFormat",
-        ["container_format"] = "ContainerFormat",
-    };
 
     private static readonly Dictionary<string, string> SortColumns = new(StringComparer.Ordinal)
     {
@@ -95,9 +80,13 @@ public static class ImageQueries
         if (memberStatuses.Length == 0)
             return ([], ApiError.Ims("IMG.0001", "member_status must be accepted, pending, rejected or all."));
         var where = new List<string> { "status <> 'deleted'" };
-        var args = new DynamicParameters();
-        args.Add("project", project);
-        args.Add("memberStatuses", memberStatuses);
+        var args = new List<(string Name, object? Value)> { ("@project", project) };
+        var memberStatusNames = new string[memberStatuses.Length];
+        for (var i = 0; i < memberStatuses.Length; i++)
+        {
+            memberStatusNames[i] = $"@memberStatus{i}";
+            args.Add((memberStatusNames[i], memberStatuses[i]));
+        }
 
         // Whole images still being made (or that failed) are not registered, so lists leave them out (spec §3.2). An
         // image made by POST /v2/images is registered from the start and lists while it waits for its file, as in Glance.
@@ -106,7 +95,7 @@ public static class ImageQueries
         {
             if (QueryArgs.String(http, query) is not { } value) continue;
             where.Add($"{column} = @f_{column}");
-            args.Add($"f_{column}", value);
+            args.Add(($"@f_{column}", value));
         }
         switch (QueryArgs.String(http, "__imagetype"))
         {
@@ -140,14 +129,14 @@ public static class ImageQueries
             tagFilter = split < 0 ? new ImageTags.Tag(rawTag, "") : new ImageTags.Tag(rawTag[..split], rawTag[(split + 1)..]);
             var stored = ImageTags.Serialize([tagFilter])[1..^1];
             where.Add(@"tags LIKE @tagPattern ESCAPE '\'");
-            args.Add("tagPattern", "%" + stored.Replace(@"\", @"\\", StringComparison.Ordinal)
-                .Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%");
+            args.Add(("@tagPattern", "%" + stored.Replace(@"\", @"\\", StringComparison.Ordinal)
+                .Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%"));
         }
         // Absent or all_granted_eps: every enterprise project the caller may see (terraform relies on this).
         if (QueryArgs.String(http, "enterprise_project_id") is { } eps and not "all_granted_eps")
         {
             where.Add("enterprise_project_id = @eps");
-            args.Add("eps", eps);
+            args.Add(("@eps", eps));
         }
 
         var sortKey = QueryArgs.String(http, "sort_key") ?? "created_at";
@@ -156,30 +145,43 @@ public static class ImageQueries
         var sortDir = QueryArgs.String(http, "sort_dir") ?? "desc";
         if (sortDir is not ("asc" or "desc")) return ([], ApiError.Ims("IMG.0001", "sort_dir must be asc or desc."));
 
-        await using var connection = await db.OpenAsync(ct);
         if (QueryArgs.String(http, "marker") is { Length: > 0 } marker)
         {
             // Keyset pagination: continue strictly after the marker in (sort column, id) order, so it terminates.
-            var markerRow = await connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
-                $"SELECT {ImageRow.Columns} FROM images WHERE id = @marker AND {VisibleTo}", new { marker, project }, cancellationToken: ct));
+            var markerRow = await db.ReadAsync(MarkerSql, [("@marker", marker), ("@project", project)],
+                reader => reader.Read() ? ImageRow.Read(reader) : null, ct);
             if (markerRow is null) return ([], ApiError.Ims("IMG.0001", $"The marker image {marker} does not exist."));
             var op = sortDir == "desc" ? "<" : ">";
             where.Add($"({sortColumn} {op} @markerValue OR ({sortColumn} = @markerValue AND id {op} @markerId))");
-            args.Add("markerValue", SortValue(markerRow, sortColumn));
-            args.Add("markerId", markerRow.Id);
+            args.Add(("@markerValue", SortValue(markerRow, sortColumn)));
+            args.Add(("@markerId", markerRow.Id));
         }
-        args.Add("limit", rowLimit ?? limit ?? 25);
+        // The page size is part of the text, not a parameter: SQLite recompiles a statement whenever a value its LIMIT
+        // reads is bound again, which made every list pay the compilation of this long query.
+        var pageSize = Invariant(rowLimit ?? limit ?? 25);
         // One ordered, limited walk per way of seeing an image (own, public, shared with the viewer), each along its own
-        // index, then the page of their union: never an OR evaluated over every image.
+        // index, then the page of their union: never an OR evaluated over every image. The walks and the union carry
+        // only each image's id and sort value; the whole rows are read for the page alone (sorting the union's whole
+        // rows cost as much again as the rest of the query).
         var filters = string.Join(" AND ", where);
-        var parts = ListedParts.Select(part =>
-            $"SELECT * FROM (SELECT {ImageRow.Columns} FROM images WHERE {part} AND {filters} " +
-            $"ORDER BY {sortColumn} {sortDir}, id {sortDir} LIMIT @limit) AS part");
-        var sql = $"SELECT * FROM ({string.Join(" UNION ALL ", parts)}) AS listed " +
-                  $"ORDER BY {ResultColumns[sortColumn]} {sortDir}, id {sortDir} LIMIT @limit";
-        var rows = (await connection.QueryAsync<ImageRow>(new CommandDefinition(sql, args, cancellationToken: ct))).AsList();
+        var parts = ListedParts(string.Join(", ", memberStatusNames)).Select(part =>
+            $"SELECT * FROM (SELECT id AS page_id, {sortColumn} AS page_key FROM images WHERE {part} AND {filters} " +
+            $"ORDER BY {sortColumn} {sortDir}, id {sortDir} LIMIT {pageSize}) AS part");
+        var sql = $"SELECT {ImageRow.Columns} FROM (SELECT * FROM ({string.Join(" UNION ALL ", parts)}) AS listed " +
+                  $"ORDER BY page_key {sortDir}, page_id {sortDir} LIMIT {pageSize}) AS page " +
+                  $"JOIN images ON images.id = page.page_id ORDER BY page.page_key {sortDir}, page.page_id {sortDir}";
+        var rows = await db.ReadAsync(sql, args, ReadRows, ct);
         if (tagFilter is not null) rows = rows.FindAll(r => ImageTags.Parse(r.Tags).Contains(tagFilter));
         return (rows, null);
+    }
+
+    private const string MarkerSql = $"SELECT {ImageRow.Columns} FROM images WHERE id = @marker AND {VisibleTo}";
+
+    private static List<ImageRow> ReadRows(System.Data.Common.DbDataReader reader)
+    {
+        var rows = new List<ImageRow>();
+        while (reader.Read()) rows.Add(ImageRow.Read(reader));
+        return rows;
     }
 
     private static object SortValue(ImageRow row, string column) => column switch

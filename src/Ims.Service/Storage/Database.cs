@@ -15,7 +15,8 @@ public abstract class Database
     /// Runs one read statement and hands its reader to <paramref name="read"/>, which reads synchronously. For the hot
     /// reads (a job, a page of images), where compiling the SQL cost as much as running it: a provider that does not
     /// keep statements prepared by itself (SQLite) keeps them here, per connection. <paramref name="sql"/> should be one
-    /// of a few fixed texts, with the values in <paramref name="args"/> (named <c>@name</c> in the SQL).
+    /// of a bounded set of texts, with the values in <paramref name="args"/> (named <c>@name</c> in the SQL); a value a
+    /// <c>LIMIT</c> reads belongs in the text (SQLite recompiles a statement when such a parameter is bound again).
     /// </summary>
     public virtual async Task<T> ReadAsync<T>(string sql, IReadOnlyList<(string Name, object? Value)> args, Func<DbDataReader, T> read,
         CancellationToken ct)

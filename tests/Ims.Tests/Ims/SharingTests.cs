@@ -332,6 +332,41 @@ public sealed class SharingTests(SharingFixture fixture) : IClassFixture<Sharing
         (await Alice.PostAsync(Sharing.MembersPath(imageId), new { member = Bob.ProjectId })).ExpectImsError(404, "IMG.0027");
     }
 
+    [Theory]
+    [InlineData("sort_key=created_at&sort_dir=desc")]
+    [InlineData("sort_key=name&sort_dir=asc")]
+    [InlineData("sort_key=id&sort_dir=desc")]
+    [InlineData("sort_key=min_ram&sort_dir=asc")]
+    public async Task Paging_with_markers_walks_own_public_and_shared_images_in_one_order(string order)
+    {
+        var (shared, _) = await Sharing.CbrImageAsync(Service, Alice);
+        await Sharing.ShareAsync(Alice, shared, Bob.ProjectId);
+        await Sharing.AcceptAsync(Bob, shared, await Sharing.ServerVaultAsync(Bob));
+        var (pending, _) = await Sharing.CbrImageAsync(Service, Alice);
+        await Sharing.ShareAsync(Alice, pending, Bob.ProjectId);
+        var (own, _) = await Sharing.CbrImageAsync(Service, Bob);
+
+        var whole = (await Bob.GetAsync($"/v2/cloudimages?{order}&limit=1000")).Expect(200)["images"].AsArray()
+            .Select(i => (string)i!["id"]!).ToList();
+        Assert.Contains(shared, whole);
+        Assert.Contains(own, whole);
+        Assert.DoesNotContain(pending, whole);
+        Assert.Contains(whole, id => id != shared && id != own); // the public images
+
+        // Two at a time, each page after the last image of the one before: the same images in the same order.
+        var paged = new List<string>();
+        string? marker = null;
+        for (var page = 0; page <= whole.Count; page++)
+        {
+            var images = (await Bob.GetAsync($"/v2/cloudimages?{order}&limit=2" + (marker is null ? "" : $"&marker={marker}")))
+                .Expect(200)["images"].AsArray().Select(i => (string)i!["id"]!).ToList();
+            if (images.Count == 0) break;
+            paged.AddRange(images);
+            marker = images[^1];
+        }
+        Assert.Equal(whole, paged);
+    }
+
     [Fact]
     public async Task A_member_that_rejected_the_image_can_still_create_a_server_from_it()
     {
