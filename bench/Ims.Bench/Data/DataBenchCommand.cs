@@ -20,8 +20,9 @@ internal static class DataBenchCommand
           --work DIR            where the disk, repositories and restores go, deleted at the end (/tmp)
           --tools LIST          comma-separated subset of ours,restic,borg,borg-fixed (all)
           --no-whole-image      skip the whole-image creates through the service
-          --whole-image-repeats N   creates timed per disk size, each on its own backup (3)
+          --whole-image-repeats N   creates timed per disk size, each on its own backup (5)
           --service PATH        the service's Ims.Service.dll (default: its Release build in this repository)
+          --warm                never drop the page cache (every tool runs warm alike; each phase still ends with a sync)
           --keep                leave the work folder behind
         """;
 
@@ -32,9 +33,10 @@ internal static class DataBenchCommand
         public string Work { get; set; } = Path.GetTempPath();
         public HashSet<string> Tools { get; } = ["ours", "restic", "borg", "borg-fixed"];
         public bool WholeImage { get; set; } = true;
-        public int WholeImageRepeats { get; set; } = 3;
+        public int WholeImageRepeats { get; set; } = 5;
         public string? ServiceDll { get; set; }
         public bool Keep { get; set; }
+        public bool Warm { get; set; }
     }
 
     private sealed record ToolResult(string Name, string Invocation, Timed First, Timed Second, Timed Restore, bool RestoreVerified, long StoredBytes);
@@ -115,10 +117,12 @@ internal static class DataBenchCommand
         await InstallToolsAsync(ct);
         Console.WriteLine($"tools:    {await VersionAsync("restic", "version")}; {await VersionAsync("borg", "--version")}; " +
                           $"{await VersionAsync("openssl", "version")}; {await VersionAsync("cp", "--version")}");
-        var dropped = await PageCache.ProbeAsync(ct);
+        var dropped = !options.Warm && await PageCache.ProbeAsync(ct);
         Console.WriteLine(dropped
             ? "page cache: dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every timed phase of every tool: all start cold"
-            : "page cache: could not be dropped (not root?): every tool runs warm alike, each phase after a sync");
+            : options.Warm
+                ? "page cache: kept (--warm): every tool runs warm alike, each phase after a sync"
+                : "page cache: could not be dropped (not root?): every tool runs warm alike, each phase after a sync");
         Console.WriteLine("timing:   wall time of the operation plus a sync(1) after it (so written data is on disk for every tool); " +
                           "throughput = logical disk size / that time; MB = 10^6 bytes");
 
@@ -377,6 +381,7 @@ internal static class DataBenchCommand
                 case "-h" or "--help": throw new UsageException(null);
                 case "--no-whole-image": options.WholeImage = false; continue;
                 case "--keep": options.Keep = true; continue;
+                case "--warm": options.Warm = true; continue;
             }
             if (!arg.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"unexpected argument '{arg}'");
             if (i + 1 >= args.Length) throw new UsageException($"{arg} needs a value");

@@ -97,6 +97,7 @@ internal sealed class Ours(string work, BenchDisk disk) : IBackupTool
         info.ArgumentList.Add(CaptureChild.Command);
         info.ArgumentList.Add(_root);
         info.ArgumentList.Add(Volume);
+        info.ArgumentList.Add(PageCache.CanDrop ? "cold" : "warm");
         using var process = Process.Start(info) ?? throw new BenchFailure("The capture child did not start.");
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
         var stderr = process.StandardError.ReadToEndAsync(ct);
@@ -119,14 +120,16 @@ internal static class CaptureChild
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args.Length != 2)
+        if (args.Length != 3 || args[2] is not ("cold" or "warm"))
         {
-            await Console.Error.WriteLineAsync($"usage: {Command} ROOT VOLUME (started by the data benchmark)");
+            await Console.Error.WriteLineAsync($"usage: {Command} ROOT VOLUME cold|warm (started by the data benchmark)");
             return 2;
         }
         using var plane = DataPlane.DataPlane.Open(new DataPlaneOptions { Root = args[0] }, TimeProvider.System);
         var before = PeakResidentKiB();
-        await PageCache.ProbeAsync(CancellationToken.None);
+        // The same start as the peers': the bench dropped the cache before starting this child; opening the store may
+        // have read some of it back.
+        if (args[2] == "cold") await PageCache.ProbeAsync(CancellationToken.None);
         await PageCache.DropAsync(CancellationToken.None);
         var started = Stopwatch.GetTimestamp();
         using var lease = await plane.CaptureAsync([new DiskToCapture(args[1])], CancellationToken.None);
