@@ -86,7 +86,7 @@ internal static class PageCache
         return CanDrop;
     }
 
-    /// <summary>sync(1): what the timed phases end with, so data left dirty in memory is paid for by whoever wrote it.</summary>
+    /// <summary>sync(1), so a phase does not pay for data an earlier one left dirty.</summary>
     public static Task<TimeSpan> SyncAsync(CancellationToken ct) => ExternalProgram.RunAsync("sync", [], ct);
 
     public static async Task DropAsync(CancellationToken ct)
@@ -122,6 +122,18 @@ internal static class Storage
         Directory.Exists(path)
             ? new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)
             : 0;
+
+    /// <summary>fsync of every file under a folder; returns how long it took.</summary>
+    public static TimeSpan FlushFiles(string path)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var file in Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories))
+        {
+            using var handle = File.OpenHandle(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            RandomAccess.FlushToDisk(handle);
+        }
+        return System.Diagnostics.Stopwatch.GetElapsedTime(started);
+    }
 
     public static void DeleteFolder(string path)
     {
