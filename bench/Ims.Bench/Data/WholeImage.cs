@@ -77,12 +77,13 @@ internal static class WholeImage
 
             var backups = new List<string>();
             var checkpointTimes = new List<double>();
-            for (var round = 1; round <= repeats; round++)
+            // One backup more than measured: the first create of each size is a warm-up (JIT, connection, caches) and not timed.
+            for (var round = 0; round <= repeats; round++)
             {
                 var started = Stopwatch.GetTimestamp();
                 var created = await api.PostAsync($"/v3/{pid}/checkpoints", new
                 {
-                    checkpoint = new { vault_id = vaultId, parameters = new { name = $"databench-cp-{gb}-{round}", incremental = round > 1 } },
+                    checkpoint = new { vault_id = vaultId, parameters = new { name = $"databench-cp-{gb}-{round}", incremental = round > 0 } },
                 }, 200, ct);
                 var checkpointId = (string)created["checkpoint"]!["id"]!;
                 await WaitCheckpointAsync(api, checkpointId, ct);
@@ -91,14 +92,15 @@ internal static class WholeImage
                 backups.Add((string)listed["backups"]!.AsArray().Single()!["id"]!);
             }
             progress(string.Create(CultureInfo.InvariantCulture,
-                $"{label}: {repeats} checkpoints took {string.Join(", ", checkpointTimes.Select(t => $"{t:0}"))} ms"));
+                $"{label}: {repeats + 1} checkpoints took {string.Join(", ", checkpointTimes.Select(t => $"{t:0}"))} ms"));
 
+            var warmup = await TimeCreateAsync(http, token, pid, backups[0], $"databench-{gb}-warmup", ct);
             var times = new List<double>();
-            foreach (var backupId in backups)
+            foreach (var backupId in backups.Skip(1))
                 times.Add(await TimeCreateAsync(http, token, pid, backupId, $"databench-{gb}-{times.Count + 1}", ct));
             var result = new WholeImageResult(label, gb, written, note, times);
             progress(string.Create(CultureInfo.InvariantCulture,
-                $"{label}: whole image (mode C) until SUCCESS: {string.Join(", ", times.Select(t => $"{t:0.0}"))} ms (median {result.MedianMs:0.0})"));
+                $"{label}: whole image (mode C) until SUCCESS: warm-up {warmup:0.0} ms, then {string.Join(", ", times.Select(t => $"{t:0.0}"))} ms (median {result.MedianMs:0.0})"));
             results.Add(result);
         }
         return results;
