@@ -1,3 +1,14 @@
+using System.Security.Cryptography;
+using Ims.DataPlane.Capture;
+using Ims.DataPlane.Chunks;
+using Ims.DataPlane.Import;
+using Ims.DataPlane.Maintenance;
+using Ims.DataPlane.Manifests;
+using Ims.DataPlane.Native;
+using Ims.DataPlane.Restore;
+using Ims.DataPlane.Store;
+using Ims.DataPlane.Volumes;
+
 namespace Ims.DataPlane;
 
 /// <summary>Where the data plane keeps its files and how hard it may work.</summary>
@@ -68,89 +79,375 @@ public sealed class DataPlane : IDisposable
     /// <summary>The fixed chunk size: 4 MiB.</summary>
     public const int ChunkSize = 4 * 1024 * 1024;
 
-    private DataPlane(DataPlaneOptions options, TimeProvider time)
+    private static readonly byte[] Zeros = new byte[ChunkSize];
+
+    private readonly StoreLayout layout;
+    private readonly TempFiles temps;
+    private readonly ChunkStore chunks;
+    private readonly ManifestStore manifests;
+    private readonly VolumeRegistry volumes;
+    private readonly Operations operations;
+    private readonly GarbageCollector collector;
+
+    private DataPlane(DataPlaneOptions options, TimeProvider time, StoreLayout layout, TempFiles temps)
     {
         Options = options;
-        Time = time;
+        this.layout = layout;
+        this.temps = temps;
+        chunks = new ChunkStore(layout, temps, time);
+        manifests = new ManifestStore(layout, temps, time);
+        volumes = new VolumeRegistry(layout, temps);
+        operations = new Operations(time);
+        collector = new GarbageCollector(layout, chunks, manifests, operations, temps);
     }
 
     public DataPlaneOptions Options { get; }
-    private TimeProvider Time { get; }
 
-    /// <summary>Opens (creating if needed) the store under <see cref="DataPlaneOptions.Root"/>; refuses an unknown store version.</summary>
-    public static DataPlane Open(DataPlaneOptions options, TimeProvider time) => throw new NotImplementedException();
+    private int Parallelism => Math.Max(1, Options.Parallelism);
+
+    /// <summary>
+    /// Opens (creating if needed) the store under <see cref="DataPlaneOptions.Root"/>; refuses a store of an unknown
+    /// version or chunk size with <see cref="NotSupportedException"/>. Temporary files left by a crash are removed.
+    /// </summary>
+    public static DataPlane Open(DataPlaneOptions options, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        var temps = new TempFiles();
+        var layout = StoreLayout.OpenOrCreate(options.Root, temps);
+        // Nothing of this instance is in flight yet: every temporary file is a crash's leftover.
+        temps.DeleteStale(layout.Volumes);
+        temps.DeleteStale(layout.Manifests);
+        return new DataPlane(options, time, layout, temps);
+    }
 
     // ---- volumes ----
 
     /// <summary>Creates an all-zero sparse volume of <paramref name="sizeBytes"/>. Idempotent.</summary>
-    public Task CreateVolumeAsync(string volumeId, long sizeBytes, CancellationToken ct) => throw new NotImplementedException();
+    public Task CreateVolumeAsync(string volumeId, long sizeBytes, CancellationToken ct)
+    {
+        VolumeRegistry.CheckId(volumeId);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sizeBytes);
+        ct.ThrowIfCancellationRequested();
+        if (volumes.Exists(volumeId)) return Task.CompletedTask;
+        var temp = temps.Begin(layout.VolumeFile(volumeId));
+        try
+        {
+            using (var file = DurableFile.CreateSparse(temp, sizeBytes)) Posix.Flush(file);
+            volumes.Publish(volumeId, temp, sizeBytes, baseManifestId: null);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+            temps.End(temp);
+        }
+        return Task.CompletedTask;
+    }
 
     /// <summary>
     /// Creates a volume of <paramref name="sizeBytes"/> holding the disk a manifest names (sparse where the disk was
     /// zero; bytes past the manifest's disk size are zero). Written under a temporary name and published only when every
     /// chunk verified: a damaged or missing chunk throws <see cref="DamagedChunkException"/> and leaves no volume.
-    /// Idempotent. The restored content becomes the volume's base for incremental captures.
+    /// Idempotent. The restored content becomes the volume's base for incremental captures. A size smaller than the
+    /// manifest's disk throws <see cref="ArgumentOutOfRangeException"/>.
     /// </summary>
-    public Task RestoreVolumeAsync(string volumeId, long sizeBytes, string manifestId, CancellationToken ct) =>
-        throw new NotImplementedException();
+    public async Task RestoreVolumeAsync(string volumeId, long sizeBytes, string manifestId, CancellationToken ct)
+    {
+        VolumeRegistry.CheckId(volumeId);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sizeBytes);
+        if (volumes.Exists(volumeId)) return;
+        using var operation = operations.Begin();
+        operation.Pin(manifestId);
+        var manifest = manifests.Read(manifestId);
+        if (sizeBytes < manifest.DiskSize)
+            throw new ArgumentOutOfRangeException(nameof(sizeBytes), sizeBytes,
+                $"The volume would be smaller than the {manifest.DiskSize}-byte disk manifest {manifestId} describes.");
+        var temp = temps.Begin(layout.VolumeFile(volumeId));
+        try
+        {
+            using (var file = DurableFile.CreateSparse(temp, sizeBytes))
+            {
+                await Restorer.WriteAsync(manifest, file, chunks, Parallelism, ct).ConfigureAwait(false);
+                Posix.Flush(file);
+            }
+            volumes.Publish(volumeId, temp, sizeBytes, SnapshotSource.Describes(manifest, sizeBytes) ? manifestId : null);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+            temps.End(temp);
+        }
+    }
 
     /// <summary>Removes a volume's file and its change tracking. Idempotent.</summary>
-    public Task DeleteVolumeAsync(string volumeId, CancellationToken ct) => throw new NotImplementedException();
+    public Task DeleteVolumeAsync(string volumeId, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        volumes.Delete(volumeId);
+        return Task.CompletedTask;
+    }
 
-    public bool VolumeExists(string volumeId) => throw new NotImplementedException();
+    public bool VolumeExists(string volumeId) => volumes.Exists(volumeId);
 
     /// <summary>The volume's size in bytes; throws <see cref="VolumeRangeException"/> when it does not exist.</summary>
-    public long VolumeSize(string volumeId) => throw new NotImplementedException();
+    public long VolumeSize(string volumeId) => volumes.Get(volumeId).Size;
 
     /// <summary>
     /// Writes bytes at <paramref name="offset"/> (a guest write). Marks the chunks it touches changed, durably, and
     /// preserves for running captures the bytes they have not read yet. Throws <see cref="VolumeRangeException"/>
     /// past the end.
     /// </summary>
-    public Task WriteAsync(string volumeId, long offset, ReadOnlyMemory<byte> data, CancellationToken ct) =>
-        throw new NotImplementedException();
+    public Task WriteAsync(string volumeId, long offset, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        volumes.Get(volumeId).Write(offset, data.Span);
+        return Task.CompletedTask;
+    }
 
     /// <summary>Reads up to <c>buffer.Length</c> bytes at <paramref name="offset"/>; returns how many (0 at the end).</summary>
-    public Task<int> ReadAsync(string volumeId, long offset, Memory<byte> buffer, CancellationToken ct) =>
-        throw new NotImplementedException();
+    public Task<int> ReadAsync(string volumeId, long offset, Memory<byte> buffer, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        return Task.FromResult(volumes.Get(volumeId).Read(offset, buffer.Span));
+    }
 
-    /// <summary>SHA-256 of the whole volume (holes read as zeros), 64 lowercase hex.</summary>
-    public Task<string> HashVolumeAsync(string volumeId, CancellationToken ct) => throw new NotImplementedException();
+    /// <summary>SHA-256 of the whole volume (holes read as zeros, without reading them), 64 lowercase hex.</summary>
+    public Task<string> HashVolumeAsync(string volumeId, CancellationToken ct)
+    {
+        var volume = volumes.Get(volumeId);
+        return Task.Run(() =>
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = ChunkBuffers.Rent();
+            try
+            {
+                var regions = new DataRegions(volume.Data);
+                for (long offset = 0; offset < volume.Size; offset += ChunkSize)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var length = (int)Math.Min(ChunkSize, volume.Size - offset);
+                    if (!regions.AnyData(offset, offset + length)) hash.AppendData(Zeros, 0, length);
+                    else
+                    {
+                        volume.Read(offset, buffer.AsSpan(0, length));
+                        hash.AppendData(buffer, 0, length);
+                    }
+                }
+            }
+            finally
+            {
+                ChunkBuffers.Return(buffer);
+            }
+            return Convert.ToHexStringLower(hash.GetHashAndReset());
+        }, ct);
+    }
 
     // ---- captures and images ----
 
     /// <summary>
     /// Captures every disk at one instant (writes go on meanwhile and are not seen), storing only chunks the store
     /// lacks and reading only chunks changed since the volume's last completed capture or restore. On failure the
-    /// change tracking is left as if the capture had never run.
+    /// change tracking is left as if the capture had never run. The instant is taken before this method returns its
+    /// task: a write issued after the call is never part of the capture.
     /// </summary>
-    public Task<IManifestLease> CaptureAsync(IReadOnlyList<DiskToCapture> disks, CancellationToken ct) =>
-        throw new NotImplementedException();
+    public Task<IManifestLease> CaptureAsync(IReadOnlyList<DiskToCapture> disks, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(disks);
+        if (disks.Count == 0) throw new ArgumentException("A capture needs at least one disk.", nameof(disks));
+        if (disks.Select(d => d.VolumeId).Distinct(StringComparer.Ordinal).Count() != disks.Count)
+            throw new ArgumentException("A disk is listed twice.", nameof(disks));
+        var opened = disks.Select(d => volumes.Get(d.VolumeId)).ToArray();
+        var operation = operations.Begin();
+        var snapshots = new Snapshot[opened.Length];
+        try
+        {
+            TakeInstant(opened, snapshots);
+        }
+        catch
+        {
+            operation.Dispose();
+            throw;
+        }
+        return FinishCaptureAsync(snapshots, operation, ct);
+    }
 
-    /// <summary>Stores an uploaded disk image (raw, or qcow2) and returns its manifest (one disk).</summary>
-    public Task<IManifestLease> ImportAsync(string path, DiskFormat format, CancellationToken ct) =>
-        throw new NotImplementedException();
+    /// <summary>Every volume's gate, in id order (so concurrent captures cannot deadlock), then one snapshot each.</summary>
+    private void TakeInstant(Volume[] opened, Snapshot[] snapshots)
+    {
+        var order = Enumerable.Range(0, opened.Length).OrderBy(i => opened[i].Id, StringComparer.Ordinal).ToArray();
+        var entered = new List<Volume>(opened.Length);
+        try
+        {
+            foreach (var i in order)
+            {
+                opened[i].EnterInstant();
+                entered.Add(opened[i]);
+            }
+            foreach (var i in order) snapshots[i] = opened[i].AddSnapshot(temps.Begin(layout.VolumeFile(opened[i].Id) + ".snapshot"));
+        }
+        catch
+        {
+            foreach (var snapshot in snapshots.Where(s => s is not null)) snapshot.Volume.EndSnapshotDuringInstant(snapshot);
+            throw;
+        }
+        finally
+        {
+            for (var i = entered.Count - 1; i >= 0; i--) entered[i].ExitInstant();
+        }
+    }
+
+    private async Task<IManifestLease> FinishCaptureAsync(Snapshot[] snapshots, Operations.Operation operation, CancellationToken ct)
+    {
+        var ended = false;
+        try
+        {
+            var sources = new DiskSource[snapshots.Length];
+            for (var i = 0; i < snapshots.Length; i++) sources[i] = new SnapshotSource(snapshots[i], UsableBase(snapshots[i]));
+            var directories = new PendingDirectoryFlushes();
+            await ChunkingPipeline.RunAsync(sources, chunks, directories, Parallelism, ct).ConfigureAwait(false);
+            // Chunk names are durable before any manifest names them.
+            directories.FlushAll(Parallelism);
+            var results = new CapturedDisk[sources.Length];
+            for (var i = 0; i < sources.Length; i++)
+            {
+                var manifestId = manifests.Write(sources[i].ToManifest());
+                operation.Pin(manifestId);
+                results[i] = new CapturedDisk(sources[i].VolumeId, manifestId, sources[i].DiskSize, sources[i].ChunksRead, sources[i].BytesStored);
+            }
+            var lease = operations.Lease(results);
+            for (var i = 0; i < snapshots.Length; i++) snapshots[i].Volume.EndSnapshot(snapshots[i], results[i].ManifestId);
+            ended = true;
+            return lease;
+        }
+        finally
+        {
+            foreach (var snapshot in snapshots)
+            {
+                if (!ended) snapshot.Volume.EndSnapshot(snapshot, completedManifestId: null);
+                snapshot.Dispose();
+                temps.End(snapshot.SidePath);
+            }
+            operation.Dispose();
+        }
+    }
+
+    private Manifest? UsableBase(Snapshot snapshot)
+    {
+        if (snapshot.BaseManifestId is not { } baseId || !manifests.TryRead(baseId, out var manifest)) return null;
+        return SnapshotSource.Describes(manifest!, snapshot.Volume.Size) ? manifest : null;
+    }
+
+    /// <summary>
+    /// Stores an uploaded disk image (raw, or qcow2) and returns its manifest (one disk, with an empty volume id).
+    /// An image that is not a readable disk of the stated format throws <see cref="InvalidDiskImageException"/>.
+    /// </summary>
+    public async Task<IManifestLease> ImportAsync(string path, DiskFormat format, CancellationToken ct)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path)) throw new InvalidDiskImageException($"The image file {Path.GetFileName(path)} does not exist.");
+        using var operation = operations.Begin();
+        if (format == DiskFormat.Raw) return await ImportRawAsync(path, operation, ct).ConfigureAwait(false);
+
+        ImageFormats.CheckQcow2(path);
+        var converted = temps.Begin(Path.Combine(layout.Volumes, $"import-{Guid.NewGuid():N}.raw"));
+        try
+        {
+            await ImageFormats.ConvertQcow2ToRawAsync(path, converted, ct).ConfigureAwait(false);
+            return await ImportRawAsync(converted, operation, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (File.Exists(converted)) File.Delete(converted);
+            temps.End(converted);
+        }
+    }
+
+    private async Task<IManifestLease> ImportRawAsync(string path, Operations.Operation operation, CancellationToken ct)
+    {
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var size = ImageFormats.CheckRaw(file, path);
+        var source = new RawFileSource(file, size);
+        var directories = new PendingDirectoryFlushes();
+        await ChunkingPipeline.RunAsync([source], chunks, directories, Parallelism, ct).ConfigureAwait(false);
+        directories.FlushAll(Parallelism);
+        var manifestId = manifests.Write(source.ToManifest());
+        operation.Pin(manifestId);
+        return operations.Lease([new CapturedDisk("", manifestId, size, source.ChunksRead, source.BytesStored)]);
+    }
 
     /// <summary>The disk size a manifest records; throws <see cref="DamagedChunkException"/> when the manifest is gone or unreadable.</summary>
-    public Task<long> ManifestSizeAsync(string manifestId, CancellationToken ct) => throw new NotImplementedException();
+    public Task<long> ManifestSizeAsync(string manifestId, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        return Task.FromResult(manifests.Read(manifestId).DiskSize);
+    }
 
     /// <summary>SHA-256 of the disk a manifest names (as a restore would produce it), 64 lowercase hex; verifies every chunk.</summary>
-    public Task<string> HashManifestAsync(string manifestId, CancellationToken ct) => throw new NotImplementedException();
+    public async Task<string> HashManifestAsync(string manifestId, CancellationToken ct)
+    {
+        var manifest = manifests.Read(manifestId);
+        using var operation = operations.Begin();
+        operation.Pin(manifestId);
+        var window = Parallelism;
+        var buffers = Enumerable.Range(0, window).Select(_ => ChunkBuffers.Rent()).ToArray();
+        var scratch = Enumerable.Range(0, window).Select(_ => ChunkBuffers.Rent()).ToArray();
+        try
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var entries = manifest.Entries;
+            var next = 0;
+            var batch = new (long Index, int Slot)[window];
+            for (long chunk = 0; chunk < manifest.ChunkCount;)
+            {
+                // Read up to one chunk per worker ahead, in parallel, then hash them in disk order.
+                var count = 0;
+                for (var e = next; e < entries.Count && count < window; e++) batch[count] = (entries[e].Index, count++);
+                var firstIndex = next;
+                await Parallel.ForAsync(0, count, ct, (k, _) =>
+                {
+                    chunks.Read(entries[firstIndex + k].ChunkId, buffers[k], scratch[k]);
+                    return ValueTask.CompletedTask;
+                }).ConfigureAwait(false);
+                var stop = count == 0 ? manifest.ChunkCount : batch[count - 1].Index + 1;
+                var slot = 0;
+                for (; chunk < stop; chunk++)
+                {
+                    var length = Manifest.ChunkLength(manifest.DiskSize, chunk);
+                    if (slot < count && batch[slot].Index == chunk) hash.AppendData(buffers[slot++], 0, length);
+                    else hash.AppendData(Zeros, 0, length);
+                }
+                next += count;
+            }
+            return Convert.ToHexStringLower(hash.GetHashAndReset());
+        }
+        finally
+        {
+            foreach (var buffer in buffers) ChunkBuffers.Return(buffer);
+            foreach (var buffer in scratch) ChunkBuffers.Return(buffer);
+        }
+    }
 
     // ---- maintenance ----
 
     /// <summary>Re-hashes every chunk the manifests name and reports the damaged or missing ones.</summary>
-    public Task<VerifyReport> VerifyAsync(IReadOnlyCollection<string> manifestIds, CancellationToken ct) =>
-        throw new NotImplementedException();
+    public async Task<VerifyReport> VerifyAsync(IReadOnlyCollection<string> manifestIds, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(manifestIds);
+        using var operation = operations.Begin();
+        foreach (var id in manifestIds) operation.Pin(id);
+        return await Verifier.VerifyAsync(manifestIds, manifests, chunks, Parallelism, ct).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Deletes manifests and chunks that no live manifest needs. <paramref name="liveManifests"/> is asked after the
     /// collection starts; manifests held by leases and chunks that running captures use are kept.
     /// </summary>
     public Task<CollectionReport> CollectGarbageAsync(Func<CancellationToken, Task<IReadOnlyCollection<string>>> liveManifests,
-        CancellationToken ct) => throw new NotImplementedException();
-
-    public void Dispose()
+        CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(liveManifests);
+        return collector.CollectAsync(liveManifests, ct);
     }
+
+    public void Dispose() => volumes.Dispose();
 }

@@ -1,0 +1,143 @@
+using Ims.DataPlane.Native;
+using Ims.DataPlane.Store;
+
+namespace Ims.DataPlane.Chunks;
+
+/// <summary>
+/// The content-addressed chunk store: <c>chunks/ab/cd/&lt;sha-256&gt;</c>, each written once under a temporary name,
+/// flushed, renamed without overwrite, and never modified. A chunk's mtime records when a capture last relied on it;
+/// storing, touching and the collector's final check-and-delete of one chunk are serialised by a striped lock, so a
+/// capture that reuses a chunk can never lose it to a concurrent collection.
+/// </summary>
+internal sealed class ChunkStore(StoreLayout layout, TempFiles temps, TimeProvider time)
+{
+    private readonly Lock[] stripes = Enumerable.Range(0, 256).Select(_ => new Lock()).ToArray();
+
+    public string PathOf(string name) => Path.Combine(layout.Chunks, name[..2], name[2..4], name);
+
+    public Lock StripeOf(string name) => stripes[Convert.ToByte(name[..2], 16)];
+
+    /// <summary>Marks a stored chunk as in use now; false when the store does not have it.</summary>
+    public bool TryTouch(string name)
+    {
+        var path = PathOf(name);
+        lock (StripeOf(name))
+        {
+            try
+            {
+                File.SetLastWriteTimeUtc(path, time.GetUtcNow().UtcDateTime);
+                return true;
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stores a chunk unless the store has it (then touches it). The file's data is on the device when this returns;
+    /// its name becomes durable when <paramref name="directories"/> are flushed. Returns the bytes newly stored.
+    /// </summary>
+    public long Put(string name, ReadOnlyMemory<byte> content, byte[] scratch, PendingDirectoryFlushes directories)
+    {
+        if (TryTouch(name)) return 0;
+        var headerAndPayload = ChunkFile.Encode(content.Span, scratch, out var payloadIsContent);
+        var path = PathOf(name);
+        var directory = Path.GetDirectoryName(path)!;
+        Directory.CreateDirectory(directory);
+        var temp = temps.Begin(path);
+        try
+        {
+            long length;
+            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                if (payloadIsContent)
+                {
+                    RandomAccess.Write(handle, [scratch.AsMemory(0, ChunkFile.HeaderSize), content], 0);
+                    length = ChunkFile.HeaderSize + content.Length;
+                }
+                else
+                {
+                    RandomAccess.Write(handle, scratch.AsSpan(0, headerAndPayload), 0);
+                    length = headerAndPayload;
+                }
+                Posix.Flush(handle);
+            }
+            lock (StripeOf(name))
+            {
+                File.SetLastWriteTimeUtc(temp, time.GetUtcNow().UtcDateTime);
+                if (!DurableFile.Rename(temp, path, overwrite: false))
+                {
+                    // Another capture stored the same bytes meanwhile; rely on its copy.
+                    File.SetLastWriteTimeUtc(path, time.GetUtcNow().UtcDateTime);
+                    return 0;
+                }
+            }
+            directories.Add(directory);
+            return length;
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+            temps.End(temp);
+        }
+    }
+
+    /// <summary>
+    /// Reads and verifies a chunk into <paramref name="content"/>; returns its length. A chunk that is missing,
+    /// torn, or whose bytes do not hash to its name throws <see cref="DamagedChunkException"/>; a damaged file is moved
+    /// aside as <c>.bad</c> so that a later capture can store a good copy.
+    /// </summary>
+    public int Read(string name, Span<byte> content, byte[] scratch)
+    {
+        var path = PathOf(name);
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new DamagedChunkException($"chunk {name} is missing from the store");
+        }
+        string? problem;
+        int originalLength = 0;
+        using (handle)
+        {
+            var fileLength = RandomAccess.GetLength(handle);
+            Span<byte> headerBytes = stackalloc byte[ChunkFile.HeaderSize];
+            var headerRead = fileLength >= ChunkFile.HeaderSize ? RandomAccess.Read(handle, headerBytes, 0) : 0;
+            var header = ChunkFile.ReadHeader(headerBytes[..headerRead], fileLength, out problem);
+            if (header is { } h)
+            {
+                originalLength = h.OriginalLength;
+                var target = h.Codec == ChunkCodec.None ? content[..h.StoredLength] : scratch.AsSpan(0, h.StoredLength);
+                SparseFile.ReadExactly(handle, ChunkFile.HeaderSize, target);
+                if (h.Codec != ChunkCodec.None && !ChunkFile.TryDecode(h, target, content))
+                    problem = "compressed payload does not decode";
+                else if (!ChunkDigest.Matches(content[..h.OriginalLength], name))
+                    problem = "content does not match its SHA-256 name";
+            }
+        }
+        if (problem.Length == 0) return originalLength;
+        Quarantine(name);
+        throw new DamagedChunkException($"chunk {name} is damaged: {problem}");
+    }
+
+    private void Quarantine(string name)
+    {
+        var path = PathOf(name);
+        lock (StripeOf(name))
+        {
+            try
+            {
+                File.Move(path, path + ".bad", overwrite: true);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // Someone else moved it aside already.
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using Ims.DataPlane.Chunks;
+using Ims.DataPlane.Manifests;
+using Ims.DataPlane.Store;
+
+namespace Ims.DataPlane.Maintenance;
+
+/// <summary>
+/// Mark and sweep. The cutoff is the earlier of the collection's start and the oldest running operation's start;
+/// every chunk a running operation stores or reuses gets an mtime at or after its start, so only chunks no live
+/// manifest names and nobody touched since the cutoff are deleted. The final check and the unlink happen under the
+/// chunk's stripe lock, the same lock a store or touch takes.
+/// </summary>
+internal sealed class GarbageCollector(StoreLayout layout, ChunkStore chunks, ManifestStore manifests, Operations operations,
+    TempFiles temps)
+{
+    private readonly SemaphoreSlim oneAtATime = new(1, 1);
+
+    public async Task<CollectionReport> CollectAsync(Func<CancellationToken, Task<IReadOnlyCollection<string>>> liveManifests,
+        CancellationToken ct)
+    {
+        await oneAtATime.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var (cutoff, pinned) = operations.BeginCollection();
+            var live = new HashSet<string>(await liveManifests(ct).ConfigureAwait(false), StringComparer.Ordinal);
+            live.UnionWith(pinned);
+            live.UnionWith(operations.Pinned());
+            return await Task.Run(() => Sweep(cutoff, live, ct), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            oneAtATime.Release();
+        }
+    }
+
+    private CollectionReport Sweep(DateTimeOffset cutoff, HashSet<string> live, CancellationToken ct)
+    {
+        var marked = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in live)
+        {
+            // A live manifest that cannot be read names nothing we could keep for it; it is left for verify to report.
+            if (manifests.TryRead(id, out var manifest))
+                foreach (var entry in manifest!.Entries) marked.Add(entry.ChunkId);
+        }
+
+        long kept = 0, deleted = 0, freed = 0, manifestsDeleted = 0;
+        foreach (var path in Directory.EnumerateFiles(layout.Chunks, "*", SearchOption.AllDirectories))
+        {
+            ct.ThrowIfCancellationRequested();
+            var name = Path.GetFileName(path);
+            if (!ChunkDigest.IsName(name)) continue; // temporary files and quarantined .bad copies
+            if (marked.Contains(name))
+            {
+                kept++;
+                continue;
+            }
+            lock (chunks.StripeOf(name))
+            {
+                var info = new FileInfo(path);
+                if (!info.Exists) continue;
+                if (info.LastWriteTimeUtc >= cutoff.UtcDateTime)
+                {
+                    kept++;
+                    continue;
+                }
+                var length = info.Length;
+                info.Delete();
+                deleted++;
+                freed += length;
+            }
+        }
+
+        foreach (var path in Directory.EnumerateFiles(layout.Manifests))
+        {
+            var id = Path.GetFileName(path);
+            if (!ChunkDigest.IsName(id) || live.Contains(id)) continue;
+            lock (manifests.StripeOf(id))
+            {
+                var info = new FileInfo(path);
+                if (!info.Exists || info.LastWriteTimeUtc >= cutoff.UtcDateTime) continue;
+                info.Delete();
+                manifestsDeleted++;
+            }
+        }
+
+        temps.DeleteStale(layout.Chunks);
+        temps.DeleteStale(layout.Manifests);
+        temps.DeleteStale(layout.Volumes);
+        return new CollectionReport(kept, deleted, freed, manifestsDeleted);
+    }
+}
