@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using Ims.DataPlane;
+using static Ims.Tests.DataPlane.Patterns;
+
+namespace Ims.Tests.DataPlane;
+
+public sealed class CollectionTests : IDisposable
+{
+    private readonly StoreFolder store = new();
+    private static CancellationToken None => CancellationToken.None;
+
+    public void Dispose() => store.Dispose();
+
+    private static Func<CancellationToken, Task<IReadOnlyCollection<string>>> Live(params string[] manifestIds) =>
+        _ => Task.FromResult<IReadOnlyCollection<string>>(manifestIds);
+
+    [Fact]
+    public async Task Collection_frees_unreferenced_chunks_and_keeps_referenced_ones()
+    {
+        var plane = store.Plane;
+        await plane.CreateVolumeAsync("gc", 16 * MiB, None);
+        await plane.WriteAsync("gc", 0, Random(4 * MiB, 1), None);
+        await plane.WriteAsync("gc", 4 * MiB, Random(4 * MiB, 2), None);
+        string keep;
+        using (var lease = await plane.CaptureAsync([new DiskToCapture("gc")], None)) keep = lease.Disks[0].ManifestId;
+        await plane.WriteAsync("gc", 4 * MiB, Random(4 * MiB, 3), None);
+        string drop;
+        using (var lease = await plane.CaptureAsync([new DiskToCapture("gc")], None)) drop = lease.Disks[0].ManifestId;
+        Assert.Equal(3, store.ChunkFiles().Count());
+
+        // Nothing is old enough yet: a collection right after the captures deletes nothing.
+        var early = await plane.CollectGarbageAsync(Live(keep), None);
+        Assert.Equal(0, early.ChunksDeleted);
+
+        store.Time.Advance(TimeSpan.FromMinutes(5));
+        var report = await plane.CollectGarbageAsync(Live(keep), None);
+        Assert.Equal(1, report.ChunksDeleted);
+        Assert.Equal(2, report.ChunksKept);
+        Assert.Equal(1, report.ManifestsDeleted);
+        Assert.True(report.BytesFreed >= 4 * MiB);
+        Assert.True((await plane.VerifyAsync([keep], None)).Ok);
+        await Assert.ThrowsAsync<DamagedChunkException>(() => plane.ManifestSizeAsync(drop, None));
+        await plane.RestoreVolumeAsync("kept", 16 * MiB, keep, None);
+    }
+
+    [Fact]
+    public async Task A_leased_capture_survives_a_collection_that_does_not_know_it_yet()
+    {
+        var plane = store.Plane;
+        await plane.CreateVolumeAsync("leased", 8 * MiB, None);
+        await plane.WriteAsync("leased", 0, Random(4 * MiB, 1), None);
+        var lease = await plane.CaptureAsync([new DiskToCapture("leased")], None);
+        store.Time.Advance(TimeSpan.FromHours(1));
+
+        await plane.CollectGarbageAsync(Live(), None);
+        Assert.True((await plane.VerifyAsync([lease.Disks[0].ManifestId], None)).Ok);
+
+        lease.Dispose();
+        store.Time.Advance(TimeSpan.FromHours(1));
+        var report = await plane.CollectGarbageAsync(Live(), None);
+        Assert.Equal(1, report.ChunksDeleted);
+        Assert.Equal(1, report.ManifestsDeleted);
+    }
+
+    [Fact]
+    public async Task Stale_temporary_files_are_removed()
+    {
+        var stale = Path.Combine(store.Root, "chunks", "ab", "cd", new string('a', 64) + ".tmp-0123");
+        Directory.CreateDirectory(Path.GetDirectoryName(stale)!);
+        await File.WriteAllBytesAsync(stale, [1, 2, 3]);
+        await store.Plane.CollectGarbageAsync(Live(), None);
+        Assert.False(File.Exists(stale));
+    }
+
+    [Fact]
+    public async Task Captures_reusing_chunks_never_lose_them_to_collections_running_over_and_over()
+    {
+        var plane = store.Plane;
+        string[] ids = ["race-a", "race-b"];
+        foreach (var (id, i) in ids.Select((id, i) => (id, i)))
+        {
+            await plane.CreateVolumeAsync(id, 32 * MiB, None);
+            for (var chunk = 0; chunk < 8; chunk++) await plane.WriteAsync(id, chunk * 4L * MiB, Random(MiB, chunk), None); // same chunks on both
+        }
+        var live = new List<string>();
+        var captured = new List<string>();
+        using var stop = new CancellationTokenSource();
+        var collections = 0;
+        var collector = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                store.Time.Advance(TimeSpan.FromSeconds(1));
+                await plane.CollectGarbageAsync(_ =>
+                {
+                    lock (live) return Task.FromResult<IReadOnlyCollection<string>>(live.ToArray());
+                }, None);
+                collections++;
+            }
+        });
+
+        var clock = Stopwatch.StartNew();
+        for (var round = 0; round < 30 || collections < 30; round++)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "the race made no progress");
+            var id = ids[round % 2];
+            await plane.WriteAsync(id, (round % 8) * 4L * MiB, Random(4096, 1000 + round), None);
+            await plane.WriteAsync(id, (round % 8) * 4L * MiB, Random(MiB, round % 8), None); // back to the shared content
+            using var lease = await plane.CaptureAsync([new DiskToCapture(id)], None);
+            lock (live)
+            {
+                // Only every other capture is recorded as live; the rest are dropped as a deleted backup would be.
+                if (round % 2 == 0) live.Add(lease.Disks[0].ManifestId);
+            }
+            captured.Add(lease.Disks[0].ManifestId);
+        }
+        await stop.CancelAsync();
+        await collector;
+
+        var report = await plane.VerifyAsync(live, None);
+        Assert.True(report.Ok, string.Join("; ", report.Damaged.Select(d => d.Problem)));
+        foreach (var manifestId in live.Distinct()) await plane.HashManifestAsync(manifestId, None);
+    }
+}
