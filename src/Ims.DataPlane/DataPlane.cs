@@ -303,10 +303,10 @@ public sealed class DataPlane : IDisposable
         {
             var sources = new DiskSource[snapshots.Length];
             for (var i = 0; i < snapshots.Length; i++) sources[i] = new SnapshotSource(snapshots[i], UsableBase(snapshots[i]));
-            var directories = new PendingDirectoryFlushes();
-            await ChunkingPipeline.RunAsync(sources, chunks, directories, Parallelism, ct).ConfigureAwait(false);
+            using var pending = new PendingChunks(temps);
+            await ChunkingPipeline.RunAsync(sources, chunks, pending, Parallelism, ct).ConfigureAwait(false);
             // Chunk names are durable before any manifest names them.
-            directories.FlushAll(Parallelism);
+            pending.Publish(chunks);
             var results = new CapturedDisk[sources.Length];
             for (var i = 0; i < sources.Length; i++)
             {
@@ -367,9 +367,9 @@ public sealed class DataPlane : IDisposable
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         var size = ImageFormats.CheckRaw(file, path);
         var source = new RawFileSource(file, size);
-        var directories = new PendingDirectoryFlushes();
-        await ChunkingPipeline.RunAsync([source], chunks, directories, Parallelism, ct).ConfigureAwait(false);
-        directories.FlushAll(Parallelism);
+        using var pending = new PendingChunks(temps);
+        await ChunkingPipeline.RunAsync([source], chunks, pending, Parallelism, ct).ConfigureAwait(false);
+        pending.Publish(chunks);
         var manifestId = manifests.Write(source.ToManifest());
         operation.Pin(manifestId);
         return operations.Lease([new CapturedDisk("", manifestId, size, source.ChunksRead, source.BytesStored)]);

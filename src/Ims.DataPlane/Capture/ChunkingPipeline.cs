@@ -55,7 +55,7 @@ internal abstract class DiskSource
 /// </summary>
 internal static class ChunkingPipeline
 {
-    public static async Task RunAsync(IReadOnlyList<DiskSource> disks, ChunkStore store, PendingDirectoryFlushes directories,
+    public static async Task RunAsync(IReadOnlyList<DiskSource> disks, ChunkStore store, PendingChunks pending,
         int parallelism, CancellationToken ct)
     {
         using var plan = disks.SelectMany(disk => disk.Plan()).GetEnumerator();
@@ -80,7 +80,7 @@ internal static class ChunkingPipeline
             var scratch = ChunkBuffers.Rent();
             try
             {
-                while (TryNext(out var work)) Produce(work, content, scratch, store, directories);
+                while (TryNext(out var work)) Produce(work, content, scratch, store, pending);
             }
             catch
             {
@@ -107,7 +107,7 @@ internal static class ChunkingPipeline
         ct.ThrowIfCancellationRequested();
     }
 
-    private static void Produce(ChunkWork work, byte[] content, byte[] scratch, ChunkStore store, PendingDirectoryFlushes directories)
+    private static void Produce(ChunkWork work, byte[] content, byte[] scratch, ChunkStore store, PendingChunks pending)
     {
         var disk = work.Disk;
         var length = Manifest.ChunkLength(disk.DiskSize, work.Index);
@@ -122,7 +122,7 @@ internal static class ChunkingPipeline
         var span = content.AsSpan(0, length);
         if (!disk.ReadChunk(work.Index, span) || span.IndexOfAnyExcept((byte)0) < 0) return;
         var name = ChunkDigest.Name(span);
-        var stored = store.Put(name, content.AsMemory(0, length), scratch, directories);
+        var stored = store.Put(name, content.AsMemory(0, length), scratch, pending);
         disk.Add(new ManifestEntry(work.Index, name, length), stored);
     }
 }

@@ -36,51 +36,52 @@ internal sealed class ChunkStore(StoreLayout layout, TempFiles temps, TimeProvid
     }
 
     /// <summary>
-    /// Stores a chunk unless the store has it (then touches it). The file's data is on the device when this returns;
-    /// its name becomes durable when <paramref name="directories"/> are flushed. Returns the bytes newly stored.
+    /// Stores a chunk unless the store (or this operation) has it already, in which case the stored one is touched.
+    /// The chunk is written under a temporary name; <see cref="PendingChunks.Publish"/> makes it durable and gives it
+    /// its name. Returns the bytes newly written.
     /// </summary>
-    public long Put(string name, ReadOnlyMemory<byte> content, byte[] scratch, PendingDirectoryFlushes directories)
+    public long Put(string name, ReadOnlyMemory<byte> content, byte[] scratch, PendingChunks pending)
     {
-        if (TryTouch(name)) return 0;
-        var headerAndPayload = ChunkFile.Encode(content.Span, scratch, out var payloadIsContent);
+        if (!pending.Claim(name) || TryTouch(name)) return 0;
         var path = PathOf(name);
-        var directory = Path.GetDirectoryName(path)!;
-        Directory.CreateDirectory(directory);
         var temp = temps.Begin(path);
         try
         {
-            long length;
-            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write))
+            var headerAndPayload = ChunkFile.Encode(content.Span, scratch, out var payloadIsContent);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            using var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write);
+            if (payloadIsContent)
             {
-                if (payloadIsContent)
-                {
-                    RandomAccess.Write(handle, [scratch.AsMemory(0, ChunkFile.HeaderSize), content], 0);
-                    length = ChunkFile.HeaderSize + content.Length;
-                }
-                else
-                {
-                    RandomAccess.Write(handle, scratch.AsSpan(0, headerAndPayload), 0);
-                    length = headerAndPayload;
-                }
-                Posix.Flush(handle);
+                RandomAccess.Write(handle, [scratch.AsMemory(0, ChunkFile.HeaderSize), content], 0);
+                pending.Wrote(name, temp);
+                return ChunkFile.HeaderSize + content.Length;
             }
-            lock (StripeOf(name))
-            {
-                File.SetLastWriteTimeUtc(temp, time.GetUtcNow().UtcDateTime);
-                if (!DurableFile.Rename(temp, path, overwrite: false))
-                {
-                    // Another capture stored the same bytes meanwhile; rely on its copy.
-                    File.SetLastWriteTimeUtc(path, time.GetUtcNow().UtcDateTime);
-                    return 0;
-                }
-            }
-            directories.Add(directory);
-            return length;
+            RandomAccess.Write(handle, scratch.AsSpan(0, headerAndPayload), 0);
+            pending.Wrote(name, temp);
+            return headerAndPayload;
         }
-        finally
+        catch
         {
+            pending.Release(name);
             if (File.Exists(temp)) File.Delete(temp);
             temps.End(temp);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Gives a flushed temporary chunk file its final name, stamped with the current time; false when the store got
+    /// the same chunk meanwhile (then that one is touched and the temporary file deleted).
+    /// </summary>
+    public bool PublishFlushed(string name, string temp)
+    {
+        var path = PathOf(name);
+        lock (StripeOf(name))
+        {
+            File.SetLastWriteTimeUtc(temp, time.GetUtcNow().UtcDateTime);
+            if (DurableFile.Rename(temp, path, overwrite: false)) return true;
+            File.SetLastWriteTimeUtc(path, time.GetUtcNow().UtcDateTime);
+            return false;
         }
     }
 

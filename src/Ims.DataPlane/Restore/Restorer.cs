@@ -7,16 +7,20 @@ using Microsoft.Win32.SafeHandles;
 namespace Ims.DataPlane.Restore;
 
 /// <summary>
-/// Writes a manifest's chunks into a fresh sparse file. Each distinct chunk is read and verified once and written to
-/// every place it occurs (repeated content costs one read); all-zero 4 KiB blocks are skipped, so the result is sparse.
+/// Writes a manifest's chunks, in disk order, into a fresh sparse file; all-zero 4 KiB blocks are skipped, so the
+/// result is sparse. Chunks that occur more than once are kept in a small cache after their first verified read
+/// (repeated content is common), so each is read and hashed once while it keeps recurring.
 /// </summary>
 internal static class Restorer
 {
+    private const int CachedChunks = 4;
+
     public static async Task WriteAsync(Manifest manifest, SafeFileHandle target, ChunkStore store, int parallelism, CancellationToken ct)
     {
-        var groups = manifest.Entries.GroupBy(entry => entry.ChunkId, StringComparer.Ordinal)
-            .Select(group => (ChunkId: group.Key, Offsets: group.Select(e => e.Index * DataPlane.ChunkSize).ToArray()))
-            .ToArray();
+        var entries = manifest.Entries;
+        var repeats = entries.GroupBy(e => e.ChunkId, StringComparer.Ordinal).Where(g => g.Skip(1).Any())
+            .Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+        using var cache = new RepeatedChunkCache(CachedChunks);
         var next = -1;
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
 
@@ -27,11 +31,14 @@ internal static class Restorer
             try
             {
                 int i;
-                while (!failed.IsCancellationRequested && (i = Interlocked.Increment(ref next)) < groups.Length)
+                while (!failed.IsCancellationRequested && (i = Interlocked.Increment(ref next)) < entries.Count)
                 {
-                    var length = store.Read(groups[i].ChunkId, content, scratch);
-                    foreach (var offset in groups[i].Offsets)
-                        SparseFile.WriteSkippingZeroBlocks(target, content.AsSpan(0, length), offset);
+                    var entry = entries[i];
+                    var offset = entry.Index * DataPlane.ChunkSize;
+                    if (cache.TryWrite(entry.ChunkId, target, offset)) continue;
+                    var length = store.Read(entry.ChunkId, content, scratch);
+                    SparseFile.WriteSkippingZeroBlocks(target, content.AsSpan(0, length), offset);
+                    if (repeats.Contains(entry.ChunkId)) content = cache.Offer(entry.ChunkId, content, length);
                 }
             }
             catch
@@ -56,5 +63,86 @@ internal static class Restorer
             throw workers.First(w => w.IsFaulted).Exception!.InnerExceptions[0];
         }
         ct.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>
+    /// A few verified chunks, least recently used out. A worker offering a chunk swaps its buffer with the evicted
+    /// slot's (no copy); slots being written from are never evicted.
+    /// </summary>
+    private sealed class RepeatedChunkCache(int capacity) : IDisposable
+    {
+        private sealed class Slot
+        {
+            public string? ChunkId;
+            public byte[] Buffer = ChunkBuffers.Rent();
+            public int Length;
+            public int Readers;
+            public long LastUse;
+        }
+
+        private readonly Lock sync = new();
+        private readonly List<Slot> slots = [];
+        private long clock;
+
+        public bool TryWrite(string chunkId, SafeFileHandle target, long offset)
+        {
+            Slot? hit = null;
+            lock (sync)
+            {
+                foreach (var slot in slots)
+                {
+                    if (!string.Equals(slot.ChunkId, chunkId, StringComparison.Ordinal)) continue;
+                    hit = slot;
+                    slot.Readers++;
+                    slot.LastUse = ++clock;
+                    break;
+                }
+            }
+            if (hit is null) return false;
+            try
+            {
+                SparseFile.WriteSkippingZeroBlocks(target, hit.Buffer.AsSpan(0, hit.Length), offset);
+                return true;
+            }
+            finally
+            {
+                lock (sync) hit.Readers--;
+            }
+        }
+
+        /// <summary>Caches a chunk held in <paramref name="buffer"/>; returns the buffer the worker keeps using.</summary>
+        public byte[] Offer(string chunkId, byte[] buffer, int length)
+        {
+            lock (sync)
+            {
+                if (slots.Any(s => string.Equals(s.ChunkId, chunkId, StringComparison.Ordinal))) return buffer;
+                Slot? victim;
+                if (slots.Count < capacity)
+                {
+                    victim = new Slot();
+                    slots.Add(victim);
+                }
+                else
+                {
+                    victim = slots.Where(s => s.Readers == 0).MinBy(s => s.LastUse);
+                    if (victim is null) return buffer;
+                }
+                var freed = victim.Buffer;
+                victim.Buffer = buffer;
+                victim.ChunkId = chunkId;
+                victim.Length = length;
+                victim.LastUse = ++clock;
+                return freed;
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (sync)
+            {
+                foreach (var slot in slots) ChunkBuffers.Return(slot.Buffer);
+                slots.Clear();
+            }
+        }
     }
 }

@@ -178,21 +178,6 @@ internal static class DurableFile
     }
 }
 
-/// <summary>Directories whose new entries must be made durable before anything that names them is written.</summary>
-internal sealed class PendingDirectoryFlushes
-{
-    private readonly ConcurrentDictionary<string, byte> directories = new(StringComparer.Ordinal);
-
-    public void Add(string directory) => directories.TryAdd(directory, 0);
-
-    public void FlushAll(int parallelism)
-    {
-        var pending = directories.Keys.ToArray();
-        directories.Clear();
-        Parallel.ForEach(pending, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism) }, Posix.FlushDirectory);
-    }
-}
-
 /// <summary>Chunk-sized buffers, pooled so a capture's memory stays a few buffers per worker whatever the disk size.</summary>
 internal static class ChunkBuffers
 {
