@@ -1,8 +1,12 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using Dapper;
+using Ims.DataPlane;
+using Ims.Service.Data;
 using Ims.Service.Ecs;
 using Ims.Service.Http;
 using Ims.Service.Storage;
+using DataPlaneStore = Ims.DataPlane.DataPlane;
 
 namespace Ims.Service.Backups;
 
@@ -77,10 +81,13 @@ public sealed record CheckpointStart
 /// A backup is started synchronously (<see cref="BeginAsync"/>: the row exists at once, status <c>protecting</c>, and
 /// the server is marked busy in <c>servers.task_state</c>), then captured by a job step (<see cref="CaptureAsync"/>:
 /// one <c>backup_volumes</c> row per attached disk) and finished (<see cref="CompleteAsync"/> or <see cref="AbortAsync"/>,
-/// both of which release the server). The data plane will copy the disk bytes in the capture step.
+/// both of which release the server). The bytes follow in a step of their own: <see cref="CaptureBytesAsync"/> (its
+/// <c>Work</c>) captures every disk of the backups at one instant, <see cref="RecordBytesAsync"/> (its <c>Commit</c>)
+/// stores the manifest ids in <c>backup_volumes</c>, and the data plane's lease on the new manifests is let go only once
+/// that transaction committed. A job resumed after a crash simply captures again, at a new instant.
 /// </para>
 /// </summary>
-public sealed class BackupCapture(TimeProvider time)
+public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore store, DiskFiles files)
 {
     /// <summary>The <c>servers.task_state</c> a backup holds while it works on a server.</summary>
     public const string TaskState = "backing_up";
@@ -270,6 +277,72 @@ public sealed class BackupCapture(TimeProvider time)
             },
             write.Transaction, cancellationToken: ct));
         return true;
+    }
+
+    // Captures between their Work and their committed Commit, by job. In memory only: after a crash the job captures
+    // again, and the manifests of the lost capture are garbage that the next collection removes.
+    private readonly ConcurrentDictionary<string, CapturedBytes> _pending = new(StringComparer.Ordinal);
+
+    private sealed record CapturedBytes(IManifestLease Lease, IReadOnlyList<(string BackupId, string VolumeId)> Disks);
+
+    /// <summary>
+    /// Captures the bytes of every disk recorded in <c>backup_volumes</c> for <paramref name="backupIds"/> (those still
+    /// <c>protecting</c>) at one instant, and holds the result for <see cref="RecordBytesAsync"/> of the same job. Runs
+    /// outside any transaction.
+    /// </summary>
+    public async Task CaptureBytesAsync(string jobId, IReadOnlyCollection<string> backupIds, CancellationToken ct)
+    {
+        ReleaseBytes(jobId);
+        if (backupIds.Count == 0) return;
+        List<DiskRow> disks;
+        await using (var connection = await db.OpenAsync(ct))
+        {
+            disks = (await connection.QueryAsync<DiskRow>(new CommandDefinition(
+                """
+                SELECT bv.backup_id AS BackupId, bv.volume_id AS VolumeId, v.size_gb AS SizeGb
+                FROM backup_volumes bv JOIN backups b ON b.id = bv.backup_id JOIN volumes v ON v.id = bv.volume_id
+                WHERE bv.backup_id IN @backupIds AND b.status = 'protecting'
+                ORDER BY bv.backup_id, bv.device
+                """, new { backupIds }, cancellationToken: ct))).AsList();
+        }
+        if (disks.Count == 0) return;
+        // A disk shared by two servers of one checkpoint is captured once and named by both backups.
+        var volumes = disks.DistinctBy(d => d.VolumeId, StringComparer.Ordinal).ToList();
+        foreach (var volume in volumes) await files.EnsureAsync(volume.VolumeId, volume.SizeGb * DiskFiles.BytesPerGb, ct);
+        var lease = await store.CaptureAsync([.. volumes.Select(v => new DiskToCapture(v.VolumeId))], ct);
+        if (!_pending.TryAdd(jobId, new CapturedBytes(lease, [.. disks.Select(d => (d.BackupId, d.VolumeId))])))
+        {
+            lease.Dispose();
+            throw new InvalidOperationException($"Job {jobId} captured twice at once.");
+        }
+    }
+
+    /// <summary>
+    /// Records the manifests <see cref="CaptureBytesAsync"/> made in <c>backup_volumes</c>, inside the step's transaction;
+    /// the manifests stay protected from garbage collection until that transaction has committed.
+    /// </summary>
+    public async Task RecordBytesAsync(WriteScope write, string jobId, CancellationToken ct)
+    {
+        if (!_pending.TryGetValue(jobId, out var held)) return; // nothing was left to capture
+        var manifests = held.Lease.Disks.ToDictionary(d => d.VolumeId, d => d.ManifestId, StringComparer.Ordinal);
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE backup_volumes SET manifest_id = @manifestId WHERE backup_id = @backupId AND volume_id = @volumeId",
+            held.Disks.Select(d => new { manifestId = manifests[d.VolumeId], backupId = d.BackupId, volumeId = d.VolumeId }),
+            write.Transaction, cancellationToken: ct));
+        write.OnCommitted(() => ReleaseBytes(jobId));
+    }
+
+    /// <summary>Lets go of a job's captured manifests (after they were recorded, or when the job failed).</summary>
+    public void ReleaseBytes(string jobId)
+    {
+        if (_pending.TryRemove(jobId, out var held)) held.Lease.Dispose();
+    }
+
+    private sealed record DiskRow
+    {
+        public string BackupId { get; init; } = "";
+        public string VolumeId { get; init; } = "";
+        public long SizeGb { get; init; }
     }
 
     /// <summary>Marks a captured backup available and releases its server.</summary>

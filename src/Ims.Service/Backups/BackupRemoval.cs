@@ -1,4 +1,5 @@
 using Dapper;
+using Ims.Service.Data;
 using Ims.Service.Storage;
 
 namespace Ims.Service.Backups;
@@ -16,7 +17,7 @@ public enum RemovalProblem
 /// <summary>
 /// Deletes backups with everything that hangs off them, and the checkpoints they empty: a checkpoint exists only while
 /// it holds a backup (clients poll it until 404 after deleting its backups). Shared by CBR, CSBS and IMS
-/// (<c>delete_backup</c>).
+/// (<c>delete_backup</c>). Their chunks are freed by the next garbage collection, which the deletion requests.
 /// </summary>
 public static class BackupRemoval
 {
@@ -50,6 +51,8 @@ public static class BackupRemoval
         await write.Connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM backups WHERE project_id = @projectId AND id IN @backupIds",
             args, write.Transaction, cancellationToken: ct));
+        // Their chunks may have no other user now: the data janitor collects them after the commit.
+        await DataJanitor.RequestCollectionAsync(write, ct);
         if (checkpointIds.Count == 0) return;
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """

@@ -12,7 +12,7 @@ public sealed record CheckpointJobPayload(string CheckpointId, Dictionary<string
 /// (or has no disk left to capture) fails only its own backup; when no backup is left the job fails, and every
 /// backup of the checkpoint ends in <c>error</c> with its server released.
 /// </summary>
-public abstract class CheckpointJob(BackupCapture capture) : JobHandler
+public abstract class CheckpointJob(BackupCapture capture, Database db) : JobHandler
 {
     /// <summary>The job's failure code when a server vanished or has nothing left to capture.</summary>
     protected abstract string NothingToCaptureCode { get; }
@@ -20,8 +20,25 @@ public abstract class CheckpointJob(BackupCapture capture) : JobHandler
     public override IReadOnlyList<JobStep> Steps =>
     [
         new("capture", CaptureAsync),
+        new("capture bytes", (job, write, ct) => capture.RecordBytesAsync(write, job.JobId, ct))
+        {
+            Work = CaptureBytesAsync,
+        },
         new("complete", CompleteAsync),
     ];
+
+    /// <summary>Every disk of every server of the checkpoint, at one instant.</summary>
+    private async Task CaptureBytesAsync(JobContext job, CancellationToken ct)
+    {
+        var checkpointId = job.Payload<CheckpointJobPayload>().CheckpointId;
+        List<string> backupIds;
+        await using (var connection = await db.OpenAsync(ct))
+        {
+            backupIds = (await BackupRecords.BackupsOfCheckpointAsync(connection, null, checkpointId, ct))
+                .Where(b => b.Status == BackupStatus.Protecting).Select(b => b.Id).ToList();
+        }
+        await capture.CaptureBytesAsync(job.JobId, backupIds, ct);
+    }
 
     private async Task CaptureAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
@@ -41,6 +58,9 @@ public abstract class CheckpointJob(BackupCapture capture) : JobHandler
     private Task CompleteAsync(JobContext job, WriteScope write, CancellationToken ct) =>
         capture.FinishCheckpointAsync(write, job.Payload<CheckpointJobPayload>().CheckpointId, succeeded: true, ct);
 
-    public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
-        capture.FinishCheckpointAsync(write, job.Payload<CheckpointJobPayload>().CheckpointId, succeeded: false, ct);
+    public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
+    {
+        capture.ReleaseBytes(job.JobId);
+        return capture.FinishCheckpointAsync(write, job.Payload<CheckpointJobPayload>().CheckpointId, succeeded: false, ct);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Dapper;
 using Ims.Service.Auth;
+using Ims.Service.Data;
 using Ims.Service.Http;
 using Ims.Service.Ims;
 using Ims.Service.Jobs;
@@ -47,7 +48,7 @@ public static class ServerChangeOs
 
         var image = await write.Connection.QuerySingleOrDefaultAsync<ImageFacts>(new CommandDefinition(
             $"""
-            SELECT id AS Id, name AS Name, os_type AS OsType, min_disk AS MinDisk, whole_image AS WholeImage
+            SELECT id AS Id, name AS Name, os_type AS OsType, min_disk AS MinDisk, whole_image AS WholeImage, manifest_id AS ManifestId
             FROM images WHERE id = @imageId AND status = 'active' AND {ImageQueries.VisibleTo}
             """, new { imageId, project = caller.ProjectId }, write.Transaction, cancellationToken: ct));
         if (image is null) return EcsErrors.Invalid($"Image [{imageId}] could not be found.");
@@ -68,6 +69,12 @@ public static class ServerChangeOs
 
         var claim = await ServerGuards.TryClaimAsync(write, caller.ProjectId, server_id, TaskState, now, ct);
         if (!claim.Claimed) return claim.EcsRefusal()!;
+        // The system disk will be the new image's content; recording the manifest now keeps it alive until the job wrote it.
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE volumes SET source_manifest_id = @manifestId
+            WHERE id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @server_id AND boot_index = 0)
+            """, new { manifestId = image.ManifestId, server_id }, write.Transaction, cancellationToken: ct));
         var jobId = await jobs.EnqueueAsync(write, "ecs", ChangeOsJob.Type, caller.ProjectId,
             new ChangeOsPayload(server_id, imageId, server.Status == ServerStatus.Active),
             EcsJobEntities.ForServers("changeOS", [server_id]), server_id, ct);
@@ -91,11 +98,12 @@ public static class ServerChangeOs
         public string OsType { get; init; } = "Linux";
         public long MinDisk { get; init; }
         public bool WholeImage { get; init; }
+        public string? ManifestId { get; init; }
     }
 }
 
 /// <summary>Puts the new image on the server and its system disk, then hands the server back (running again).</summary>
-public sealed class ChangeOsJob : JobHandler
+public sealed class ChangeOsJob(Database db, DiskFiles files) : JobHandler
 {
     public const string Type = "changeOS";
 
@@ -105,27 +113,62 @@ public sealed class ChangeOsJob : JobHandler
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("change os", async (job, write, ct) =>
-        {
-            var payload = job.Payload<ChangeOsPayload>();
-            var os = await write.Connection.QuerySingleAsync<(string OsType, string Name)>(new CommandDefinition(
-                "SELECT os_type, name FROM images WHERE id = @ImageId", payload, write.Transaction, cancellationToken: ct));
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                """
-                UPDATE servers SET image_id = @ImageId, os_type = @osType, status = 'ACTIVE', task_state = NULL, updated_at = @now,
-                       san_policy = CASE WHEN @osType = 'Windows' THEN COALESCE(san_policy, 'OnlineAll') ELSE NULL END
-                WHERE id = @ServerId AND task_state = @taskState
-                """,
-                new { payload.ImageId, payload.ServerId, osType = os.OsType, now = job.NowMs, taskState = ServerChangeOs.TaskState },
-                write.Transaction, cancellationToken: ct));
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                """
-                UPDATE volumes SET image_id = @ImageId, updated_at = @now
-                WHERE id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @ServerId AND boot_index = 0)
-                """, new { payload.ImageId, payload.ServerId, now = job.NowMs }, write.Transaction, cancellationToken: ct));
-        }),
+        new("change os", CommitAsync) { Work = RestoreSystemDiskAsync },
     ];
 
-    public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
-        ServerGuards.ReleaseAsync(write, job.Payload<ChangeOsPayload>().ServerId, ServerChangeOs.TaskState, job.NowMs, ct);
+    /// <summary>Writes the new image onto the system disk (verified first: damaged image data leaves the old disk as it was).</summary>
+    private async Task RestoreSystemDiskAsync(JobContext job, CancellationToken ct)
+    {
+        var payload = job.Payload<ChangeOsPayload>();
+        SystemDisk? disk;
+        await using (var connection = await db.OpenAsync(ct))
+        {
+            disk = await connection.QuerySingleOrDefaultAsync<SystemDisk>(new CommandDefinition(
+                """
+                SELECT v.id AS Id, v.size_gb AS SizeGb, v.source_manifest_id AS ManifestId
+                FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
+                WHERE a.server_id = @ServerId AND a.boot_index = 0
+                """, payload, cancellationToken: ct));
+        }
+        if (disk is null) return;
+        await files.ReplaceAsync(disk.Id, disk.SizeGb * DiskFiles.BytesPerGb, disk.ManifestId, DiskFiles.EcsDamagedCode, ct);
+    }
+
+    private static async Task CommitAsync(JobContext job, WriteScope write, CancellationToken ct)
+    {
+        var payload = job.Payload<ChangeOsPayload>();
+        var os = await write.Connection.QuerySingleAsync<(string OsType, string Name)>(new CommandDefinition(
+            "SELECT os_type, name FROM images WHERE id = @ImageId", payload, write.Transaction, cancellationToken: ct));
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE servers SET image_id = @ImageId, os_type = @osType, status = 'ACTIVE', task_state = NULL, updated_at = @now,
+                   san_policy = CASE WHEN @osType = 'Windows' THEN COALESCE(san_policy, 'OnlineAll') ELSE NULL END
+            WHERE id = @ServerId AND task_state = @taskState
+            """,
+            new { payload.ImageId, payload.ServerId, osType = os.OsType, now = job.NowMs, taskState = ServerChangeOs.TaskState },
+            write.Transaction, cancellationToken: ct));
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE volumes SET image_id = @ImageId, source_manifest_id = NULL, updated_at = @now
+            WHERE id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @ServerId AND boot_index = 0)
+            """, new { payload.ImageId, payload.ServerId, now = job.NowMs }, write.Transaction, cancellationToken: ct));
+    }
+
+    public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
+    {
+        var payload = job.Payload<ChangeOsPayload>();
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE volumes SET source_manifest_id = NULL
+            WHERE id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @ServerId AND boot_index = 0)
+            """, payload, write.Transaction, cancellationToken: ct));
+        await ServerGuards.ReleaseAsync(write, payload.ServerId, ServerChangeOs.TaskState, job.NowMs, ct);
+    }
+
+    private sealed record SystemDisk
+    {
+        public string Id { get; init; } = "";
+        public long SizeGb { get; init; }
+        public string? ManifestId { get; init; }
+    }
 }

@@ -48,7 +48,8 @@ public static partial class ServerCreation
         var image = await write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
             $$"""
             SELECT id AS Id, name AS Name, status AS Status, imagetype AS ImageType, os_type AS OsType, os_bit AS OsBit,
-                   min_disk AS MinDisk, whole_image AS WholeImage, backup_id AS BackupId, data_disks_offline AS DataDisksOffline
+                   min_disk AS MinDisk, whole_image AS WholeImage, backup_id AS BackupId, data_disks_offline AS DataDisksOffline,
+                   manifest_id AS ManifestId
             FROM images WHERE id = @id AND status <> 'deleted' AND {{ImageQueries.VisibleTo}}
             """,
             new { id = spec.ImageRef, project = pid }, write.Transaction, cancellationToken: ct));
@@ -152,6 +153,8 @@ public static partial class ServerCreation
             {
                 Id = rootId, ProjectId = pid, Name = name, SizeGb = rootSize, VolumeType = spec.RootVolume.VolumeType!,
                 AvailabilityZone = zone, Bootable = true, ImageId = image.Id, Metadata = CleanMap(spec.RootVolume.Metadata),
+                // The system disk starts as the image: a whole image's captured system disk, else the image's own content.
+                SourceManifestId = wholeImage is not null ? wholeImage.SystemManifestId : image.ManifestId,
             });
             attachments.Add(new { volume_id = rootId, server_id = serverId, device = "/dev/vda", boot_index = (int?)0, delete_on_termination = 1, now });
             volumeIds.Add(rootId);
@@ -167,6 +170,7 @@ public static partial class ServerCreation
                 {
                     Id = dataId, ProjectId = pid, Name = $"{name}-volume-{index + 1:0000}", SizeGb = (int)disk.SizeGb,
                     VolumeType = disk.VolumeType, AvailabilityZone = zone, Multiattach = disk.Multiattach, Metadata = volumeMetadata,
+                    SourceManifestId = disk.ManifestId,
                 });
                 attachments.Add(new { volume_id = dataId, server_id = serverId, device = $"/dev/vd{letter++}", boot_index = (int?)null, delete_on_termination = 0, now });
                 volumeIds.Add(dataId);
@@ -346,5 +350,6 @@ public static partial class ServerCreation
         public bool WholeImage { get; init; }
         public string? BackupId { get; init; }
         public bool DataDisksOffline { get; init; }
+        public string? ManifestId { get; init; }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Dapper;
+using Ims.Service.Data;
 using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
@@ -44,7 +45,7 @@ public static class EcsJobEntities
 }
 
 /// <summary>Brings up the servers of one create request: disks first, then the servers themselves.</summary>
-public sealed class CreateServerJob(Volumes volumes) : JobHandler
+public sealed class CreateServerJob(Volumes volumes, DiskFiles files) : JobHandler
 {
     public const string Type = "createServer";
 
@@ -54,7 +55,10 @@ public sealed class CreateServerJob(Volumes volumes) : JobHandler
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("create disks", (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<CreateServersPayload>().VolumeIds, ct)),
+        new("create disks", (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<CreateServersPayload>().VolumeIds, ct))
+        {
+            Work = (job, ct) => files.MaterialiseAsync(job.Payload<CreateServersPayload>().VolumeIds, DiskFiles.EcsDamagedCode, ct),
+        },
         new("boot servers", BootAsync),
     ];
 
@@ -85,7 +89,7 @@ public sealed class CreateServerJob(Volumes volumes) : JobHandler
         await write.Connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM ports WHERE device_id IN @ids AND project_id = @projectId",
             new { ids = payload.ServerIds, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
-        await volumes.SetStatusAsync(write, payload.VolumeIds, Volumes.Error, [Volumes.Creating], ct);
+        await volumes.FailCreationAsync(write, payload.VolumeIds, ct);
     }
 }
 

@@ -54,14 +54,18 @@ public static partial class VolumeEndpoints
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
         var size = spec.Size;
+        string? sourceManifest = null;
         if (spec.ImageRef is not null)
         {
-            var minDisk = await write.Connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
-                "SELECT min_disk FROM images WHERE id = @id AND status = 'active' AND (visibility = 'public' OR owner = @pid)",
+            var image = await write.Connection.QuerySingleOrDefaultAsync<ImageSource>(new CommandDefinition(
+                "SELECT min_disk AS MinDisk, manifest_id AS ManifestId FROM images WHERE id = @id AND status = 'active' AND (visibility = 'public' OR owner = @pid)",
                 new { id = spec.ImageRef, pid = caller.ProjectId }, write.Transaction, cancellationToken: ct));
-            if (minDisk is null) return Invalid($"Image [{spec.ImageRef}] could not be found or is not active.");
-            size ??= (int)Math.Max(minDisk.Value, 10);
+            if (image is not { } found) return Invalid($"Image [{spec.ImageRef}] could not be found or is not active.");
+            var minDisk = found.MinDisk;
+            size ??= (int)Math.Max(minDisk, 10);
             if (size < minDisk) return Invalid($"volume.size must be at least the image's minimum disk size ({minDisk} GB).");
+            // The disk starts as a copy of the image's content (an empty disk while the image has none).
+            sourceManifest = found.ManifestId;
         }
 
         var total = spec.Count ?? 1;
@@ -78,6 +82,7 @@ public static partial class VolumeEndpoints
             Multiattach = spec.Multiattach ?? false,
             Bootable = spec.ImageRef is not null,
             ImageId = spec.ImageRef,
+            SourceManifestId = sourceManifest,
             Metadata = spec.Metadata?.ToDictionary(kv => kv.Key, kv => kv.Value!) ?? [],
             Tags = spec.Tags?.ToDictionary(kv => kv.Key, kv => kv.Value!) ?? [],
         }).ToList();
@@ -196,4 +201,10 @@ public static partial class VolumeEndpoints
 
     [GeneratedRegex(@"^.{1,64}$")]
     private static partial Regex NamePattern();
+
+    private sealed record ImageSource
+    {
+        public long MinDisk { get; init; }
+        public string? ManifestId { get; init; }
+    }
 }

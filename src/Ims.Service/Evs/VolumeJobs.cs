@@ -1,3 +1,4 @@
+using Ims.Service.Data;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 
@@ -6,7 +7,7 @@ namespace Ims.Service.Evs;
 public sealed record VolumesPayload(List<string> VolumeIds);
 
 /// <summary>Makes EVS disks created by a request usable.</summary>
-public sealed class CreateVolumeJob(Volumes volumes) : JobHandler
+public sealed class CreateVolumeJob(Volumes volumes, DiskFiles files) : JobHandler
 {
     public const string Type = "createVolume";
 
@@ -16,11 +17,14 @@ public sealed class CreateVolumeJob(Volumes volumes) : JobHandler
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("create", (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<VolumesPayload>().VolumeIds, ct)),
+        new("create", (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<VolumesPayload>().VolumeIds, ct))
+        {
+            Work = (job, ct) => files.MaterialiseAsync(job.Payload<VolumesPayload>().VolumeIds, DiskFiles.EvsDamagedCode, ct),
+        },
     ];
 
     public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
-        volumes.SetStatusAsync(write, job.Payload<VolumesPayload>().VolumeIds, Volumes.Error, [Volumes.Creating], ct);
+        volumes.FailCreationAsync(write, job.Payload<VolumesPayload>().VolumeIds, ct);
 }
 
 /// <summary>Removes EVS disks the request already moved to <c>deleting</c>.</summary>

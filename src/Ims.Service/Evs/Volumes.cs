@@ -18,6 +18,8 @@ public sealed record NewVolume
     public bool Multiattach { get; init; }
     public bool Bootable { get; init; }
     public string? ImageId { get; init; }
+    /// <summary>The manifest whose disk the volume starts as (an image's, or a backup's disk); null for an empty disk.</summary>
+    public string? SourceManifestId { get; init; }
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
 }
@@ -63,9 +65,10 @@ public sealed record AttachmentRow
 }
 
 /// <summary>
-/// The one place where volumes come into being and disappear, whoever asks (EVS, or ECS for a server's disks).
-/// Today a volume is only a row; when disks get real bytes (a sparse file per volume), allocating and removing
-/// them belongs here, so that neither the EVS nor the ECS API has to change.
+/// The one place where volumes come into being and disappear, whoever asks (EVS, or ECS for a server's disks). A volume
+/// is a row and a sparse file of the data plane: the row is written with the request (with the manifest the disk is
+/// restored from), the creating job's <c>Work</c> makes the file (<see cref="Data.DiskFiles"/>), and a deleted row
+/// leaves a durable mark that has the <see cref="Data.DataJanitor"/> remove the file after the commit.
 /// </summary>
 public sealed class Volumes(TimeProvider time)
 {
@@ -94,28 +97,37 @@ public sealed class Volumes(TimeProvider time)
         var rows = volumes.Select(v => new
         {
             v.Id, v.ProjectId, v.Name, v.Description, v.SizeGb, v.VolumeType, v.AvailabilityZone,
-            Multiattach = v.Multiattach ? 1 : 0, Bootable = v.Bootable ? 1 : 0, v.ImageId,
+            Multiattach = v.Multiattach ? 1 : 0, Bootable = v.Bootable ? 1 : 0, v.ImageId, v.SourceManifestId,
             Metadata = JsonSerializer.Serialize(v.Metadata), Tags = JsonSerializer.Serialize(v.Tags), Now = now,
         }).ToList();
         if (rows.Count == 0) return;
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO volumes (id, project_id, name, description, size_gb, volume_type, availability_zone, status,
-                                 multiattach, bootable, image_id, metadata, tags, created_at, updated_at)
+                                 multiattach, bootable, image_id, source_manifest_id, metadata, tags, created_at, updated_at)
             VALUES (@Id, @ProjectId, @Name, @Description, @SizeGb, @VolumeType, @AvailabilityZone, 'creating',
-                    @Multiattach, @Bootable, @ImageId, @Metadata, @Tags, @Now, @Now)
+                    @Multiattach, @Bootable, @ImageId, @SourceManifestId, @Metadata, @Tags, @Now, @Now)
             """,
             rows, write.Transaction, cancellationToken: ct));
     }
 
     /// <summary>
-    /// Finishes creation: volumes still <c>creating</c> become <c>in-use</c> if attached, else <c>available</c>.
-    /// Idempotent, so a resumed job may run it again.
+    /// Finishes creation: volumes still <c>creating</c> become <c>in-use</c> if attached, else <c>available</c>, and
+    /// no longer hold their source manifest (their files are written). Idempotent, so a resumed job may run it again.
     /// </summary>
     public Task CompleteCreationAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct) =>
         ids.Count == 0 ? Task.CompletedTask : write.Connection.ExecuteAsync(new CommandDefinition(
             $"""
-            UPDATE volumes SET status = {SettledStatus}, updated_at = @now
+            UPDATE volumes SET status = {SettledStatus}, source_manifest_id = NULL, updated_at = @now
+            WHERE id IN @ids AND status = 'creating'
+            """,
+            new { ids, now = NowMs }, write.Transaction, cancellationToken: ct));
+
+    /// <summary>Volumes whose creation failed: <c>error</c>, and their source manifest is no longer held.</summary>
+    public Task FailCreationAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct) =>
+        ids.Count == 0 ? Task.CompletedTask : write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE volumes SET status = 'error', source_manifest_id = NULL, updated_at = @now
             WHERE id IN @ids AND status = 'creating'
             """,
             new { ids, now = NowMs }, write.Transaction, cancellationToken: ct));
@@ -133,11 +145,18 @@ public sealed class Volumes(TimeProvider time)
             $"UPDATE volumes SET status = {SettledStatus}, updated_at = @now WHERE id IN @ids",
             new { ids, now = NowMs }, write.Transaction, cancellationToken: ct));
 
-    /// <summary>Removes volumes for good. Their attachments must already be gone.</summary>
-    public Task DeleteAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct) =>
-        ids.Count == 0 ? Task.CompletedTask : write.Connection.ExecuteAsync(new CommandDefinition(
+    /// <summary>
+    /// Removes volumes for good; their files go once the transaction has committed (a durable mark the data janitor
+    /// serves, so a crash in between loses nothing). Their attachments must already be gone.
+    /// </summary>
+    public async Task DeleteAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct)
+    {
+        if (ids.Count == 0) return;
+        await write.Connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM volumes WHERE id IN @ids",
             new { ids }, write.Transaction, cancellationToken: ct));
+        await Data.DataJanitor.DoomVolumeFilesAsync(write, ids, NowMs, ct);
+    }
 
     public static Task<VolumeRow?> FindAsync(DbConnection connection, DbTransaction? transaction, string projectId,
         string volumeId, CancellationToken ct) =>

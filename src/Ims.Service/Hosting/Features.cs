@@ -1,5 +1,6 @@
 using Ims.Service.Backups;
 using Ims.Service.Cbr;
+using Ims.Service.Data;
 using Ims.Service.Csbs;
 using Ims.Service.Ecs;
 using Ims.Service.Eps;
@@ -17,6 +18,9 @@ internal static class Features
     public static void AddServices(IServiceCollection services)
     {
         services.AddSingleton<JobFaults>();
+        services.AddSingleton<DiskFiles>();
+        services.AddSingleton<DataJanitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<DataJanitor>());
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
         services.AddSingleton<JobHandler, WholeImageFromServerJob>();
         services.AddSingleton<JobHandler, AddImageMembersJob>();
@@ -57,5 +61,7 @@ internal static class Features
         app.MapCbrBackups();
         app.MapCsbs();
         app.MapFaults();
+        app.MapVolumeData();
+        app.MapDataAdmin();
     }
 }

@@ -60,8 +60,9 @@ public sealed class CrossRegionCopyJob : JobHandler
                 """, args, write.Transaction, cancellationToken: ct));
             await write.Connection.ExecuteAsync(new CommandDefinition(
                 """
-                INSERT INTO backup_volumes (backup_id, volume_id, name, size_gb, volume_type, device, boot_index, multiattach, bootable)
-                SELECT @BackupId, volume_id, name, size_gb, volume_type, device, boot_index, multiattach, bootable
+                INSERT INTO backup_volumes (backup_id, volume_id, name, size_gb, volume_type, device, boot_index, multiattach, bootable,
+                                            manifest_id)
+                SELECT @BackupId, volume_id, name, size_gb, volume_type, device, boot_index, multiattach, bootable, manifest_id
                 FROM backup_volumes WHERE backup_id = @SourceBackupId
                 """, args, write.Transaction, cancellationToken: ct));
             await write.Connection.ExecuteAsync(new CommandDefinition(

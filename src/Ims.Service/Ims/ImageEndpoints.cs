@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
+using Ims.Service.Data;
 using Ims.Service.Http;
 using Ims.Service.Storage;
 
@@ -83,6 +84,8 @@ public static class ImageEndpoints
             new { image_id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, write.Transaction, cancellationToken: ct));
         if (body?.DeleteBackup == true && image.WholeImage && image.BackupId is not null)
             await BackupRemoval.DeleteAsync(write, caller.ProjectId, [image.BackupId], ct);
+        // The image's content (its own, or its backup's) may have been the last user of some chunks.
+        await DataJanitor.RequestCollectionAsync(write, ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
     }

@@ -6,12 +6,14 @@ namespace Ims.Service.Ims;
 /// <summary>
 /// The disks a whole image restores, read from its backup: what ECS needs to give a new server the same layout.
 /// </summary>
-public sealed record WholeImageDisks(long SystemDiskGb, string SystemDiskType, string? SanPolicy, IReadOnlyList<WholeImageDisks.Disk> DataDisks)
+public sealed record WholeImageDisks(long SystemDiskGb, string SystemDiskType, string? SanPolicy, IReadOnlyList<WholeImageDisks.Disk> DataDisks,
+    string? SystemManifestId = null)
 {
     /// <summary>Volume metadata key set on data disks that come up offline (a Windows source without OnlineAll).</summary>
     public const string OfflineKey = "offline";
 
-    public sealed record Disk(string VolumeId, long SizeGb, string VolumeType, bool Multiattach, string Device);
+    /// <summary>A captured data disk; <paramref name="ManifestId"/> names its bytes (null: captured before disks had bytes).</summary>
+    public sealed record Disk(string VolumeId, long SizeGb, string VolumeType, bool Multiattach, string Device, string? ManifestId = null);
 
     /// <summary>The recorded disks of <paramref name="backupId"/>, data disks in device order; null without a system disk.</summary>
     public static async Task<WholeImageDisks?> LoadAsync(WriteScope write, string backupId, CancellationToken ct)
@@ -19,7 +21,7 @@ public sealed record WholeImageDisks(long SystemDiskGb, string SystemDiskType, s
         var rows = (await write.Connection.QueryAsync<Row>(new CommandDefinition(
             """
             SELECT bv.volume_id AS VolumeId, bv.size_gb AS SizeGb, bv.volume_type AS VolumeType, bv.multiattach AS Multiattach,
-                   bv.device AS Device, bv.boot_index AS BootIndex, b.san_policy AS SanPolicy
+                   bv.device AS Device, bv.boot_index AS BootIndex, b.san_policy AS SanPolicy, bv.manifest_id AS ManifestId
             FROM backup_volumes bv JOIN backups b ON b.id = bv.backup_id
             WHERE bv.backup_id = @backupId
             ORDER BY bv.device
@@ -27,7 +29,8 @@ public sealed record WholeImageDisks(long SystemDiskGb, string SystemDiskType, s
         var system = rows.FirstOrDefault(r => r.BootIndex == 0);
         if (system is null) return null;
         return new WholeImageDisks(system.SizeGb, system.VolumeType, system.SanPolicy,
-            [.. rows.Where(r => r.BootIndex != 0).Select(r => new Disk(r.VolumeId, r.SizeGb, r.VolumeType, r.Multiattach, r.Device))]);
+            [.. rows.Where(r => r.BootIndex != 0).Select(r => new Disk(r.VolumeId, r.SizeGb, r.VolumeType, r.Multiattach, r.Device, r.ManifestId))],
+            system.ManifestId);
     }
 
     private sealed record Row
@@ -39,5 +42,6 @@ public sealed record WholeImageDisks(long SystemDiskGb, string SystemDiskType, s
         public string Device { get; init; } = "";
         public long? BootIndex { get; init; }
         public string? SanPolicy { get; init; }
+        public string? ManifestId { get; init; }
     }
 }

@@ -137,8 +137,16 @@ public sealed class WholeImageFromServerJob(BackupCapture capture) : WholeImageJ
             var payload = job.Payload<WholeImagePayload>();
             if (!await capture.CaptureAsync(write, payload.BackupId!, [], ct))
                 throw JobContext.Fail("IMG.0110", ImsErrors.MessageOf("IMG.0110"));
-            await MarkSavingAsync(job, write, "CreateBackup", 40.0, ct);
+            await MarkSavingAsync(job, write, "CreateBackup", 20.0, ct);
         }),
+        new("CaptureDisks", (job, write, ct) =>
+        {
+            job.Entities["process_percent"] = 40.0;
+            return capture.RecordBytesAsync(write, job.JobId, ct);
+        })
+        {
+            Work = (job, ct) => capture.CaptureBytesAsync(job.JobId, [job.Payload<WholeImagePayload>().BackupId!], ct),
+        },
         new("FinishBackup", async (job, write, ct) =>
         {
             await capture.FinishCheckpointAsync(write, job.Payload<WholeImagePayload>().CheckpointId!, succeeded: true, ct);
@@ -151,6 +159,7 @@ public sealed class WholeImageFromServerJob(BackupCapture capture) : WholeImageJ
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         await base.OnFailedAsync(job, write, ct);
+        capture.ReleaseBytes(job.JobId);
         var payload = job.Payload<WholeImagePayload>();
         // Releases the server, then removes the backup this job made; the killed image no longer points at it.
         await capture.FinishCheckpointAsync(write, payload.CheckpointId!, succeeded: false, ct);

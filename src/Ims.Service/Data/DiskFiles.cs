@@ -1,0 +1,95 @@
+using Dapper;
+using Ims.DataPlane;
+using Ims.Service.Jobs;
+using Ims.Service.Storage;
+using DataPlaneStore = Ims.DataPlane.DataPlane;
+
+namespace Ims.Service.Data;
+
+/// <summary>
+/// The bytes behind volume records: job steps call this from their <c>Work</c> (outside any transaction) to give new
+/// volumes their files, restored from the manifest recorded in <c>volumes.source_manifest_id</c> or empty.
+/// </summary>
+public sealed class DiskFiles(Database db, DataPlaneStore store)
+{
+    public const long BytesPerGb = 1L << 30;
+
+    /// <summary>The job error code of an ECS job (create, change OS) whose disk could not be restored: data damaged.</summary>
+    public const string EcsDamagedCode = "Ecs.0218";
+
+    /// <summary>The job error code of an EVS disk created from an image whose data is damaged.</summary>
+    public const string EvsDamagedCode = "EVS.5410";
+
+    /// <summary>
+    /// Gives every volume of <paramref name="volumeIds"/> still <c>creating</c> its file. Idempotent (the data plane's
+    /// create and restore are), so a resumed job simply runs it again. A damaged or missing chunk fails the job with
+    /// <paramref name="damagedCode"/>; the data plane then leaves no file for that volume.
+    /// </summary>
+    public async Task MaterialiseAsync(IReadOnlyCollection<string> volumeIds, string damagedCode, CancellationToken ct)
+    {
+        if (volumeIds.Count == 0) return;
+        List<NewDisk> disks;
+        await using (var connection = await db.OpenAsync(ct))
+        {
+            disks = (await connection.QueryAsync<NewDisk>(new CommandDefinition(
+                """
+                SELECT id AS Id, size_gb AS SizeGb, source_manifest_id AS SourceManifestId
+                FROM volumes WHERE id IN @volumeIds AND status = 'creating'
+                """, new { volumeIds }, cancellationToken: ct))).AsList();
+        }
+        foreach (var disk in disks)
+            await WriteDiskAsync(disk.Id, disk.SizeGb * BytesPerGb, disk.SourceManifestId, damagedCode, ct);
+    }
+
+    /// <summary>
+    /// Replaces a volume's content with the disk a manifest names (changing a server's OS), or with zeros when
+    /// <paramref name="manifestId"/> is null. The manifest is verified first, so damaged image data fails the job with
+    /// <paramref name="damagedCode"/> before the old content is touched.
+    /// </summary>
+    public async Task ReplaceAsync(string volumeId, long sizeBytes, string? manifestId, string damagedCode, CancellationToken ct)
+    {
+        if (manifestId is not null)
+        {
+            var check = await store.VerifyAsync([manifestId], ct);
+            if (!check.Ok) throw Damaged(volumeId, damagedCode, Describe(check.Damaged[0]));
+        }
+        await store.DeleteVolumeAsync(volumeId, ct);
+        await WriteDiskAsync(volumeId, sizeBytes, manifestId, damagedCode, ct);
+    }
+
+    /// <summary>
+    /// Makes sure a volume has its file before bytes are read from or written to it. A volume whose record predates disk
+    /// bytes has none yet: it reads as zeros, so an empty file is its content.
+    /// </summary>
+    public async Task EnsureAsync(string volumeId, long sizeBytes, CancellationToken ct)
+    {
+        if (!store.VolumeExists(volumeId)) await store.CreateVolumeAsync(volumeId, sizeBytes, ct);
+    }
+
+    private async Task WriteDiskAsync(string volumeId, long sizeBytes, string? manifestId, string damagedCode, CancellationToken ct)
+    {
+        try
+        {
+            if (manifestId is null) await store.CreateVolumeAsync(volumeId, sizeBytes, ct);
+            else await store.RestoreVolumeAsync(volumeId, sizeBytes, manifestId, ct);
+        }
+        catch (DamagedChunkException ex)
+        {
+            throw Damaged(volumeId, damagedCode, ex.Message);
+        }
+    }
+
+    private static JobFailedException Damaged(string volumeId, string code, string detail) =>
+        JobContext.Fail(code, $"The data of disk {volumeId} could not be restored because the stored image or backup data is " +
+            $"damaged ({detail}). The disk was not written; verify the image or backup and create it again.");
+
+    private static string Describe(DamagedChunk chunk) =>
+        $"chunk {chunk.ChunkIndex} ({chunk.ChunkId}) of manifest {chunk.ManifestId}: {chunk.Problem}";
+
+    private sealed record NewDisk
+    {
+        public string Id { get; init; } = "";
+        public long SizeGb { get; init; }
+        public string? SourceManifestId { get; init; }
+    }
+}
