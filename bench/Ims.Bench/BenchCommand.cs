@@ -236,7 +236,7 @@ internal static class BenchCommand
     /// The Release build of src/Ims.Service in the repository around this program (or the working directory). The
     /// bench builds nothing itself; a build older than its sources would measure code that is no longer there.
     /// </summary>
-    private static string LocateServiceBuild()
+    internal static string LocateServiceBuild()
     {
         // The repository this program was built in, wherever it is started from; then the one around the working folder.
         var root = FindRepositoryRoot(AppContext.BaseDirectory) ?? FindRepositoryRoot(Directory.GetCurrentDirectory())

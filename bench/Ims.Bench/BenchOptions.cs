@@ -112,6 +112,8 @@ internal sealed class BenchOptions
           --service PATH          the service's Ims.Service.dll (default: its Release build in this repository)
           --service-setting K=V   an extra service setting (repeatable), for experiments
           --keep-data             leave the service's data folder behind instead of deleting it
+
+        The data-plane benchmark (ours against restic and borg) is a separate command: `-- data --help`.
         """;
 }
 
