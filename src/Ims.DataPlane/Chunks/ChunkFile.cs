@@ -8,6 +8,8 @@ internal enum ChunkCodec : byte
 {
     None = 0,
     Brotli = 1,
+    /// <summary>A map of 4 KiB blocks (zero, literal, or a copy of an earlier block of the chunk) then the literal blocks.</summary>
+    Blocks = 2,
 }
 
 /// <summary>
@@ -35,6 +37,12 @@ internal static class ChunkFile
     public static int Encode(ReadOnlySpan<byte> content, Span<byte> output, out bool payloadIsContent)
     {
         var payload = output[HeaderSize..];
+        if (BlockCodec.TryEncode(content, payload, out var blocksLength))
+        {
+            WriteHeader(output, new Header(ChunkCodec.Blocks, blocksLength, content.Length));
+            payloadIsContent = false;
+            return HeaderSize + blocksLength;
+        }
         if (TryCompress(content, payload, out var compressedLength))
         {
             WriteHeader(output, new Header(ChunkCodec.Brotli, compressedLength, content.Length));
@@ -88,7 +96,7 @@ internal static class ChunkFile
             return null;
         }
         var codec = (ChunkCodec)source[5];
-        if (codec is not (ChunkCodec.None or ChunkCodec.Brotli))
+        if (codec is not (ChunkCodec.None or ChunkCodec.Brotli or ChunkCodec.Blocks))
         {
             problem = $"unknown codec {source[5]}";
             return null;
@@ -116,6 +124,7 @@ internal static class ChunkFile
             payload.CopyTo(content);
             return true;
         }
+        if (header.Codec == ChunkCodec.Blocks) return BlockCodec.TryDecode(payload, content[..header.OriginalLength]);
         return BrotliDecoder.TryDecompress(payload, content[..header.OriginalLength], out var written) && written == header.OriginalLength;
     }
 }

@@ -27,7 +27,8 @@ public class ChunkFormatTests
     {
         Assert.Equal(0, (byte)ChunkCodec.None);
         Assert.Equal(1, (byte)ChunkCodec.Brotli);
-        Assert.Equal(2, Enum.GetValues<ChunkCodec>().Length);
+        Assert.Equal(2, (byte)ChunkCodec.Blocks);
+        Assert.Equal(3, Enum.GetValues<ChunkCodec>().Length);
     }
 
     [Fact]
@@ -46,5 +47,47 @@ public class ChunkFormatTests
         var decoded = new byte[repeated.Length];
         Assert.True(ChunkFile.TryDecode(header.Value, scratch.AsSpan(ChunkFile.HeaderSize, length - ChunkFile.HeaderSize), decoded));
         Assert.Equal(repeated, decoded);
+    }
+
+    [Fact]
+    public void Zero_and_repeated_blocks_inside_a_chunk_are_not_stored_and_decode_exactly()
+    {
+        // Half random, then a hole, then copies of an earlier 64 KiB run, and a short last block: a disk chunk's mix.
+        var content = new byte[Plane.ChunkSize - 3000];
+        Patterns.Random(Plane.ChunkSize / 2, 7).CopyTo(content, 0);
+        var copied = content.AsSpan(0, 64 * 1024).ToArray();
+        for (var offset = Plane.ChunkSize * 3 / 4; offset + copied.Length <= content.Length; offset += copied.Length)
+            copied.CopyTo(content, offset);
+        content[^1] = 9;
+
+        var scratch = new byte[Plane.ChunkSize + 64];
+        var length = ChunkFile.Encode(content, scratch, out var asIs);
+        Assert.False(asIs);
+        var header = ChunkFile.ReadHeader(scratch, length, out var problem);
+        Assert.True(header.HasValue, problem);
+        Assert.Equal(ChunkCodec.Blocks, header.Value.Codec);
+        Assert.True(length < Plane.ChunkSize / 2 + 64 * 1024 + 8 * 1024, $"stored {length} bytes");
+
+        var decoded = new byte[content.Length];
+        Assert.True(ChunkFile.TryDecode(header.Value, scratch.AsSpan(ChunkFile.HeaderSize, length - ChunkFile.HeaderSize), decoded));
+        Assert.Equal(content, decoded);
+    }
+
+    [Fact]
+    public void A_malformed_block_map_does_not_decode()
+    {
+        var content = new byte[3 * BlockCodec.BlockSize];
+        content[0] = 1;
+        var payload = new byte[content.Length];
+        Assert.True(BlockCodec.TryEncode(content, payload, out var written));
+        var decoded = new byte[content.Length];
+        Assert.True(BlockCodec.TryDecode(payload.AsSpan(0, written), decoded));
+        Assert.Equal(content, decoded);
+
+        Assert.False(BlockCodec.TryDecode(payload.AsSpan(0, written - 1), decoded)); // literal cut short
+        var forward = payload.AsSpan(0, written).ToArray();
+        forward[2] = 2; // block 1 claims to copy block 2, which comes after it
+        forward[3] = 0;
+        Assert.False(BlockCodec.TryDecode(forward, decoded));
     }
 }
