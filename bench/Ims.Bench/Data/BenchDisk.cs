@@ -47,8 +47,9 @@ internal sealed class BenchDisk
     public const int MaxExtentUnits = 16;
     public const int ChangeWriteSize = 1024 * 1024;
 
-    private BenchDisk(long size, int seed, IReadOnlyList<Extent> extents, IReadOnlyList<ChangeWrite> change)
+    private BenchDisk(long size, int seed, IReadOnlyList<Extent> extents, IReadOnlyList<ChangeWrite> change, bool contiguousChange)
     {
+        ContiguousChange = contiguousChange;
         Size = size;
         Seed = seed;
         Extents = extents;
@@ -56,6 +57,9 @@ internal sealed class BenchDisk
     }
 
     public long Size { get; }
+
+    /// <summary>Whether the 1% change is one run of consecutive writes rather than one write per slice of the disk.</summary>
+    public bool ContiguousChange { get; }
     public int Seed { get; }
     public IReadOnlyList<Extent> Extents { get; }
     public IReadOnlyList<ChangeWrite> Change { get; }
@@ -65,7 +69,7 @@ internal sealed class BenchDisk
 
     public long ChangedBytes => Change.Sum(w => (long)w.Length);
 
-    public static BenchDisk Make(long size, int seed)
+    public static BenchDisk Make(long size, int seed, bool contiguousChange = false)
     {
         if (size % Unit != 0 || size < 16L * Unit) throw new ArgumentOutOfRangeException(nameof(size), "whole MiB, at least 16");
         // System.Random with a seed is the legacy subtractive generator, whose sequence .NET keeps stable across versions.
@@ -104,15 +108,25 @@ internal sealed class BenchDisk
         }
 
         var writes = (int)Math.Max(1, Math.Round(size / 100.0 / ChangeWriteSize));
-        var slice = size / writes;
         var change = new List<ChangeWrite>(writes);
-        for (var i = 0; i < writes; i++)
+        if (contiguousChange)
         {
-            var room = (slice - ChangeWriteSize) / 4096;
-            var inSlice = (long)(random.NextDouble() * room) * 4096;
-            change.Add(new ChangeWrite(i * slice + inSlice, ChangeWriteSize));
+            // One run of consecutive writes at a seeded 4 KiB-aligned place, as a guest rewriting one file does.
+            var room = (size - (long)writes * ChangeWriteSize) / 4096;
+            var start = (long)(random.NextDouble() * room) * 4096;
+            for (var i = 0; i < writes; i++) change.Add(new ChangeWrite(start + (long)i * ChangeWriteSize, ChangeWriteSize));
         }
-        return new BenchDisk(size, seed, extents, change);
+        else
+        {
+            var slice = size / writes;
+            for (var i = 0; i < writes; i++)
+            {
+                var room = (slice - ChangeWriteSize) / 4096;
+                var inSlice = (long)(random.NextDouble() * room) * 4096;
+                change.Add(new ChangeWrite(i * slice + inSlice, ChangeWriteSize));
+            }
+        }
+        return new BenchDisk(size, seed, extents, change, contiguousChange);
     }
 
     public long BytesOf(ExtentKind kind) => Extents.Where(e => e.Kind == kind).Sum(e => e.Length);
@@ -120,12 +134,14 @@ internal sealed class BenchDisk
     public string Describe()
     {
         static string MiB(long bytes) => (bytes / (double)Unit).ToString("0", CultureInfo.InvariantCulture);
+        var where = ContiguousChange
+            ? string.Create(CultureInfo.InvariantCulture, $"one after the other from a seeded 4 KiB-aligned offset ({Change[0].Offset})")
+            : $"one per {MiB(Size / Change.Count)} MiB slice at a seeded 4 KiB-aligned offset";
         return string.Create(CultureInfo.InvariantCulture,
             $"{MiB(Size)} MiB, seed {Seed}: {Extents.Count} extents of 1-{MaxExtentUnits} MiB at 1 MiB alignment, shuffled; " +
             $"holes {MiB(BytesOf(ExtentKind.Hole))} MiB, random {MiB(BytesOf(ExtentKind.Random))} MiB, " +
             $"repeated 64 KiB blocks ({RepeatedPatterns} distinct) {MiB(BytesOf(ExtentKind.Repeated))} MiB; " +
-            $"1% change: {Change.Count} writes of {ChangeWriteSize / 1024} KiB ({ChangedBytes * 100.0 / Size:0.00}% of the disk), " +
-            $"one per {MiB(Size / Change.Count)} MiB slice at a seeded 4 KiB-aligned offset");
+            $"1% change: {Change.Count} writes of {ChangeWriteSize / 1024} KiB ({ChangedBytes * 100.0 / Size:0.00}% of the disk), {where}");
     }
 
     /// <summary>Fills <paramref name="buffer"/> with the content of the 1 MiB unit at <paramref name="offset"/> of an extent.</summary>

@@ -17,6 +17,7 @@ internal static class DataBenchCommand
 
           --size-mib N          the disk's size (2048)
           --seed N              the disk's seed (20260101)
+          --change KIND         the 1% change: spread (one 1 MiB write per slice of the disk) or contiguous (spread)
           --work DIR            where the disk, repositories and restores go, deleted at the end (/tmp)
           --tools LIST          comma-separated subset of ours,restic,borg,borg-fixed (all)
           --no-whole-image      skip the whole-image creates through the service
@@ -30,6 +31,7 @@ internal static class DataBenchCommand
     {
         public long SizeBytes { get; set; } = 2048L * 1024 * 1024;
         public int Seed { get; set; } = 20260101;
+        public bool ContiguousChange { get; set; }
         public string Work { get; set; } = Path.GetTempPath();
         public HashSet<string> Tools { get; } = ["ours", "restic", "borg", "borg-fixed"];
         public bool WholeImage { get; set; } = true;
@@ -126,7 +128,7 @@ internal static class DataBenchCommand
         Console.WriteLine("timing:   wall time of the tool's run (process start included for restic and borg; the library call alone for ours); " +
                           "restores also until the restored files are fsynced; throughput = logical disk size / that time; MB = 10^6 bytes");
 
-        var disk = BenchDisk.Make(options.SizeBytes, options.Seed);
+        var disk = BenchDisk.Make(options.SizeBytes, options.Seed, options.ContiguousChange);
         var file = Path.Combine(work, "disk.img");
         Console.WriteLine($"disk:     {file}");
         Console.WriteLine($"          {disk.Describe()}");
@@ -391,6 +393,14 @@ internal static class DataBenchCommand
             {
                 case "size-mib": options.SizeBytes = Number(arg, value, 16) * 1024L * 1024; break;
                 case "seed": options.Seed = (int)Number(arg, value, 0); break;
+                case "change":
+                    options.ContiguousChange = value switch
+                    {
+                        "spread" => false,
+                        "contiguous" => true,
+                        _ => throw new UsageException("--change is spread or contiguous"),
+                    };
+                    break;
                 case "work": options.Work = Path.GetFullPath(value); break;
                 case "whole-image-repeats": options.WholeImageRepeats = (int)Number(arg, value, 1); break;
                 case "service": options.ServiceDll = Path.GetFullPath(value); break;
