@@ -100,10 +100,8 @@ public static class VolumeDataEndpoints
         DiskFiles files)
     {
         var ct = http.RequestAborted;
-        var (volume, problem) = await UsableVolumeAsync(db, caller, volume_id, ct);
+        var (size, problem) = await VolumeWithFileAsync(db, files, caller, volume_id, ct);
         if (problem is not null) return problem;
-        var size = volume!.SizeGb * DiskFiles.BytesPerGb;
-        await files.EnsureAsync(volume_id, size, ct);
         var hash = await store.HashVolumeAsync(volume_id, ct);
         return TypedResults.Json(new { volume_id, size, sha256 = hash });
     }
@@ -112,10 +110,8 @@ public static class VolumeDataEndpoints
         DiskFiles files)
     {
         var ct = http.RequestAborted;
-        var (volume, problem) = await UsableVolumeAsync(db, caller, volume_id, ct);
+        var (size, problem) = await VolumeWithFileAsync(db, files, caller, volume_id, ct);
         if (problem is not null) return problem;
-        var size = volume!.SizeGb * DiskFiles.BytesPerGb;
-        await files.EnsureAsync(volume_id, size, ct);
         var chunks = await store.ListChunksAsync(volume_id, ct);
         return TypedResults.Json(new
         {
@@ -124,6 +120,17 @@ public static class VolumeDataEndpoints
             chunk_size = DataPlaneStore.ChunkSize,
             chunks = chunks.Select(c => new { index = c.Index, sha256 = c.Sha256 }),
         });
+    }
+
+    /// <summary>The size of the caller's usable volume, whose file exists once this returns without a problem.</summary>
+    private static async Task<(long Size, ApiError? Problem)> VolumeWithFileAsync(Database db, DiskFiles files, Caller caller,
+        string volumeId, CancellationToken ct)
+    {
+        var (volume, problem) = await UsableVolumeAsync(db, caller, volumeId, ct);
+        if (problem is not null) return (0, problem);
+        var size = volume!.SizeGb * DiskFiles.BytesPerGb;
+        await files.EnsureAsync(volumeId, size, ct);
+        return (size, null);
     }
 
     /// <summary>The caller's volume, if its bytes can be used now (not while it is created, deleted or failed).</summary>
