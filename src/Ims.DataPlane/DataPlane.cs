@@ -19,6 +19,12 @@ public sealed record DataPlaneOptions
 
     /// <summary>How many chunks are hashed, stored or restored at once.</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// How many chunk-sized reads the data plane keeps in flight ahead of its workers (read-ahead into the page cache,
+    /// no extra memory of its own); the device is busiest with several requests queued.
+    /// </summary>
+    public int IoDepth { get; init; } = 16;
 }
 
 /// <summary>One disk to capture (the data plane itself knows what changed since the volume's last capture).</summary>
@@ -108,6 +114,8 @@ public sealed class DataPlane : IDisposable
 
     private int Parallelism => Math.Max(1, Options.Parallelism);
 
+    private int IoDepth => Math.Max(1, Options.IoDepth);
+
     /// <summary>
     /// Opens (creating if needed) the store under <see cref="DataPlaneOptions.Root"/>; refuses a store of an unknown
     /// version or chunk size with <see cref="NotSupportedException"/>. Temporary files left by a crash are removed.
@@ -170,7 +178,7 @@ public sealed class DataPlane : IDisposable
         {
             using (var file = DurableFile.CreateSparse(temp, sizeBytes))
             {
-                await Restorer.WriteAsync(manifest, file, chunks, Parallelism, ct).ConfigureAwait(false);
+                await Restorer.WriteAsync(manifest, file, chunks, Parallelism, IoDepth, ct).ConfigureAwait(false);
                 Posix.Flush(file);
             }
             volumes.Publish(volumeId, temp, sizeBytes, SnapshotSource.Describes(manifest, sizeBytes) ? manifestId : null);

@@ -86,6 +86,23 @@ internal sealed class ChunkStore(StoreLayout layout, TempFiles temps, TimeProvid
     }
 
     /// <summary>
+    /// Starts reading a stored chunk into the page cache without waiting for it (a later <see cref="Read"/> finds it
+    /// there or in flight). A hint: a missing chunk is ignored here and reported by the read.
+    /// </summary>
+    public void Prefetch(string name)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(PathOf(name), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            Posix.WillNeed(handle, 0, 0);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The read that follows reports it.
+        }
+    }
+
+    /// <summary>
     /// Reads and verifies a chunk into <paramref name="content"/>; returns its length. A chunk that is missing,
     /// torn, or whose bytes do not hash to its name throws <see cref="DamagedChunkException"/>; a damaged file is moved
     /// aside as <c>.bad</c> so that a later capture can store a good copy.

@@ -15,7 +15,8 @@ internal static class Restorer
 {
     private const int CachedChunks = 4;
 
-    public static async Task WriteAsync(Manifest manifest, SafeFileHandle target, ChunkStore store, int parallelism, CancellationToken ct)
+    public static async Task WriteAsync(Manifest manifest, SafeFileHandle target, ChunkStore store, int parallelism,
+        int ioDepth, CancellationToken ct)
     {
         var entries = manifest.Entries;
         var repeats = entries.GroupBy(e => e.ChunkId, StringComparer.Ordinal).Where(g => g.Skip(1).Any())
@@ -23,6 +24,26 @@ internal static class Restorer
         using var cache = new RepeatedChunkCache(CachedChunks);
         var next = -1;
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // The prefetcher keeps up to ioDepth chunks ahead of the workers being read into the page cache: each entry
+        // takes a slot when prefetched and gives it back when a worker has written it.
+        using var window = new SemaphoreSlim(Math.Max(1, ioDepth));
+
+        void Prefetcher()
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            try
+            {
+                foreach (var entry in entries)
+                {
+                    window.Wait(failed.Token);
+                    if (seen.Add(entry.ChunkId)) store.Prefetch(entry.ChunkId);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // A worker failed or the restore was cancelled: the workers report it.
+            }
+        }
 
         void Worker()
         {
@@ -35,10 +56,15 @@ internal static class Restorer
                 {
                     var entry = entries[i];
                     var offset = entry.Index * DataPlane.ChunkSize;
-                    if (cache.TryWrite(entry.ChunkId, target, offset)) continue;
-                    var length = store.Read(entry.ChunkId, content, scratch);
-                    SparseFile.WriteSkippingZeroBlocks(target, content.AsSpan(0, length), offset);
-                    if (repeats.Contains(entry.ChunkId)) content = cache.Offer(entry.ChunkId, content, length);
+                    if (!cache.TryWrite(entry.ChunkId, target, offset))
+                    {
+                        var length = store.Read(entry.ChunkId, content, scratch);
+                        SparseFile.WriteSkippingZeroBlocks(target, content.AsSpan(0, length), offset);
+                        if (repeats.Contains(entry.ChunkId)) content = cache.Offer(entry.ChunkId, content, length);
+                    }
+                    // Written back while the next chunks are read, so that the final flush has little left to do.
+                    Posix.StartWriteback(target, offset, DataPlane.ChunkSize);
+                    window.Release();
                 }
             }
             catch
@@ -53,7 +79,10 @@ internal static class Restorer
             }
         }
 
-        var workers = Enumerable.Range(0, Math.Max(1, parallelism)).Select(_ => Task.Run(Worker, CancellationToken.None)).ToArray();
+        var prefetcher = Task.Factory.StartNew(Prefetcher, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var workers = Enumerable.Range(0, Math.Max(1, parallelism))
+            .Select(_ => Task.Factory.StartNew(Worker, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
+            .ToArray();
         try
         {
             await Task.WhenAll(workers).ConfigureAwait(false);
@@ -61,6 +90,11 @@ internal static class Restorer
         catch when (workers.Any(w => w.IsFaulted))
         {
             throw workers.First(w => w.IsFaulted).Exception!.InnerExceptions[0];
+        }
+        finally
+        {
+            failed.Cancel();
+            await prefetcher.ConfigureAwait(false);
         }
         ct.ThrowIfCancellationRequested();
     }
