@@ -351,7 +351,7 @@ public sealed class DataPlane : IDisposable
             var sources = new DiskSource[snapshots.Length];
             for (var i = 0; i < snapshots.Length; i++) sources[i] = new SnapshotSource(snapshots[i], UsableBase(snapshots[i]));
             using var pending = new PendingChunks(temps);
-            await ChunkingPipeline.RunAsync(sources, chunks, pending, Parallelism, ct).ConfigureAwait(false);
+            await ChunkingPipeline.RunAsync(sources, chunks, pending, Parallelism, IoDepth, ct).ConfigureAwait(false);
             // Chunk names are durable before any manifest names them.
             pending.Publish(chunks);
             var results = new CapturedDisk[sources.Length];
@@ -415,7 +415,7 @@ public sealed class DataPlane : IDisposable
         var size = ImageFormats.CheckRaw(file, path);
         var source = new RawFileSource(file, size);
         using var pending = new PendingChunks(temps);
-        await ChunkingPipeline.RunAsync([source], chunks, pending, Parallelism, ct).ConfigureAwait(false);
+        await ChunkingPipeline.RunAsync([source], chunks, pending, Parallelism, IoDepth, ct).ConfigureAwait(false);
         pending.Publish(chunks);
         var manifestId = manifests.Write(source.ToManifest());
         operation.Pin(manifestId);

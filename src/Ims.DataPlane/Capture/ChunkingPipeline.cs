@@ -23,6 +23,9 @@ internal abstract class DiskSource
     /// <summary>Reads a chunk as of the captured instant; false when it is all hole.</summary>
     public abstract bool ReadChunk(long index, Span<byte> destination);
 
+    /// <summary>Starts reading a chunk into the page cache, without waiting (a hint).</summary>
+    public abstract void Prefetch(long index);
+
     /// <summary>The chunk needs no reading (it is reused from the base).</summary>
     public virtual void Settle(long index)
     {
@@ -50,51 +53,85 @@ internal abstract class DiskSource
 }
 
 /// <summary>
-/// Hashes and stores the chunks of several disks with a fixed number of workers, each holding two pooled
-/// chunk-sized buffers: memory stays flat whatever the disk sizes.
+/// Hashes and stores the chunks of several disks. Up to <c>ioDepth</c> workers run at once, so that many reads of the
+/// source (kept ahead of them in the page cache by read-ahead hints) and many touches of reused chunks are in flight;
+/// only <c>parallelism</c> of them at a time read, hash and store, each with two pooled chunk-sized buffers: memory
+/// stays flat whatever the disk sizes.
 /// </summary>
 internal static class ChunkingPipeline
 {
     public static async Task RunAsync(IReadOnlyList<DiskSource> disks, ChunkStore store, PendingChunks pending,
-        int parallelism, CancellationToken ct)
+        int parallelism, int ioDepth, CancellationToken ct)
     {
+        parallelism = Math.Max(1, parallelism);
+        var lookaheadDepth = Math.Max(1, ioDepth);
         using var plan = disks.SelectMany(disk => disk.Plan()).GetEnumerator();
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // Planned work not yet taken: the chunks in it that need reading were announced to the kernel when queued.
+        var lookahead = new Queue<ChunkWork>();
+        using var producers = new SemaphoreSlim(parallelism);
+        var buffers = new System.Collections.Concurrent.ConcurrentBag<(byte[] Content, byte[] Scratch)>();
+
         bool TryNext(out ChunkWork work)
         {
+            List<ChunkWork>? announce = null;
+            bool taken;
             lock (plan)
             {
-                if (!failed.IsCancellationRequested && plan.MoveNext())
+                if (failed.IsCancellationRequested)
                 {
-                    work = plan.Current;
-                    return true;
+                    work = default;
+                    return false;
                 }
-                work = default;
-                return false;
+                while (lookahead.Count <= lookaheadDepth && plan.MoveNext())
+                {
+                    var planned = plan.Current;
+                    lookahead.Enqueue(planned);
+                    if (planned.ReusableChunkId is null) (announce ??= []).Add(planned);
+                }
+                taken = lookahead.TryDequeue(out work);
             }
+            if (announce is not null) foreach (var planned in announce) planned.Disk.Prefetch(planned.Index);
+            return taken;
         }
 
         void Worker()
         {
-            var content = ChunkBuffers.Rent();
-            var scratch = ChunkBuffers.Rent();
             try
             {
-                while (TryNext(out var work)) Produce(work, content, scratch, store, pending);
+                while (TryNext(out var work))
+                {
+                    if (TryReuse(work, store)) continue;
+                    try
+                    {
+                        producers.Wait(failed.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return; // another worker failed, or the capture was cancelled: reported below
+                    }
+                    if (!buffers.TryTake(out var pair)) pair = (ChunkBuffers.Rent(), ChunkBuffers.Rent());
+                    try
+                    {
+                        Produce(work, pair.Content, pair.Scratch, store, pending);
+                    }
+                    finally
+                    {
+                        buffers.Add(pair);
+                        producers.Release();
+                    }
+                }
             }
             catch
             {
                 failed.Cancel();
                 throw;
             }
-            finally
-            {
-                ChunkBuffers.Return(content);
-                ChunkBuffers.Return(scratch);
-            }
         }
 
-        var workers = Enumerable.Range(0, Math.Max(1, parallelism)).Select(_ => Task.Run(Worker, CancellationToken.None)).ToArray();
+        var workers = Enumerable.Range(0, Math.Max(parallelism, lookaheadDepth))
+            .Select(_ => Task.Factory.StartNew(Worker, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
+            .ToArray();
         try
         {
             await Task.WhenAll(workers).ConfigureAwait(false);
@@ -104,19 +141,31 @@ internal static class ChunkingPipeline
             // Surface the first real failure rather than the cancellations it caused.
             throw workers.First(w => w.IsFaulted).Exception!.InnerExceptions[0];
         }
+        finally
+        {
+            while (buffers.TryTake(out var pair))
+            {
+                ChunkBuffers.Return(pair.Content);
+                ChunkBuffers.Return(pair.Scratch);
+            }
+        }
         ct.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Settles a chunk reused from the base, when the store still has it (touched now); false when it must be read.</summary>
+    private static bool TryReuse(ChunkWork work, ChunkStore store)
+    {
+        if (work.ReusableChunkId is not { } reusable || !store.TryTouch(reusable)) return false;
+        var disk = work.Disk;
+        disk.Settle(work.Index);
+        disk.Add(new ManifestEntry(work.Index, reusable, Manifest.ChunkLength(disk.DiskSize, work.Index)), 0);
+        return true;
     }
 
     private static void Produce(ChunkWork work, byte[] content, byte[] scratch, ChunkStore store, PendingChunks pending)
     {
         var disk = work.Disk;
         var length = Manifest.ChunkLength(disk.DiskSize, work.Index);
-        if (work.ReusableChunkId is { } reusable && store.TryTouch(reusable))
-        {
-            disk.Settle(work.Index);
-            disk.Add(new ManifestEntry(work.Index, reusable, length), 0);
-            return;
-        }
         // Not reusable (or collected meanwhile): the snapshot still holds the instant's bytes.
         disk.CountRead();
         var span = content.AsSpan(0, length);

@@ -53,10 +53,12 @@ internal sealed class ChunkStore(StoreLayout layout, TempFiles temps, TimeProvid
             if (payloadIsContent)
             {
                 RandomAccess.Write(handle, [scratch.AsMemory(0, ChunkFile.HeaderSize), content], 0);
+                Posix.StartWriteback(handle, 0, 0);
                 pending.Wrote(name, temp);
                 return ChunkFile.HeaderSize + content.Length;
             }
             RandomAccess.Write(handle, scratch.AsSpan(0, headerAndPayload), 0);
+            Posix.StartWriteback(handle, 0, 0);
             pending.Wrote(name, temp);
             return headerAndPayload;
         }
