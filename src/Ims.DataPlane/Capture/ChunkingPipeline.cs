@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Ims.DataPlane.Chunks;
 using Ims.DataPlane.Manifests;
 using Ims.DataPlane.Store;
@@ -53,24 +54,23 @@ internal abstract class DiskSource
 }
 
 /// <summary>
-/// Hashes and stores the chunks of several disks. Up to <c>ioDepth</c> workers run at once, so that many reads of the
-/// source (kept ahead of them in the page cache by read-ahead hints) and many touches of reused chunks are in flight;
-/// only <c>parallelism</c> of them at a time read, hash and store, each with two pooled chunk-sized buffers: memory
-/// stays flat whatever the disk sizes.
+/// Hashes and stores the chunks of several disks. <c>ioDepth</c> dispatchers take the planned chunks in order: they
+/// settle the ones reused from the base (touching a stored chunk is a cold metadata read, so many are in flight), and
+/// hand the rest, announced to the kernel with a read-ahead hint as they are planned, to <c>parallelism</c> producers
+/// that read, hash and store them, each with two pooled chunk-sized buffers: memory stays flat whatever the disk sizes.
 /// </summary>
 internal static class ChunkingPipeline
 {
     public static async Task RunAsync(IReadOnlyList<DiskSource> disks, ChunkStore store, PendingChunks pending,
         int parallelism, int ioDepth, CancellationToken ct)
     {
-        parallelism = Math.Max(1, parallelism);
-        var lookaheadDepth = Math.Max(1, ioDepth);
+        ioDepth = Math.Max(1, ioDepth);
         using var plan = disks.SelectMany(disk => disk.Plan()).GetEnumerator();
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // Planned work not yet taken: the chunks in it that need reading were announced to the kernel when queued.
         var lookahead = new Queue<ChunkWork>();
-        using var producers = new SemaphoreSlim(parallelism);
-        var buffers = new System.Collections.Concurrent.ConcurrentBag<(byte[] Content, byte[] Scratch)>();
+        using var toProduce = new BlockingCollection<ChunkWork>(ioDepth);
+        var dispatching = ioDepth;
 
         bool TryNext(out ChunkWork work)
         {
@@ -83,7 +83,7 @@ internal static class ChunkingPipeline
                     work = default;
                     return false;
                 }
-                while (lookahead.Count <= lookaheadDepth && plan.MoveNext())
+                while (lookahead.Count <= ioDepth && plan.MoveNext())
                 {
                     var planned = plan.Current;
                     lookahead.Enqueue(planned);
@@ -95,42 +95,59 @@ internal static class ChunkingPipeline
             return taken;
         }
 
-        void Worker()
+        void Dispatcher()
         {
             try
             {
                 while (TryNext(out var work))
                 {
-                    if (TryReuse(work, store)) continue;
-                    try
-                    {
-                        producers.Wait(failed.Token);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        return; // another worker failed, or the capture was cancelled: reported below
-                    }
-                    if (!buffers.TryTake(out var pair)) pair = (ChunkBuffers.Rent(), ChunkBuffers.Rent());
-                    try
-                    {
-                        Produce(work, pair.Content, pair.Scratch, store, pending);
-                    }
-                    finally
-                    {
-                        buffers.Add(pair);
-                        producers.Release();
-                    }
+                    if (!TryReuse(work, store)) toProduce.Add(work, failed.Token);
                 }
+            }
+            catch (OperationCanceledException) when (failed.IsCancellationRequested)
+            {
+                // A producer failed, or the capture was cancelled: reported below.
             }
             catch
             {
                 failed.Cancel();
                 throw;
             }
+            finally
+            {
+                if (Interlocked.Decrement(ref dispatching) == 0) toProduce.CompleteAdding();
+            }
         }
 
-        var workers = Enumerable.Range(0, Math.Max(parallelism, lookaheadDepth))
-            .Select(_ => Task.Factory.StartNew(Worker, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
+        void Producer()
+        {
+            var content = ChunkBuffers.Rent();
+            var scratch = ChunkBuffers.Rent();
+            try
+            {
+                foreach (var work in toProduce.GetConsumingEnumerable(failed.Token)) Produce(work, content, scratch, store, pending);
+            }
+            catch (OperationCanceledException) when (failed.IsCancellationRequested)
+            {
+                // A dispatcher failed, or the capture was cancelled: reported below.
+            }
+            catch
+            {
+                failed.Cancel();
+                throw;
+            }
+            finally
+            {
+                ChunkBuffers.Return(content);
+                ChunkBuffers.Return(scratch);
+            }
+        }
+
+        static Task Start(Action action) =>
+            Task.Factory.StartNew(action, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        var workers = Enumerable.Range(0, ioDepth).Select(_ => Start(Dispatcher))
+            .Concat(Enumerable.Range(0, Math.Max(1, parallelism)).Select(_ => Start(Producer)))
             .ToArray();
         try
         {
@@ -140,14 +157,6 @@ internal static class ChunkingPipeline
         {
             // Surface the first real failure rather than the cancellations it caused.
             throw workers.First(w => w.IsFaulted).Exception!.InnerExceptions[0];
-        }
-        finally
-        {
-            while (buffers.TryTake(out var pair))
-            {
-                ChunkBuffers.Return(pair.Content);
-                ChunkBuffers.Return(pair.Scratch);
-            }
         }
         ct.ThrowIfCancellationRequested();
     }
