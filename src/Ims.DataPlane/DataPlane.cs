@@ -178,7 +178,8 @@ public sealed class DataPlane : IDisposable
         {
             using (var file = DurableFile.CreateSparse(temp, sizeBytes))
             {
-                await Restorer.WriteAsync(manifest, file, chunks, Parallelism, IoDepth, ct).ConfigureAwait(false);
+                using (var direct = Posix.TryOpenDirectWrite(temp))
+                    await Restorer.WriteAsync(manifest, file, direct, chunks, Parallelism, IoDepth, ct).ConfigureAwait(false);
                 Posix.Flush(file);
             }
             volumes.Publish(volumeId, temp, sizeBytes, SnapshotSource.Describes(manifest, sizeBytes) ? manifestId : null);
