@@ -19,6 +19,12 @@ public sealed record DataPlaneOptions
 
     /// <summary>How many chunks are hashed, stored or restored at once.</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// How many chunk-sized reads the data plane keeps in flight ahead of its workers (read-ahead into the page cache,
+    /// no extra memory of its own); the device is busiest with several requests queued.
+    /// </summary>
+    public int IoDepth { get; init; } = 16;
 }
 
 /// <summary>One disk to capture (the data plane itself knows what changed since the volume's last capture).</summary>
@@ -108,6 +114,8 @@ public sealed class DataPlane : IDisposable
 
     private int Parallelism => Math.Max(1, Options.Parallelism);
 
+    private int IoDepth => Math.Max(1, Options.IoDepth);
+
     /// <summary>
     /// Opens (creating if needed) the store under <see cref="DataPlaneOptions.Root"/>; refuses a store of an unknown
     /// version or chunk size with <see cref="NotSupportedException"/>. Temporary files left by a crash are removed.
@@ -170,7 +178,8 @@ public sealed class DataPlane : IDisposable
         {
             using (var file = DurableFile.CreateSparse(temp, sizeBytes))
             {
-                await Restorer.WriteAsync(manifest, file, chunks, Parallelism, ct).ConfigureAwait(false);
+                using (var direct = Posix.TryOpenDirectWrite(temp))
+                    await Restorer.WriteAsync(manifest, file, direct, chunks, Parallelism, IoDepth, ct).ConfigureAwait(false);
                 Posix.Flush(file);
             }
             volumes.Publish(volumeId, temp, sizeBytes, SnapshotSource.Describes(manifest, sizeBytes) ? manifestId : null);
@@ -343,7 +352,7 @@ public sealed class DataPlane : IDisposable
             var sources = new DiskSource[snapshots.Length];
             for (var i = 0; i < snapshots.Length; i++) sources[i] = new SnapshotSource(snapshots[i], UsableBase(snapshots[i]));
             using var pending = new PendingChunks(temps);
-            await ChunkingPipeline.RunAsync(sources, chunks, pending, Parallelism, ct).ConfigureAwait(false);
+            await ChunkingPipeline.RunAsync(sources, chunks, pending, Parallelism, IoDepth, ct).ConfigureAwait(false);
             // Chunk names are durable before any manifest names them.
             pending.Publish(chunks);
             var results = new CapturedDisk[sources.Length];
@@ -407,7 +416,7 @@ public sealed class DataPlane : IDisposable
         var size = ImageFormats.CheckRaw(file, path);
         var source = new RawFileSource(file, size);
         using var pending = new PendingChunks(temps);
-        await ChunkingPipeline.RunAsync([source], chunks, pending, Parallelism, ct).ConfigureAwait(false);
+        await ChunkingPipeline.RunAsync([source], chunks, pending, Parallelism, IoDepth, ct).ConfigureAwait(false);
         pending.Publish(chunks);
         var manifestId = manifests.Write(source.ToManifest());
         operation.Pin(manifestId);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Ims.DataPlane.Chunks;
 using Ims.DataPlane.Manifests;
 using Ims.DataPlane.Store;
@@ -22,6 +23,9 @@ internal abstract class DiskSource
 
     /// <summary>Reads a chunk as of the captured instant; false when it is all hole.</summary>
     public abstract bool ReadChunk(long index, Span<byte> destination);
+
+    /// <summary>Starts reading a chunk into the page cache, without waiting (a hint).</summary>
+    public abstract void Prefetch(long index);
 
     /// <summary>The chunk needs no reading (it is reused from the base).</summary>
     public virtual void Settle(long index)
@@ -50,37 +54,82 @@ internal abstract class DiskSource
 }
 
 /// <summary>
-/// Hashes and stores the chunks of several disks with a fixed number of workers, each holding two pooled
-/// chunk-sized buffers: memory stays flat whatever the disk sizes.
+/// Hashes and stores the chunks of several disks. <c>ioDepth</c> dispatchers take the planned chunks in order: they
+/// settle the ones reused from the base (touching a stored chunk is a cold metadata read, so many are in flight), and
+/// hand the rest, announced to the kernel with a read-ahead hint as they are planned, to <c>parallelism</c> producers
+/// that read, hash and store them, each with two pooled chunk-sized buffers: memory stays flat whatever the disk sizes.
 /// </summary>
 internal static class ChunkingPipeline
 {
     public static async Task RunAsync(IReadOnlyList<DiskSource> disks, ChunkStore store, PendingChunks pending,
-        int parallelism, CancellationToken ct)
+        int parallelism, int ioDepth, CancellationToken ct)
     {
+        ioDepth = Math.Max(1, ioDepth);
         using var plan = disks.SelectMany(disk => disk.Plan()).GetEnumerator();
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // Planned work not yet taken: the chunks in it that need reading were announced to the kernel when queued.
+        var lookahead = new Queue<ChunkWork>();
+        using var toProduce = new BlockingCollection<ChunkWork>(ioDepth);
+        var dispatching = ioDepth;
+
         bool TryNext(out ChunkWork work)
         {
+            List<ChunkWork>? announce = null;
+            bool taken;
             lock (plan)
             {
-                if (!failed.IsCancellationRequested && plan.MoveNext())
+                if (failed.IsCancellationRequested)
                 {
-                    work = plan.Current;
-                    return true;
+                    work = default;
+                    return false;
                 }
-                work = default;
-                return false;
+                while (lookahead.Count <= ioDepth && plan.MoveNext())
+                {
+                    var planned = plan.Current;
+                    lookahead.Enqueue(planned);
+                    if (planned.ReusableChunkId is null) (announce ??= []).Add(planned);
+                }
+                taken = lookahead.TryDequeue(out work);
+            }
+            if (announce is not null) foreach (var planned in announce) planned.Disk.Prefetch(planned.Index);
+            return taken;
+        }
+
+        void Dispatcher()
+        {
+            try
+            {
+                while (TryNext(out var work))
+                {
+                    if (!TryReuse(work, store)) toProduce.Add(work, failed.Token);
+                }
+            }
+            catch (OperationCanceledException) when (failed.IsCancellationRequested)
+            {
+                // A producer failed, or the capture was cancelled: reported below.
+            }
+            catch
+            {
+                failed.Cancel();
+                throw;
+            }
+            finally
+            {
+                if (Interlocked.Decrement(ref dispatching) == 0) toProduce.CompleteAdding();
             }
         }
 
-        void Worker()
+        void Producer()
         {
             var content = ChunkBuffers.Rent();
             var scratch = ChunkBuffers.Rent();
             try
             {
-                while (TryNext(out var work)) Produce(work, content, scratch, store, pending);
+                foreach (var work in toProduce.GetConsumingEnumerable(failed.Token)) Produce(work, content, scratch, store, pending);
+            }
+            catch (OperationCanceledException) when (failed.IsCancellationRequested)
+            {
+                // A dispatcher failed, or the capture was cancelled: reported below.
             }
             catch
             {
@@ -94,7 +143,12 @@ internal static class ChunkingPipeline
             }
         }
 
-        var workers = Enumerable.Range(0, Math.Max(1, parallelism)).Select(_ => Task.Run(Worker, CancellationToken.None)).ToArray();
+        static Task Start(Action action) =>
+            Task.Factory.StartNew(action, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        var workers = Enumerable.Range(0, ioDepth).Select(_ => Start(Dispatcher))
+            .Concat(Enumerable.Range(0, Math.Max(1, parallelism)).Select(_ => Start(Producer)))
+            .ToArray();
         try
         {
             await Task.WhenAll(workers).ConfigureAwait(false);
@@ -107,16 +161,20 @@ internal static class ChunkingPipeline
         ct.ThrowIfCancellationRequested();
     }
 
+    /// <summary>Settles a chunk reused from the base, when the store still has it (touched now); false when it must be read.</summary>
+    private static bool TryReuse(ChunkWork work, ChunkStore store)
+    {
+        if (work.ReusableChunkId is not { } reusable || !store.TryTouch(reusable)) return false;
+        var disk = work.Disk;
+        disk.Settle(work.Index);
+        disk.Add(new ManifestEntry(work.Index, reusable, Manifest.ChunkLength(disk.DiskSize, work.Index)), 0);
+        return true;
+    }
+
     private static void Produce(ChunkWork work, byte[] content, byte[] scratch, ChunkStore store, PendingChunks pending)
     {
         var disk = work.Disk;
         var length = Manifest.ChunkLength(disk.DiskSize, work.Index);
-        if (work.ReusableChunkId is { } reusable && store.TryTouch(reusable))
-        {
-            disk.Settle(work.Index);
-            disk.Add(new ManifestEntry(work.Index, reusable, length), 0);
-            return;
-        }
         // Not reusable (or collected meanwhile): the snapshot still holds the instant's bytes.
         disk.CountRead();
         var span = content.AsSpan(0, length);

@@ -47,4 +47,7 @@ internal sealed class SnapshotSource(Snapshot snapshot, Manifest? baseManifest) 
     public override bool ReadChunk(long index, Span<byte> destination) => snapshot.ReadChunk(index, destination);
 
     public override void Settle(long index) => snapshot.Settle(index);
+
+    public override void Prefetch(long index) =>
+        Posix.WillNeed(snapshot.Volume.Data, index * DataPlane.ChunkSize, Manifest.ChunkLength(DiskSize, index));
 }

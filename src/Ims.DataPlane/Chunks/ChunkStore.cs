@@ -53,10 +53,12 @@ internal sealed class ChunkStore(StoreLayout layout, TempFiles temps, TimeProvid
             if (payloadIsContent)
             {
                 RandomAccess.Write(handle, [scratch.AsMemory(0, ChunkFile.HeaderSize), content], 0);
+                Posix.StartWriteback(handle, 0, 0);
                 pending.Wrote(name, temp);
                 return ChunkFile.HeaderSize + content.Length;
             }
             RandomAccess.Write(handle, scratch.AsSpan(0, headerAndPayload), 0);
+            Posix.StartWriteback(handle, 0, 0);
             pending.Wrote(name, temp);
             return headerAndPayload;
         }
@@ -82,6 +84,23 @@ internal sealed class ChunkStore(StoreLayout layout, TempFiles temps, TimeProvid
             if (DurableFile.Rename(temp, path, overwrite: false)) return true;
             File.SetLastWriteTimeUtc(path, time.GetUtcNow().UtcDateTime);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Starts reading a stored chunk into the page cache without waiting for it (a later <see cref="Read"/> finds it
+    /// there or in flight). A hint: a missing chunk is ignored here and reported by the read.
+    /// </summary>
+    public void Prefetch(string name)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(PathOf(name), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            Posix.WillNeed(handle, 0, 0);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The read that follows reports it.
         }
     }
 

@@ -26,6 +26,9 @@ internal sealed class RawFileSource(SafeFileHandle file, long size) : DiskSource
 
     public override bool ReadChunk(long index, Span<byte> destination) =>
         SparseFile.Read(file, index * DataPlane.ChunkSize, destination);
+
+    public override void Prefetch(long index) =>
+        Posix.WillNeed(file, index * DataPlane.ChunkSize, Manifest.ChunkLength(size, index));
 }
 
 /// <summary>Checks uploaded images and turns qcow2 into raw with qemu-img.</summary>

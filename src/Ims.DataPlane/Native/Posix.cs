@@ -29,6 +29,56 @@ internal static partial class Posix
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
+    private static partial int FAdvise(int fd, long offset, long length, int advice);
+
+    [LibraryImport("libc", EntryPoint = "sync_file_range")]
+    private static partial int SyncFileRange(int fd, long offset, long length, uint flags);
+
+    private const int AdviseSequential = 2;
+    private const int AdviseWillNeed = 3;
+    private const uint SyncFileRangeWrite = 2;
+
+    /// <summary>
+    /// Asks the kernel to start reading a range into the page cache now (asynchronously); a hint, failures ignored.
+    /// </summary>
+    public static void WillNeed(SafeFileHandle file, long offset, long length) => Advise(file, offset, length, AdviseWillNeed);
+
+    /// <summary>Tells the kernel a file will be read in order (a larger read-ahead window); a hint, failures ignored.</summary>
+    public static void Sequential(SafeFileHandle file) => Advise(file, 0, 0, AdviseSequential);
+
+    private static void Advise(SafeFileHandle file, long offset, long length, int advice)
+    {
+        var added = false;
+        file.DangerousAddRef(ref added);
+        try
+        {
+            _ = FAdvise((int)file.DangerousGetHandle(), offset, length, advice);
+        }
+        finally
+        {
+            if (added) file.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Starts writeback of a range's dirty pages without waiting for it, so that a later fsync has little left to do.
+    /// Durability still comes from that fsync alone; a hint, failures ignored.
+    /// </summary>
+    public static void StartWriteback(SafeFileHandle file, long offset, long length)
+    {
+        var added = false;
+        file.DangerousAddRef(ref added);
+        try
+        {
+            _ = SyncFileRange((int)file.DangerousGetHandle(), offset, length, SyncFileRangeWrite);
+        }
+        finally
+        {
+            if (added) file.DangerousRelease();
+        }
+    }
+
     /// <summary>The first offset at or after <paramref name="offset"/> holding data, or -1 when only holes follow.</summary>
     public static long NextData(SafeFileHandle file, long offset) => Seek(file, offset, SeekData, noDataResult: -1);
 
@@ -74,6 +124,22 @@ internal static partial class Posix
         {
             if (added) file.DangerousRelease();
         }
+    }
+
+    private const int OpenWriteOnly = 1;
+    private const int OpenCloseOnExec = 0x80000;
+    private const int OpenDirect = 0x4000; // O_DIRECT on x86-64
+    private const int OpenDirectArm = 0x10000; // O_DIRECT on arm64
+
+    /// <summary>
+    /// Opens an existing file for writes that bypass the page cache (O_DIRECT: buffers, offsets and lengths aligned
+    /// to 4 KiB); null where the file system refuses it. Durability still needs a flush of the file.
+    /// </summary>
+    public static SafeFileHandle? TryOpenDirectWrite(string path)
+    {
+        var direct = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? OpenDirectArm : OpenDirect;
+        var fd = Open(path, OpenWriteOnly | OpenCloseOnExec | direct);
+        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
     }
 
     /// <summary>Makes renames and creations inside a directory durable.</summary>

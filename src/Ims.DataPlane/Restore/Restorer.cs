@@ -14,19 +14,76 @@ namespace Ims.DataPlane.Restore;
 internal static class Restorer
 {
     private const int CachedChunks = 4;
+    private const int DirectAlignment = 4096;
 
-    public static async Task WriteAsync(Manifest manifest, SafeFileHandle target, ChunkStore store, int parallelism, CancellationToken ct)
+    private delegate void ChunkWriter(ReadOnlySpan<byte> content, long offset);
+
+    /// <summary>
+    /// A chunk-sized buffer starting on a 4 KiB boundary (as O_DIRECT needs): a pinned array, a little longer than a
+    /// chunk, used from its first aligned byte. Not pooled: a restore holds one per worker and one per cache slot.
+    /// </summary>
+    private sealed class AlignedBuffer
+    {
+        private readonly byte[] array = GC.AllocateUninitializedArray<byte>(DataPlane.ChunkSize + DirectAlignment, pinned: true);
+        private readonly int start;
+
+        public AlignedBuffer()
+        {
+            var address = (long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
+            start = (int)((DirectAlignment - address % DirectAlignment) % DirectAlignment);
+        }
+
+        public Span<byte> Span => array.AsSpan(start, DataPlane.ChunkSize);
+    }
+
+    // direct: the target opened with O_DIRECT, or null. Whole 4 KiB blocks then bypass the page cache (no copy, no
+    // writeback later); a chunk whose length is not a multiple of 4 KiB goes through target. Either way the caller
+    // flushes target before publishing.
+    public static async Task WriteAsync(Manifest manifest, SafeFileHandle target, SafeFileHandle? direct, ChunkStore store,
+        int parallelism, int ioDepth, CancellationToken ct)
     {
         var entries = manifest.Entries;
         var repeats = entries.GroupBy(e => e.ChunkId, StringComparer.Ordinal).Where(g => g.Skip(1).Any())
             .Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
-        using var cache = new RepeatedChunkCache(CachedChunks);
+        var cache = new RepeatedChunkCache(CachedChunks);
         var next = -1;
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // The prefetcher keeps up to ioDepth chunks ahead of the workers being read into the page cache: each entry
+        // takes a slot when prefetched and gives it back when a worker has written it.
+        using var window = new SemaphoreSlim(Math.Max(1, ioDepth));
+
+        void Prefetcher()
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            try
+            {
+                foreach (var entry in entries)
+                {
+                    window.Wait(failed.Token);
+                    if (seen.Add(entry.ChunkId)) store.Prefetch(entry.ChunkId);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // A worker failed or the restore was cancelled: the workers report it.
+            }
+        }
+
+        void Write(ReadOnlySpan<byte> content, long offset)
+        {
+            if (direct is not null && content.Length % DirectAlignment == 0)
+            {
+                SparseFile.WriteSkippingZeroBlocks(direct, content, offset);
+                return;
+            }
+            SparseFile.WriteSkippingZeroBlocks(target, content, offset);
+            // Written back while the next chunks are read, so that the final flush has little left to do.
+            Posix.StartWriteback(target, offset, content.Length);
+        }
 
         void Worker()
         {
-            var content = ChunkBuffers.Rent();
+            var content = new AlignedBuffer();
             var scratch = ChunkBuffers.Rent();
             try
             {
@@ -35,10 +92,13 @@ internal static class Restorer
                 {
                     var entry = entries[i];
                     var offset = entry.Index * DataPlane.ChunkSize;
-                    if (cache.TryWrite(entry.ChunkId, target, offset)) continue;
-                    var length = store.Read(entry.ChunkId, content, scratch);
-                    SparseFile.WriteSkippingZeroBlocks(target, content.AsSpan(0, length), offset);
-                    if (repeats.Contains(entry.ChunkId)) content = cache.Offer(entry.ChunkId, content, length);
+                    if (!cache.TryWrite(entry.ChunkId, Write, offset))
+                    {
+                        var length = store.Read(entry.ChunkId, content.Span, scratch);
+                        Write(content.Span[..length], offset);
+                        if (repeats.Contains(entry.ChunkId)) content = cache.Offer(entry.ChunkId, content, length);
+                    }
+                    window.Release();
                 }
             }
             catch
@@ -48,12 +108,16 @@ internal static class Restorer
             }
             finally
             {
-                ChunkBuffers.Return(content);
                 ChunkBuffers.Return(scratch);
             }
         }
 
-        var workers = Enumerable.Range(0, Math.Max(1, parallelism)).Select(_ => Task.Run(Worker, CancellationToken.None)).ToArray();
+        var prefetcher = Task.Factory.StartNew(Prefetcher, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // Reads and writes block: more workers than cores keep the device busy (IoDepth / 2 writes of up to 4 MiB in
+        // flight, each worker holding two chunk buffers).
+        var workers = Enumerable.Range(0, Math.Max(Math.Max(1, parallelism), ioDepth / 2))
+            .Select(_ => Task.Factory.StartNew(Worker, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
+            .ToArray();
         try
         {
             await Task.WhenAll(workers).ConfigureAwait(false);
@@ -62,6 +126,11 @@ internal static class Restorer
         {
             throw workers.First(w => w.IsFaulted).Exception!.InnerExceptions[0];
         }
+        finally
+        {
+            failed.Cancel();
+            await prefetcher.ConfigureAwait(false);
+        }
         ct.ThrowIfCancellationRequested();
     }
 
@@ -69,12 +138,12 @@ internal static class Restorer
     /// A few verified chunks, least recently used out. A worker offering a chunk swaps its buffer with the evicted
     /// slot's (no copy); slots being written from are never evicted.
     /// </summary>
-    private sealed class RepeatedChunkCache(int capacity) : IDisposable
+    private sealed class RepeatedChunkCache(int capacity)
     {
         private sealed class Slot
         {
             public string? ChunkId;
-            public byte[] Buffer = ChunkBuffers.Rent();
+            public AlignedBuffer Buffer = new();
             public int Length;
             public int Readers;
             public long LastUse;
@@ -84,7 +153,7 @@ internal static class Restorer
         private readonly List<Slot> slots = [];
         private long clock;
 
-        public bool TryWrite(string chunkId, SafeFileHandle target, long offset)
+        public bool TryWrite(string chunkId, ChunkWriter write, long offset)
         {
             Slot? hit = null;
             lock (sync)
@@ -101,7 +170,7 @@ internal static class Restorer
             if (hit is null) return false;
             try
             {
-                SparseFile.WriteSkippingZeroBlocks(target, hit.Buffer.AsSpan(0, hit.Length), offset);
+                write(hit.Buffer.Span[..hit.Length], offset);
                 return true;
             }
             finally
@@ -111,7 +180,7 @@ internal static class Restorer
         }
 
         /// <summary>Caches a chunk held in <paramref name="buffer"/>; returns the buffer the worker keeps using.</summary>
-        public byte[] Offer(string chunkId, byte[] buffer, int length)
+        public AlignedBuffer Offer(string chunkId, AlignedBuffer buffer, int length)
         {
             lock (sync)
             {
@@ -133,15 +202,6 @@ internal static class Restorer
                 victim.Length = length;
                 victim.LastUse = ++clock;
                 return freed;
-            }
-        }
-
-        public void Dispose()
-        {
-            lock (sync)
-            {
-                foreach (var slot in slots) ChunkBuffers.Return(slot.Buffer);
-                slots.Clear();
             }
         }
     }
