@@ -77,7 +77,7 @@ public sealed partial class JobRunner(
                 if (options.Value.Jobs.StepDelay > TimeSpan.Zero)
                     await Task.Delay(options.Value.Jobs.StepDelay, time, stop);
                 await _faults.BeforeStepAsync(fault, row, _owner, step, index, stop);
-                if (step.Work is not null) await step.Work(context, stop);
+                if (step.Work is not null) await WorkKeepingLeaseAsync(row.Id, () => step.Work(context, stop), stop);
                 await using var write = await db.BeginWriteAsync(stop);
                 await step.Commit(context, write, stop);
                 var finished = index == handler.Steps.Count - 1;
@@ -107,6 +107,46 @@ public sealed partial class JobRunner(
         }
     }
 
+    /// <summary>
+    /// Runs a step's work while renewing the job's lease: a capture or restore of a large disk can outlast the lease,
+    /// and a lapsed lease would let another worker run the same step at the same time.
+    /// </summary>
+    private async Task WorkKeepingLeaseAsync(string jobId, Func<Task> work, CancellationToken stop)
+    {
+        using var workDone = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var keeper = KeepLeaseAsync(jobId, workDone.Token);
+        try
+        {
+            await work();
+        }
+        finally
+        {
+            await workDone.CancelAsync();
+            await keeper;
+        }
+    }
+
+    private async Task KeepLeaseAsync(string jobId, CancellationToken workDone)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(options.Value.Jobs.Lease / 3, time, workDone);
+                // A lost lease is noticed when the step is recorded; renewing further would be pointless.
+                if (!await queue.RenewLeaseAsync(jobId, _owner, workDone)) return;
+            }
+        }
+        catch (OperationCanceledException) when (workDone.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // The database refused a renewal: the lease may lapse, which the step's record detects; the work goes on.
+            Log.LeaseRenewalFailed(logger, ex, jobId);
+        }
+    }
+
     private async Task FailAsync(JobContext context, JobHandler? handler, string code, string reason, CancellationToken stop)
     {
         await using var write = await db.BeginWriteAsync(stop);
@@ -128,6 +168,9 @@ public sealed partial class JobRunner(
 
         [LoggerMessage(1003, LogLevel.Information, "Job {JobId} failed with {Code}: {Reason}")]
         public static partial void Failed(ILogger logger, string jobId, string code, string reason);
+
+        [LoggerMessage(1008, LogLevel.Warning, "Renewing the lease of job {JobId} failed")]
+        public static partial void LeaseRenewalFailed(ILogger logger, Exception ex, string jobId);
 
         [LoggerMessage(1004, LogLevel.Warning, "Job {JobId} lost its lease; another worker resumes it")]
         public static partial void LostLease(ILogger logger, string jobId);

@@ -288,11 +288,12 @@ public sealed class FaultInjectionTests(ServiceFixture fixture) : IClassFixture<
     [Fact]
     public async Task A_delay_longer_than_the_lease_keeps_the_job_with_its_worker()
     {
-        // Four workers and a one-second lease: were the lease not renewed during the wait, another worker would
-        // take the job over while it waits, counting a second attempt.
-        await using var service = await TestService.StartAsync(extra: ["--Ims:Jobs:Lease=00:00:01"]);
+        // Four workers and a two-second lease: were the lease not renewed during the wait, another worker would
+        // take the job over while it waits, counting a second attempt. (A one-second lease proved too tight for a
+        // machine whose two cores the rest of the suite keeps busy.)
+        await using var service = await TestService.StartAsync(extra: ["--Ims:Jobs:Lease=00:00:02"]);
         var client = service.Client(TestAccounts.Alice);
-        await new Faults(service.BaseAddress).CreateAsync(new { job_type = "createVolume", delay_ms = 2_500, count = 1 });
+        await new Faults(service.BaseAddress).CreateAsync(new { job_type = "createVolume", delay_ms = 5_000, count = 1 });
 
         var accepted = (await client.PostAsync($"/v2/{client.ProjectId}/cloudvolumes", VolumeBody())).Expect(200);
         var jobId = (string)accepted["job_id"]!;
