@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Dapper;
 using Ims.Service.Hosting;
 using Ims.Service.Jobs;
@@ -26,6 +27,7 @@ public sealed class JobEngineTests : IAsyncLifetime
             b.Services.AddSingleton<TimeProvider>(_clock);
             b.Services.AddSingleton<JobHandler, CountingHandler>();
             b.Services.AddSingleton<JobHandler, FailingHandler>();
+            b.Services.AddSingleton<JobHandler, SlowWorkHandler>();
         }, extra: ["--Ims:Jobs:Workers=0", "--Ims:Jobs:Lease=00:00:30"]);
 
     public async Task DisposeAsync() => await _service.DisposeAsync();
@@ -94,6 +96,36 @@ public sealed class JobEngineTests : IAsyncLifetime
         Assert.Empty(await StepsDoneAsync(jobId));
     }
 
+    [Fact]
+    public async Task A_step_working_longer_than_the_lease_keeps_its_job()
+    {
+        var jobId = await EnqueueAsync(SlowWorkHandler.Type);
+        var release = SlowWorkHandler.Releases.GetOrAdd(jobId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        await using var runner = await StartRunnerAsync();
+        await Poll.UntilAsync(() => Task.FromResult(SlowWorkHandler.Working.ContainsKey(jobId)), TimeSpan.FromSeconds(20), "the work to start");
+
+        // Forty seconds of a thirty-second lease pass while the step works: the worker must keep renewing it.
+        for (var round = 0; round < 4; round++)
+        {
+            var before = await LeaseUntilAsync(jobId);
+            _clock.Advance(TimeSpan.FromSeconds(10));
+            await Poll.UntilAsync(async () => await LeaseUntilAsync(jobId) > before, TimeSpan.FromSeconds(20), "a lease renewal");
+        }
+        Assert.Null(await Queue.ClaimAsync("rescuer", CancellationToken.None));
+
+        release.SetResult();
+        var job = await WaitForEndAsync(jobId);
+        Assert.Equal(JobStatus.Success, job.Status);
+        await using var connection = await Db.OpenAsync(CancellationToken.None);
+        Assert.Equal(1, await connection.ExecuteScalarAsync<long>("SELECT attempts FROM jobs WHERE id = @jobId", new { jobId }));
+    }
+
+    private async Task<long> LeaseUntilAsync(string jobId)
+    {
+        await using var connection = await Db.OpenAsync(CancellationToken.None);
+        return await connection.ExecuteScalarAsync<long>("SELECT lease_until FROM jobs WHERE id = @jobId", new { jobId });
+    }
+
     private async Task<string> EnqueueAsync(string jobType)
     {
         await using var write = await Db.BeginWriteAsync(CancellationToken.None);
@@ -155,6 +187,28 @@ public sealed class JobEngineTests : IAsyncLifetime
 
         public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
             CountingHandler.Mark("compensated").Commit(job, write, ct);
+    }
+
+    /// <summary>One step whose work waits until the test releases it, as a capture of a large disk takes its time.</summary>
+    private sealed class SlowWorkHandler : JobHandler
+    {
+        public const string Type = "testSlowWork";
+        public static readonly ConcurrentDictionary<string, TaskCompletionSource> Releases = new();
+        public static readonly ConcurrentDictionary<string, bool> Working = new();
+        public override string JobType => Type;
+
+        public override IReadOnlyList<JobStep> Steps { get; } =
+        [
+            CountingHandler.Mark("slow") with
+            {
+                Work = async (job, ct) =>
+                {
+                    Working[job.JobId] = true;
+                    await Releases.GetOrAdd(job.JobId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))
+                        .Task.WaitAsync(ct);
+                },
+            },
+        ];
     }
 
     private sealed class RunnerHandle(JobRunner runner) : IAsyncDisposable
