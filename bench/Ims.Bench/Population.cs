@@ -17,36 +17,9 @@ internal static class Population
         CancellationToken ct)
     {
         var pid = api.ProjectId;
-        var vpc = await api.PostAsync($"/v1/{pid}/vpcs", new { vpc = new { name = "bench-vpc", cidr = "192.168.0.0/16" } }, 200, ct);
-        var vpcId = (string)vpc["vpc"]!["id"]!;
-        var subnet = await api.PostAsync($"/v1/{pid}/subnets", new
-        {
-            subnet = new { name = "bench-subnet", cidr = "192.168.1.0/24", vpc_id = vpcId, gateway_ip = "192.168.1.1", dhcp_enable = true },
-        }, 200, ct);
-        var subnetId = (string)subnet["subnet"]!["id"]!;
-        var group = await api.PostAsync($"/v3/{pid}/vpc/security-groups", new { security_group = new { name = "bench-sg" } }, 201, ct);
-        var groupId = (string)group["security_group"]!["id"]!;
-
-        var serverIds = await Task.WhenAll(Enumerable.Range(1, servers).Select(async n =>
-        {
-            var body = new JsonObject
-            {
-                ["server"] = new JsonObject
-                {
-                    ["imageRef"] = Image,
-                    ["flavorRef"] = Flavor,
-                    ["name"] = $"bench-ecs-{n:D3}",
-                    ["vpcid"] = vpcId,
-                    ["nics"] = new JsonArray(new JsonObject { ["subnet_id"] = subnetId }),
-                    ["root_volume"] = new JsonObject { ["volumetype"] = "GPSSD" },
-                    ["security_groups"] = new JsonArray(new JsonObject { ["id"] = groupId }),
-                    ["availability_zone"] = Zone,
-                },
-            };
-            var accepted = await api.PostAsync($"/v1.1/{pid}/cloudservers", body.ToJsonString(), 200, ct);
-            var job = await api.WaitForJobAsync((string)accepted["job_id"]!, ct);
-            return (string)job["entities"]!["sub_jobs"]![0]!["entities"]!["server_id"]!;
-        }));
+        var network = await CreateNetworkAsync(api, "bench", ct);
+        var serverIds = await Task.WhenAll(Enumerable.Range(1, servers)
+            .Select(n => CreateServerAsync(api, network, $"bench-ecs-{n:D3}", dataDiskGb: null, ct)));
         progress($"{servers} servers are ACTIVE");
 
         var vault = await api.PostAsync($"/v3/{pid}/vaults", new
@@ -99,5 +72,42 @@ internal static class Population
                 throw new BenchFailure($"Checkpoint {checkpointId} was not available within {Api.PollLimit.TotalSeconds:0} s.");
             await Task.Delay(5, ct);
         }
+    }
+
+    /// <summary>A VPC, a subnet and a security group to put benchmark servers in.</summary>
+    public sealed record Network(string VpcId, string SubnetId, string GroupId);
+
+    public static async Task<Network> CreateNetworkAsync(Api api, string prefix, CancellationToken ct)
+    {
+        var pid = api.ProjectId;
+        var vpc = await api.PostAsync($"/v1/{pid}/vpcs", new { vpc = new { name = $"{prefix}-vpc", cidr = "192.168.0.0/16" } }, 200, ct);
+        var vpcId = (string)vpc["vpc"]!["id"]!;
+        var subnet = await api.PostAsync($"/v1/{pid}/subnets", new
+        {
+            subnet = new { name = $"{prefix}-subnet", cidr = "192.168.1.0/24", vpc_id = vpcId, gateway_ip = "192.168.1.1", dhcp_enable = true },
+        }, 200, ct);
+        var group = await api.PostAsync($"/v3/{pid}/vpc/security-groups", new { security_group = new { name = $"{prefix}-sg" } }, 201, ct);
+        return new Network(vpcId, (string)subnet["subnet"]!["id"]!, (string)group["security_group"]!["id"]!);
+    }
+
+    /// <summary>Creates a server from the public Ubuntu image (with one data disk when asked) and waits until it is ACTIVE.</summary>
+    public static async Task<string> CreateServerAsync(Api api, Network network, string name, long? dataDiskGb, CancellationToken ct)
+    {
+        var server = new JsonObject
+        {
+            ["imageRef"] = Image,
+            ["flavorRef"] = Flavor,
+            ["name"] = name,
+            ["vpcid"] = network.VpcId,
+            ["nics"] = new JsonArray(new JsonObject { ["subnet_id"] = network.SubnetId }),
+            ["root_volume"] = new JsonObject { ["volumetype"] = "GPSSD" },
+            ["security_groups"] = new JsonArray(new JsonObject { ["id"] = network.GroupId }),
+            ["availability_zone"] = Zone,
+        };
+        if (dataDiskGb is { } gb)
+            server["data_volumes"] = new JsonArray(new JsonObject { ["volumetype"] = "GPSSD", ["size"] = gb });
+        var accepted = await api.PostAsync($"/v1.1/{api.ProjectId}/cloudservers", new JsonObject { ["server"] = server }.ToJsonString(), 200, ct);
+        var job = await api.WaitForJobAsync((string)accepted["job_id"]!, ct);
+        return (string)job["entities"]!["sub_jobs"]![0]!["entities"]!["server_id"]!;
     }
 }

@@ -22,10 +22,6 @@ internal sealed record WholeImageResult(string Label, long DataDiskGb, long Byte
 /// </summary>
 internal static class WholeImage
 {
-    private const string Image = "7d5b8f3a-1c2e-4f60-9b11-18040000a001"; // the seeded public Ubuntu 18.04
-    private const string Flavor = "s6.large.2";
-    private const string Zone = "cn-north-4a";
-
     public static async Task<IReadOnlyList<WholeImageResult>> MeasureAsync(ChildService service, BenchDisk disk,
         IReadOnlyList<(string Label, long DataDiskGb)> sizes, int repeats, Action<string> progress, CancellationToken ct)
     {
@@ -38,20 +34,12 @@ internal static class WholeImage
         var api = new Api(http, token);
         var pid = api.ProjectId;
 
-        var vpc = await api.PostAsync($"/v1/{pid}/vpcs", new { vpc = new { name = "databench-vpc", cidr = "192.168.0.0/16" } }, 200, ct);
-        var vpcId = (string)vpc["vpc"]!["id"]!;
-        var subnet = await api.PostAsync($"/v1/{pid}/subnets", new
-        {
-            subnet = new { name = "databench-subnet", cidr = "192.168.1.0/24", vpc_id = vpcId, gateway_ip = "192.168.1.1", dhcp_enable = true },
-        }, 200, ct);
-        var subnetId = (string)subnet["subnet"]!["id"]!;
-        var group = await api.PostAsync($"/v3/{pid}/vpc/security-groups", new { security_group = new { name = "databench-sg" } }, 201, ct);
-        var groupId = (string)group["security_group"]!["id"]!;
+        var network = await Population.CreateNetworkAsync(api, "databench", ct);
 
         var results = new List<WholeImageResult>();
         foreach (var (label, gb) in sizes)
         {
-            var serverId = await CreateServerAsync(api, vpcId, subnetId, groupId, gb, ct);
+            var serverId = await Population.CreateServerAsync(api, network, $"databench-ecs-{gb}", gb, ct);
             var server = (await api.GetAsync($"/v1/{pid}/cloudservers/{serverId}", ct))["server"]!;
             var dataVolume = server["os-extended-volumes:volumes_attached"]!.AsArray()
                 .Select(v => v!)
@@ -104,28 +92,6 @@ internal static class WholeImage
             results.Add(result);
         }
         return results;
-    }
-
-    private static async Task<string> CreateServerAsync(Api api, string vpcId, string subnetId, string groupId, long dataGb, CancellationToken ct)
-    {
-        var body = new JsonObject
-        {
-            ["server"] = new JsonObject
-            {
-                ["imageRef"] = Image,
-                ["flavorRef"] = Flavor,
-                ["name"] = $"databench-ecs-{dataGb}",
-                ["vpcid"] = vpcId,
-                ["nics"] = new JsonArray(new JsonObject { ["subnet_id"] = subnetId }),
-                ["root_volume"] = new JsonObject { ["volumetype"] = "GPSSD" },
-                ["data_volumes"] = new JsonArray(new JsonObject { ["volumetype"] = "GPSSD", ["size"] = dataGb }),
-                ["security_groups"] = new JsonArray(new JsonObject { ["id"] = groupId }),
-                ["availability_zone"] = Zone,
-            },
-        };
-        var accepted = await api.PostAsync($"/v1.1/{api.ProjectId}/cloudservers", body.ToJsonString(), 200, ct);
-        var job = await api.WaitForJobAsync((string)accepted["job_id"]!, ct);
-        return (string)job["entities"]!["sub_jobs"]![0]!["entities"]!["server_id"]!;
     }
 
     /// <summary>
