@@ -59,7 +59,7 @@ internal static class ImageFormats
         using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read))
             read = RandomAccess.Read(file, header, 0);
         if (read < 72 || BinaryPrimitives.ReadUInt32BigEndian(header) != Qcow2Magic)
-            throw new InvalidDiskImageException($"{Path.GetFileName(path)} is not a qcow2 image.");
+            throw new InvalidDiskImageException("it has no qcow2 header.");
         var version = BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
         if (version is not (2 or 3)) throw new InvalidDiskImageException($"qcow2 version {version} is not supported.");
         if (BinaryPrimitives.ReadUInt64BigEndian(header[8..]) != 0)
@@ -103,7 +103,10 @@ internal static class ImageFormats
             }
             if (process.ExitCode != 0)
             {
-                var message = (await errors.ConfigureAwait(false)).Trim();
+                // qemu-img names the files it was given: host paths that an error shown to a client must not carry.
+                var message = (await errors.ConfigureAwait(false)).Trim()
+                    .Replace(source, "the image", StringComparison.Ordinal)
+                    .Replace(rawDestination, "the converted disk", StringComparison.Ordinal);
                 throw new InvalidDiskImageException($"The qcow2 image is not readable: {(message.Length > 300 ? message[..300] : message)}");
             }
         }
