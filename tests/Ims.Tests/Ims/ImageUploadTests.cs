@@ -211,7 +211,11 @@ public sealed class ImageUploadTests(ServiceFixture fixture) : IClassFixture<Ser
         var id = (string)(await ImageFiles.CreateAsync(alice, "qcow2"))["id"]!;
         var garbage = ImageFiles.RawDisk(1024 * 1024, seed: 5);
 
-        (await ImageFiles.UploadAsync(alice, id, garbage)).ExpectImsError(400, "IMG.0057");
+        var refused = await ImageFiles.UploadAsync(alice, id, garbage);
+        refused.ExpectImsError(400, "IMG.0057");
+        // The client learns what is wrong with its file, not where the service keeps scratch files.
+        Assert.DoesNotContain("upload-", refused.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain(_service.DataDir, refused.Body, StringComparison.Ordinal);
         var shown = (await alice.GetAsync($"/v2/images/{id}")).Expect(200).Json;
         Assert.Equal("queued", (string?)shown["status"]);
         Assert.Null(await ImageFiles.ManifestOfAsync(_service, id));
