@@ -36,7 +36,12 @@ public sealed record DiskToCapture(string VolumeId);
 /// <param name="SizeBytes">The disk's declared size.</param>
 /// <param name="ChunksRead">Chunks read from the volume (the rest were known unchanged).</param>
 /// <param name="BytesStored">Bytes newly written to the chunk store by this capture.</param>
-public sealed record CapturedDisk(string VolumeId, string ManifestId, long SizeBytes, long ChunksRead, long BytesStored);
+/// <param name="ChunksLookedUp">
+/// Unchanged chunks whose presence in the store was checked (a metadata read each): none while no chunk has left the
+/// store since the volume's base was recorded.
+/// </param>
+public sealed record CapturedDisk(string VolumeId, string ManifestId, long SizeBytes, long ChunksRead, long BytesStored,
+    long ChunksLookedUp = 0);
 
 /// <summary>
 /// The result of a capture or import. Its manifests are protected from garbage collection until it is disposed:
@@ -103,11 +108,12 @@ public sealed class DataPlane : IDisposable
         Options = options;
         this.layout = layout;
         this.temps = temps;
-        chunks = new ChunkStore(layout, temps, time);
+        var deletions = DeletionEpoch.Open(layout, temps);
+        chunks = new ChunkStore(layout, temps, time, deletions);
         manifests = new ManifestStore(layout, temps, time);
         volumes = new VolumeRegistry(layout, temps);
-        operations = new Operations(time);
-        collector = new GarbageCollector(layout, chunks, manifests, operations, temps);
+        operations = new Operations(time, deletions);
+        collector = new GarbageCollector(layout, chunks, manifests, operations, deletions, temps);
     }
 
     public DataPlaneOptions Options { get; }
@@ -145,7 +151,7 @@ public sealed class DataPlane : IDisposable
         try
         {
             using (var file = DurableFile.CreateSparse(temp, sizeBytes)) Posix.Flush(file);
-            volumes.Publish(volumeId, temp, sizeBytes, baseManifestId: null);
+            volumes.Publish(volumeId, temp, sizeBytes, volumeBase: null);
         }
         finally
         {
@@ -168,7 +174,8 @@ public sealed class DataPlane : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sizeBytes);
         if (volumes.Exists(volumeId)) return;
         using var operation = operations.Begin();
-        operation.Pin(manifestId);
+        // Every chunk is read after this, so when the epoch is known the restored base names only stored chunks.
+        var deletionEpoch = operation.PinAndObserveEpoch([manifestId]);
         var manifest = manifests.Read(manifestId);
         if (sizeBytes < manifest.DiskSize)
             throw new ArgumentOutOfRangeException(nameof(sizeBytes), sizeBytes,
@@ -182,7 +189,8 @@ public sealed class DataPlane : IDisposable
                     await Restorer.WriteAsync(manifest, file, direct, chunks, Parallelism, IoDepth, ct).ConfigureAwait(false);
                 Posix.Flush(file);
             }
-            volumes.Publish(volumeId, temp, sizeBytes, SnapshotSource.Describes(manifest, sizeBytes) ? manifestId : null);
+            volumes.Publish(volumeId, temp, sizeBytes,
+                SnapshotSource.Describes(manifest, sizeBytes) ? new VolumeBase(manifestId, deletionEpoch) : null);
         }
         finally
         {
@@ -316,7 +324,8 @@ public sealed class DataPlane : IDisposable
             operation.Dispose();
             throw;
         }
-        return FinishCaptureAsync(snapshots, operation, ct);
+        var deletionEpoch = operation.PinAndObserveEpoch(snapshots.Select(s => s.Base?.ManifestId).OfType<string>());
+        return FinishCaptureAsync(snapshots, operation, deletionEpoch, ct);
     }
 
     /// <summary>Every volume's gate, in id order (so concurrent captures cannot deadlock), then one snapshot each.</summary>
@@ -344,13 +353,20 @@ public sealed class DataPlane : IDisposable
         }
     }
 
-    private async Task<IManifestLease> FinishCaptureAsync(Snapshot[] snapshots, Operations.Operation operation, CancellationToken ct)
+    // deletionEpoch: observed when the bases were pinned, null if a collection was running. A base recorded under it
+    // names only chunks still stored (and kept, being pinned), so they are reused without a lookup.
+    private async Task<IManifestLease> FinishCaptureAsync(Snapshot[] snapshots, Operations.Operation operation, long? deletionEpoch,
+        CancellationToken ct)
     {
         var ended = false;
         try
         {
             var sources = new DiskSource[snapshots.Length];
-            for (var i = 0; i < snapshots.Length; i++) sources[i] = new SnapshotSource(snapshots[i], UsableBase(snapshots[i]));
+            for (var i = 0; i < snapshots.Length; i++)
+            {
+                var knownStored = deletionEpoch is { } epoch && snapshots[i].Base?.DeletionEpoch == epoch;
+                sources[i] = new SnapshotSource(snapshots[i], UsableBase(snapshots[i]), knownStored);
+            }
             using var pending = new PendingChunks(temps);
             await ChunkingPipeline.RunAsync(sources, chunks, pending, Parallelism, IoDepth, ct).ConfigureAwait(false);
             // Chunk names are durable before any manifest names them.
@@ -360,10 +376,12 @@ public sealed class DataPlane : IDisposable
             {
                 var manifestId = manifests.Write(sources[i].ToManifest());
                 operation.Pin(manifestId);
-                results[i] = new CapturedDisk(sources[i].VolumeId, manifestId, sources[i].DiskSize, sources[i].ChunksRead, sources[i].BytesStored);
+                results[i] = new CapturedDisk(sources[i].VolumeId, manifestId, sources[i].DiskSize, sources[i].ChunksRead,
+                    sources[i].BytesStored, sources[i].ChunksLookedUp);
             }
             var lease = operations.Lease(results);
-            for (var i = 0; i < snapshots.Length; i++) snapshots[i].Volume.EndSnapshot(snapshots[i], results[i].ManifestId);
+            for (var i = 0; i < snapshots.Length; i++)
+                snapshots[i].Volume.EndSnapshot(snapshots[i], new VolumeBase(results[i].ManifestId, deletionEpoch));
             ended = true;
             return lease;
         }
@@ -371,7 +389,7 @@ public sealed class DataPlane : IDisposable
         {
             foreach (var snapshot in snapshots)
             {
-                if (!ended) snapshot.Volume.EndSnapshot(snapshot, completedManifestId: null);
+                if (!ended) snapshot.Volume.EndSnapshot(snapshot, completed: null);
                 snapshot.Dispose();
                 temps.End(snapshot.SidePath);
             }
@@ -381,7 +399,7 @@ public sealed class DataPlane : IDisposable
 
     private Manifest? UsableBase(Snapshot snapshot)
     {
-        if (snapshot.BaseManifestId is not { } baseId || !manifests.TryRead(baseId, out var manifest)) return null;
+        if (snapshot.Base?.ManifestId is not { } baseId || !manifests.TryRead(baseId, out var manifest)) return null;
         return SnapshotSource.Describes(manifest!, snapshot.Volume.Size) ? manifest : null;
     }
 

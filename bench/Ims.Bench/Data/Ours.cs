@@ -6,7 +6,7 @@ using Ims.DataPlane;
 namespace Ims.Bench.Data;
 
 /// <summary>What a capture child reported.</summary>
-internal sealed record CaptureReport(double Seconds, string ManifestId, long ChunksRead, long BytesStored, long PeakKiB, long BeforeCaptureKiB);
+internal sealed record CaptureReport(double Seconds, string ManifestId, long ChunksRead, long BytesStored, long PeakKiB, long BeforeCaptureKiB, long DiskBytesRead);
 
 /// <summary>
 /// Our data plane, called as a library. The captures run in a child process of this program (the hidden
@@ -55,7 +55,7 @@ internal sealed class Ours(string work, BenchDisk disk) : IBackupTool
         var report = await CaptureInChildAsync(ct);
         _captures.Add(report);
         return new Timed(TimeSpan.FromSeconds(report.Seconds), string.Create(CultureInfo.InvariantCulture,
-            $"{report.ChunksRead} chunks read, {report.BytesStored / 1e6:0.0} MB newly stored, peak RSS {report.PeakKiB / 1024.0:0.0} MiB"));
+            $"{report.ChunksRead} chunks read ({report.DiskBytesRead / 1e6:0.0} MB from the disk), {report.BytesStored / 1e6:0.0} MB newly stored, peak RSS {report.PeakKiB / 1024.0:0.0} MiB"));
     }
 
     public async Task ApplyChangeAsync(CancellationToken ct)
@@ -132,11 +132,13 @@ internal static class CaptureChild
         // have read some of it back.
         if (args[2] == "cold") await PageCache.ProbeAsync(CancellationToken.None);
         await PageCache.DropAsync(CancellationToken.None);
+        var readBefore = StorageBytesRead();
         var started = Stopwatch.GetTimestamp();
         using var lease = await plane.CaptureAsync([new DiskToCapture(args[1])], CancellationToken.None);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var diskBytesRead = StorageBytesRead() - readBefore;
         var disk = lease.Disks[0];
-        var report = new CaptureReport(seconds, disk.ManifestId, disk.ChunksRead, disk.BytesStored, PeakResidentKiB(), before);
+        var report = new CaptureReport(seconds, disk.ManifestId, disk.ChunksRead, disk.BytesStored, PeakResidentKiB(), before, diskBytesRead);
         Console.WriteLine(JsonSerializer.Serialize(report, Json));
         return 0;
     }
@@ -163,6 +165,23 @@ internal static class CaptureChild
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>Bytes this process caused to be fetched from storage (read_bytes in /proc/self/io; 0 where there is none).</summary>
+    private static long StorageBytesRead()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/io"))
+            {
+                if (line.StartsWith("read_bytes:", StringComparison.Ordinal))
+                    return long.Parse(line["read_bytes:".Length..].Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return 0;
     }
 
     /// <summary>VmHWM: the most resident memory the process has had, from /proc/self/status (-1 where there is none).</summary>

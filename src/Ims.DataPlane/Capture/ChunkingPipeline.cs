@@ -5,14 +5,18 @@ using Ims.DataPlane.Store;
 
 namespace Ims.DataPlane.Capture;
 
-/// <summary>A chunk the pipeline must produce: read it, or reuse a stored chunk if the store still has it.</summary>
-internal readonly record struct ChunkWork(DiskSource Disk, long Index, string? ReusableChunkId);
+/// <summary>
+/// A chunk the pipeline must produce: read it, or reuse a stored chunk, looked up first unless it is known stored
+/// (its base was recorded under the current deletion epoch, and pinned).
+/// </summary>
+internal readonly record struct ChunkWork(DiskSource Disk, long Index, string? ReusableChunkId, bool KnownStored = false);
 
 /// <summary>One disk being turned into a manifest: a captured volume snapshot, or an imported image.</summary>
 internal abstract class DiskSource
 {
     private readonly List<ManifestEntry> entries = [];
     private long chunksRead;
+    private long chunksLookedUp;
     private long bytesStored;
 
     public abstract string VolumeId { get; }
@@ -35,7 +39,11 @@ internal abstract class DiskSource
     public long ChunksRead => Interlocked.Read(ref chunksRead);
     public long BytesStored => Interlocked.Read(ref bytesStored);
 
+    public long ChunksLookedUp => Interlocked.Read(ref chunksLookedUp);
+
     public void CountRead() => Interlocked.Increment(ref chunksRead);
+
+    public void CountLookup() => Interlocked.Increment(ref chunksLookedUp);
 
     public void Add(ManifestEntry entry, long stored)
     {
@@ -55,12 +63,16 @@ internal abstract class DiskSource
 
 /// <summary>
 /// Hashes and stores the chunks of several disks. <c>ioDepth</c> dispatchers take the planned chunks in order: they
-/// settle the ones reused from the base (touching a stored chunk is a cold metadata read, so many are in flight), and
-/// hand the rest, announced to the kernel with a read-ahead hint as they are planned, to <c>parallelism</c> producers
-/// that read, hash and store them, each with two pooled chunk-sized buffers: memory stays flat whatever the disk sizes.
+/// settle the ones reused from the base (those known stored at once; looking one up is a cold metadata read, so many
+/// are in flight), and hand the rest, announced to the kernel with a read-ahead hint as they are planned, to
+/// <c>parallelism</c> producers that read, hash and store them, each with two pooled chunk-sized buffers: memory stays
+/// flat whatever the disk sizes.
 /// </summary>
 internal static class ChunkingPipeline
 {
+    /// <summary>How many known-stored chunks one dispatcher settles before letting the others at the plan.</summary>
+    private const int SettleBatch = 4096;
+
     public static async Task RunAsync(IReadOnlyList<DiskSource> disks, ChunkStore store, PendingChunks pending,
         int parallelism, int ioDepth, CancellationToken ct)
     {
@@ -71,28 +83,48 @@ internal static class ChunkingPipeline
         var lookahead = new Queue<ChunkWork>();
         using var toProduce = new BlockingCollection<ChunkWork>(ioDepth);
         var dispatching = ioDepth;
+        var planDone = false;
 
         bool TryNext(out ChunkWork work)
         {
-            List<ChunkWork>? announce = null;
-            bool taken;
-            lock (plan)
+            while (true)
             {
-                if (failed.IsCancellationRequested)
+                List<ChunkWork>? announce = null;
+                bool taken, exhausted;
+                lock (plan)
                 {
-                    work = default;
-                    return false;
+                    if (failed.IsCancellationRequested)
+                    {
+                        work = default;
+                        return false;
+                    }
+                    // Chunks known stored are settled right here: they need neither a lookup nor a read, so they take
+                    // no place in the lookahead, and the chunks that need reading are announced early.
+                    var settled = 0;
+                    while (lookahead.Count <= ioDepth && settled < SettleBatch && !planDone)
+                    {
+                        if (!plan.MoveNext())
+                        {
+                            planDone = true;
+                            break;
+                        }
+                        var planned = plan.Current;
+                        if (planned.KnownStored)
+                        {
+                            Reuse(planned, planned.ReusableChunkId!);
+                            settled++;
+                            continue;
+                        }
+                        lookahead.Enqueue(planned);
+                        if (planned.ReusableChunkId is null) (announce ??= []).Add(planned);
+                    }
+                    taken = lookahead.TryDequeue(out work);
+                    exhausted = planDone;
                 }
-                while (lookahead.Count <= ioDepth && plan.MoveNext())
-                {
-                    var planned = plan.Current;
-                    lookahead.Enqueue(planned);
-                    if (planned.ReusableChunkId is null) (announce ??= []).Add(planned);
-                }
-                taken = lookahead.TryDequeue(out work);
+                if (announce is not null) foreach (var planned in announce) planned.Disk.Prefetch(planned.Index);
+                // Nothing taken but the plan goes on: the batch of settled chunks ran out first.
+                if (taken || exhausted) return taken;
             }
-            if (announce is not null) foreach (var planned in announce) planned.Disk.Prefetch(planned.Index);
-            return taken;
         }
 
         void Dispatcher()
@@ -161,14 +193,27 @@ internal static class ChunkingPipeline
         ct.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Settles a chunk reused from the base, when the store still has it (touched now); false when it must be read.</summary>
+    /// <summary>
+    /// Settles a chunk reused from the base, when it is known stored or the store still has it (touched now, for a
+    /// collection that started before this capture pinned its base); false when it must be read.
+    /// </summary>
     private static bool TryReuse(ChunkWork work, ChunkStore store)
     {
-        if (work.ReusableChunkId is not { } reusable || !store.TryTouch(reusable)) return false;
+        if (work.ReusableChunkId is not { } reusable) return false;
+        if (!work.KnownStored)
+        {
+            work.Disk.CountLookup();
+            if (!store.TryTouch(reusable)) return false;
+        }
+        Reuse(work, reusable);
+        return true;
+    }
+
+    private static void Reuse(ChunkWork work, string chunkId)
+    {
         var disk = work.Disk;
         disk.Settle(work.Index);
-        disk.Add(new ManifestEntry(work.Index, reusable, Manifest.ChunkLength(disk.DiskSize, work.Index)), 0);
-        return true;
+        disk.Add(new ManifestEntry(work.Index, chunkId, Manifest.ChunkLength(disk.DiskSize, work.Index)), 0);
     }
 
     private static void Produce(ChunkWork work, byte[] content, byte[] scratch, ChunkStore store, PendingChunks pending)

@@ -5,10 +5,10 @@ using Ims.DataPlane.Volumes;
 namespace Ims.DataPlane.Capture;
 
 /// <summary>
-/// A volume snapshot as a disk to chunk. With a usable base manifest, chunks clean since the base are reused (and
-/// only read if the store lost them); the rest are read, skipping holes.
+/// A volume snapshot as a disk to chunk. With a usable base manifest, chunks clean since the base are reused (looked
+/// up unless <paramref name="baseKnownStored"/>, and read if the store lost them); the rest are read, skipping holes.
 /// </summary>
-internal sealed class SnapshotSource(Snapshot snapshot, Manifest? baseManifest) : DiskSource
+internal sealed class SnapshotSource(Snapshot snapshot, Manifest? baseManifest, bool baseKnownStored) : DiskSource
 {
     public override string VolumeId => snapshot.Volume.Id;
     public override long DiskSize => snapshot.Volume.Size;
@@ -28,7 +28,7 @@ internal sealed class SnapshotSource(Snapshot snapshot, Manifest? baseManifest) 
             if (baseManifest is not null && !snapshot.DirtyAtInstant.Get(chunk))
             {
                 if (next < baseEntries.Count && baseEntries[next].Index == chunk)
-                    yield return new ChunkWork(this, chunk, baseEntries[next].ChunkId);
+                    yield return new ChunkWork(this, chunk, baseEntries[next].ChunkId, baseKnownStored);
                 else
                     snapshot.Settle(chunk); // zero in the base and unchanged since
                 continue;

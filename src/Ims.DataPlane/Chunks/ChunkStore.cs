@@ -1,3 +1,4 @@
+using Ims.DataPlane.Maintenance;
 using Ims.DataPlane.Native;
 using Ims.DataPlane.Store;
 
@@ -9,7 +10,7 @@ namespace Ims.DataPlane.Chunks;
 /// storing, touching and the collector's final check-and-delete of one chunk are serialised by a striped lock, so a
 /// capture that reuses a chunk can never lose it to a concurrent collection.
 /// </summary>
-internal sealed class ChunkStore(StoreLayout layout, TempFiles temps, TimeProvider time)
+internal sealed class ChunkStore(StoreLayout layout, TempFiles temps, TimeProvider time, DeletionEpoch deletions)
 {
     private readonly Lock[] stripes = Enumerable.Range(0, 256).Select(_ => new Lock()).ToArray();
 
@@ -157,7 +158,9 @@ internal sealed class ChunkStore(StoreLayout layout, TempFiles temps, TimeProvid
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
             {
                 // Someone else moved it aside already.
+                return;
             }
+            deletions.Advance();
         }
     }
 }

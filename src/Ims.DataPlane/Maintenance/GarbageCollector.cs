@@ -8,10 +8,11 @@ namespace Ims.DataPlane.Maintenance;
 /// Mark and sweep. The cutoff is the earlier of the collection's start and the oldest running operation's start;
 /// every chunk a running operation stores or reuses gets an mtime at or after its start, so only chunks no live
 /// manifest names and nobody touched since the cutoff are deleted. The final check and the unlink happen under the
-/// chunk's stripe lock, the same lock a store or touch takes.
+/// chunk's stripe lock, the same lock a store or touch takes. The deletion epoch advances before the first chunk is
+/// deleted, so a volume base recorded earlier is no longer trusted to be fully stored.
 /// </summary>
 internal sealed class GarbageCollector(StoreLayout layout, ChunkStore chunks, ManifestStore manifests, Operations operations,
-    TempFiles temps)
+    DeletionEpoch deletions, TempFiles temps)
 {
     private readonly SemaphoreSlim oneAtATime = new(1, 1);
 
@@ -22,10 +23,17 @@ internal sealed class GarbageCollector(StoreLayout layout, ChunkStore chunks, Ma
         try
         {
             var (cutoff, pinned) = operations.BeginCollection();
-            var live = new HashSet<string>(await liveManifests(ct).ConfigureAwait(false), StringComparer.Ordinal);
-            live.UnionWith(pinned);
-            live.UnionWith(operations.Pinned());
-            return await Task.Run(() => Sweep(cutoff, live, ct), ct).ConfigureAwait(false);
+            try
+            {
+                var live = new HashSet<string>(await liveManifests(ct).ConfigureAwait(false), StringComparer.Ordinal);
+                live.UnionWith(pinned);
+                live.UnionWith(operations.Pinned());
+                return await Task.Run(() => Sweep(cutoff, live, ct), ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                operations.EndCollection();
+            }
         }
         finally
         {
@@ -64,6 +72,7 @@ internal sealed class GarbageCollector(StoreLayout layout, ChunkStore chunks, Ma
                     continue;
                 }
                 var length = info.Length;
+                if (deleted == 0) deletions.Advance();
                 info.Delete();
                 deleted++;
                 freed += length;

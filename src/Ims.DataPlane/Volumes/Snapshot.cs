@@ -26,12 +26,12 @@ internal sealed class Snapshot : IDisposable
     private readonly Lock sideSync = new();
     private SafeFileHandle? side;
 
-    public Snapshot(Volume volume, ChunkBitmap dirtyAtInstant, string? baseManifestId, string sidePath)
+    public Snapshot(Volume volume, ChunkBitmap dirtyAtInstant, VolumeBase? volumeBase, string sidePath)
     {
         this.volume = volume;
         this.sidePath = sidePath;
         DirtyAtInstant = dirtyAtInstant;
-        BaseManifestId = baseManifestId;
+        Base = volumeBase;
         WrittenSince = new ChunkBitmap(volume.ChunkCount);
         states = new ChunkState[volume.ChunkCount];
         Array.Fill(states, ChunkState.Pending);
@@ -39,7 +39,7 @@ internal sealed class Snapshot : IDisposable
 
     public Volume Volume => volume;
     public ChunkBitmap DirtyAtInstant { get; }
-    public string? BaseManifestId { get; }
+    public VolumeBase? Base { get; }
 
     /// <summary>Chunks written after the instant: the dirty set once this capture becomes the base.</summary>
     public ChunkBitmap WrittenSince { get; }

@@ -118,7 +118,7 @@ internal sealed class Volume : IDisposable
     /// <summary>Starts a snapshot; the caller holds the instant.</summary>
     public Snapshot AddSnapshot(string sidePath)
     {
-        var snapshot = new Snapshot(this, Tracking.Dirty.Clone(), Tracking.BaseManifestId, sidePath);
+        var snapshot = new Snapshot(this, Tracking.Dirty.Clone(), Tracking.Base, sidePath);
         snapshots = snapshots.Add(snapshot);
         return snapshot;
     }
@@ -131,13 +131,13 @@ internal sealed class Volume : IDisposable
     }
 
     /// <summary>Ends a snapshot; on success its manifest becomes the base and its writes the new dirty set.</summary>
-    public void EndSnapshot(Snapshot snapshot, string? completedManifestId)
+    public void EndSnapshot(Snapshot snapshot, VolumeBase? completed)
     {
         gate.EnterWriteLock();
         try
         {
             snapshots = snapshots.Remove(snapshot);
-            if (completedManifestId is not null && !disposed) Tracking.Commit(completedManifestId, snapshot.WrittenSince);
+            if (completed is not null && !disposed) Tracking.Commit(completed, snapshot.WrittenSince);
         }
         finally
         {

@@ -53,13 +53,13 @@ internal sealed class VolumeRegistry(StoreLayout layout, TempFiles temps) : IDis
     /// Publishes a volume file prepared under a temporary name (already flushed). Its tracking file is written first,
     /// so a published volume never pairs with a stale tracking file. False when the volume already existed.
     /// </summary>
-    public bool Publish(string volumeId, string preparedPath, long size, string? baseManifestId)
+    public bool Publish(string volumeId, string preparedPath, long size, VolumeBase? volumeBase)
     {
         lock (sync)
         {
             var final = layout.VolumeFile(volumeId);
             if (File.Exists(final)) return false;
-            VolumeTracking.WriteFile(layout.TrackFile(volumeId), Manifest.ChunkCountOf(size), baseManifestId, dirty: null, temps);
+            VolumeTracking.WriteFile(layout.TrackFile(volumeId), Manifest.ChunkCountOf(size), volumeBase, dirty: null, temps);
             if (!DurableFile.Rename(preparedPath, final, overwrite: false)) return false;
             Posix.FlushDirectory(layout.Volumes);
             return true;

@@ -8,7 +8,7 @@ namespace Ims.DataPlane.Volumes;
 
 /// <summary>
 /// A volume's change tracking, <c>volumes/&lt;id&gt;.track</c>: the base manifest (the last completed capture or
-/// restore) and one dirty bit per chunk written since. A bit reaches the device before the write that set it is
+/// restore), the deletion epoch the base was recorded under (when known), and one dirty bit per chunk written since. A bit reaches the device before the write that set it is
 /// acknowledged; the header only changes by replacing the whole file, so it is never torn. A missing or unreadable
 /// file means "no base": the next capture reads everything, which is always safe.
 /// </summary>
@@ -23,31 +23,36 @@ internal sealed class VolumeTracking : IDisposable
     private readonly Lock sync = new();
     private SafeFileHandle handle;
 
-    private VolumeTracking(string path, TempFiles temps, SafeFileHandle handle, ChunkBitmap dirty, string? baseManifestId)
+    private VolumeTracking(string path, TempFiles temps, SafeFileHandle handle, ChunkBitmap dirty, VolumeBase? volumeBase)
     {
         this.path = path;
         this.temps = temps;
         this.handle = handle;
         Dirty = dirty;
-        BaseManifestId = baseManifestId;
+        Base = volumeBase;
     }
 
     public ChunkBitmap Dirty { get; private set; }
 
-    public string? BaseManifestId { get; private set; }
+    public VolumeBase? Base { get; private set; }
 
     /// <summary>Replaces a volume's tracking file (before the volume file itself is published).</summary>
-    public static void WriteFile(string path, long chunkCount, string? baseManifestId, ChunkBitmap? dirty, TempFiles temps)
+    public static void WriteFile(string path, long chunkCount, VolumeBase? volumeBase, ChunkBitmap? dirty, TempFiles temps)
     {
         var bitmap = dirty ?? new ChunkBitmap(chunkCount);
         var bytes = new byte[HeaderSize + bitmap.ByteLength];
         Magic.CopyTo(bytes);
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(4), FormatVersion);
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(8), chunkCount);
-        if (baseManifestId is not null)
+        if (volumeBase is { } known)
         {
             bytes[16] = 1;
-            Convert.FromHexString(baseManifestId, bytes.AsSpan(24, 32), out _, out _);
+            Convert.FromHexString(known.ManifestId, bytes.AsSpan(24, 32), out _, out _);
+            if (known.DeletionEpoch is { } epoch)
+            {
+                bytes[17] = 1;
+                BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(56), epoch);
+            }
         }
         bitmap.CopyTo(bytes.AsSpan(HeaderSize));
         DurableFile.WriteNew(path, bytes, temps, mtime: null, overwrite: true);
@@ -55,21 +60,21 @@ internal sealed class VolumeTracking : IDisposable
 
     public static VolumeTracking Open(string path, long chunkCount, TempFiles temps)
     {
-        if (!TryLoad(path, chunkCount, out var dirty, out var baseId))
+        if (!TryLoad(path, chunkCount, out var dirty, out var volumeBase))
         {
             dirty = new ChunkBitmap(chunkCount);
             dirty.SetAll();
-            baseId = null;
-            WriteFile(path, chunkCount, baseId, dirty, temps);
+            volumeBase = null;
+            WriteFile(path, chunkCount, volumeBase, dirty, temps);
         }
         var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        return new VolumeTracking(path, temps, handle, dirty!, baseId);
+        return new VolumeTracking(path, temps, handle, dirty!, volumeBase);
     }
 
-    private static bool TryLoad(string path, long chunkCount, out ChunkBitmap? dirty, out string? baseId)
+    private static bool TryLoad(string path, long chunkCount, out ChunkBitmap? dirty, out VolumeBase? volumeBase)
     {
         dirty = null;
-        baseId = null;
+        volumeBase = null;
         byte[] bytes;
         try
         {
@@ -83,9 +88,14 @@ internal sealed class VolumeTracking : IDisposable
             || BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)) != FormatVersion
             || BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(8)) != chunkCount)
             return false;
-        if (bytes[16] == 1) baseId = Convert.ToHexStringLower(bytes.AsSpan(24, 32));
+        if (bytes[16] == 1)
+        {
+            var baseId = Convert.ToHexStringLower(bytes.AsSpan(24, 32));
+            if (!ChunkDigest.IsName(baseId)) return false;
+            volumeBase = new VolumeBase(baseId, bytes[17] == 1 ? BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(56)) : null);
+        }
         dirty = ChunkBitmap.FromBytes(chunkCount, bytes.AsSpan(HeaderSize));
-        return baseId is null || ChunkDigest.IsName(baseId);
+        return true;
     }
 
     /// <summary>Marks a chunk changed, durably; only the first write to a clean chunk pays the flush.</summary>
@@ -104,16 +114,16 @@ internal sealed class VolumeTracking : IDisposable
     }
 
     /// <summary>A capture or restore completed: the new base, and the chunks written after its instant.</summary>
-    public void Commit(string baseManifestId, ChunkBitmap writtenSince)
+    public void Commit(VolumeBase volumeBase, ChunkBitmap writtenSince)
     {
         lock (sync)
         {
-            WriteFile(path, writtenSince.Count, baseManifestId, writtenSince, temps);
+            WriteFile(path, writtenSince.Count, volumeBase, writtenSince, temps);
             var reopened = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
             handle.Dispose();
             handle = reopened;
             Dirty = writtenSince;
-            BaseManifestId = baseManifestId;
+            Base = volumeBase;
         }
     }
 
@@ -122,3 +132,9 @@ internal sealed class VolumeTracking : IDisposable
         lock (sync) handle.Dispose();
     }
 }
+
+/// <summary>
+/// The manifest a volume's clean chunks match, and the deletion epoch it was recorded under: null when a collection
+/// was running then, so it is not known that every chunk the manifest names is still stored.
+/// </summary>
+internal sealed record VolumeBase(string ManifestId, long? DeletionEpoch);

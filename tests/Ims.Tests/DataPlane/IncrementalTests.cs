@@ -104,4 +104,87 @@ public sealed class IncrementalTests : IDisposable
         Assert.Equal(2, again.ChunksRead);
         Assert.Equal(2, store.ChunkFiles().Count());
     }
+
+    private Task<CollectionReport> CollectKeepingAsync(params string[] live) =>
+        store.Plane.CollectGarbageAsync(_ => Task.FromResult<IReadOnlyCollection<string>>(live), None);
+
+    [Fact]
+    public async Task Unchanged_chunks_are_reused_without_a_lookup_until_a_collection_deletes_something()
+    {
+        await store.Plane.CreateVolumeAsync("kept", 40 * MiB, None);
+        for (var chunk = 0; chunk < 4; chunk++) await store.Plane.WriteAsync("kept", chunk * 4L * MiB, Random(4 * MiB, chunk), None);
+        var first = await CaptureAsync("kept");
+        Assert.Equal(4, first.ChunksRead);
+
+        await store.Plane.WriteAsync("kept", 4 * 4L * MiB, Random(4096, 10), None);
+        var second = await CaptureAsync("kept");
+        Assert.Equal((1, 0), (second.ChunksRead, second.ChunksLookedUp));
+
+        // A collection that deletes nothing leaves the base trusted.
+        store.Time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(0, (await CollectKeepingAsync(second.ManifestId)).ChunksDeleted);
+        await store.Plane.WriteAsync("kept", 5 * 4L * MiB, Random(4096, 11), None);
+        var third = await CaptureAsync("kept");
+        Assert.Equal((1, 0), (third.ChunksRead, third.ChunksLookedUp));
+
+        // One that deletes a chunk, even of another volume, makes the next capture check every chunk it reuses...
+        await store.Plane.CreateVolumeAsync("other", 4 * MiB, None);
+        await store.Plane.WriteAsync("other", 0, Random(4 * MiB, 99), None);
+        await CaptureAsync("other");
+        store.Time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(1, (await CollectKeepingAsync(third.ManifestId)).ChunksDeleted);
+        await store.Plane.WriteAsync("kept", 6 * 4L * MiB, Random(4096, 12), None);
+        var fourth = await CaptureAsync("kept");
+        Assert.Equal((1, 6), (fourth.ChunksRead, fourth.ChunksLookedUp));
+
+        // ...and the one after trusts its base again, also after a restart.
+        store.Restart();
+        await store.Plane.WriteAsync("kept", 7 * 4L * MiB, Random(4096, 13), None);
+        var fifth = await CaptureAsync("kept");
+        Assert.Equal((1, 0), (fifth.ChunksRead, fifth.ChunksLookedUp));
+    }
+
+    [Fact]
+    public async Task A_store_that_lost_its_deletion_epoch_trusts_no_recorded_base()
+    {
+        await store.Plane.CreateVolumeAsync("epoch", 16 * MiB, None);
+        await store.Plane.WriteAsync("epoch", 0, Random(4 * MiB, 1), None);
+        await store.Plane.WriteAsync("epoch", 4 * MiB, Random(4 * MiB, 2), None);
+        var first = await CaptureAsync("epoch");
+        var firstChunk = Path.GetFileName(store.ChunkFiles().First());
+
+        // As if the store had been rolled back behind the service's back: a chunk and the epoch file are gone.
+        store.Plane.Dispose();
+        File.Delete(store.ChunkPath(firstChunk));
+        File.Delete(Path.Combine(store.Root, "deletion-epoch"));
+        store.Restart();
+
+        await store.Plane.WriteAsync("epoch", 8 * MiB, Random(4096, 3), None);
+        var next = await CaptureAsync("epoch");
+        Assert.Equal(2, next.ChunksLookedUp);
+        Assert.Equal(2, next.ChunksRead); // the lost chunk is read again, with the changed one
+        Assert.True((await store.Plane.VerifyAsync([next.ManifestId], None)).Ok);
+        Assert.NotEqual(first.ManifestId, next.ManifestId);
+    }
+
+    [Fact]
+    public async Task A_base_chunk_moved_aside_as_damaged_is_read_again_by_the_next_capture()
+    {
+        await store.Plane.CreateVolumeAsync("healed", 16 * MiB, None);
+        await store.Plane.WriteAsync("healed", 0, Random(4 * MiB, 1), None);
+        await store.Plane.WriteAsync("healed", 4 * MiB, Random(4 * MiB, 2), None);
+        var first = await CaptureAsync("healed");
+        var damaged = store.ChunkFiles().First();
+        var bytes = await File.ReadAllBytesAsync(damaged);
+        bytes[^1] ^= 0x01;
+        File.SetAttributes(damaged, FileAttributes.Normal);
+        await File.WriteAllBytesAsync(damaged, bytes);
+        Assert.False((await store.Plane.VerifyAsync([first.ManifestId], None)).Ok);
+        Assert.False(File.Exists(damaged));
+
+        await store.Plane.WriteAsync("healed", 8 * MiB, Random(4096, 3), None);
+        var next = await CaptureAsync("healed");
+        Assert.Equal(2, next.ChunksRead); // the changed chunk, and the one the store no longer has
+        Assert.True((await store.Plane.VerifyAsync([next.ManifestId], None)).Ok);
+    }
 }
