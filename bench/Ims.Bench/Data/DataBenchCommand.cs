@@ -179,6 +179,11 @@ internal static class DataBenchCommand
         foreach (var tool in tools) await tool.ApplyChangeAsync(ct);
         var changedHash = BenchDisk.HashFile(file);
         Console.WriteLine($"1% change applied to the file (and to our volume through WriteAsync); sha256 now {changedHash}");
+        await PageCache.DropAsync(ct);
+        var changedChunks = disk.ChangedChunks().Count;
+        var copyChanged = disk.CopyChangedChunks(file, Path.Combine(work, "changed-chunks.img"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"copy of the {changedChunks} changed 4 MiB chunks + fsync (machine limit for the second backup): {copyChanged.TotalMilliseconds:0} ms"));
 
         var second = new Dictionary<IBackupTool, Timed>();
         foreach (var tool in tools)
@@ -210,7 +215,7 @@ internal static class DataBenchCommand
         Console.WriteLine();
         Console.WriteLine($"load average at end: {Machine.LoadAverage()}");
         Console.WriteLine();
-        PrintTable(disk, results, ours, openssl, cp, wholeImages);
+        PrintTable(disk, results, ours, new MachineLimits(openssl, cp, copyChanged, changedChunks), wholeImages);
         return 0;
     }
 
@@ -244,9 +249,13 @@ internal static class DataBenchCommand
 
     private static string Rate(long size, TimeSpan elapsed) => string.Create(CultureInfo.InvariantCulture, $"{MBps(size, elapsed):0} MB/s");
 
-    private static void PrintTable(BenchDisk disk, List<ToolResult> results, Ours? ours, TimeSpan openssl, TimeSpan cp,
+    /// <summary>The machine's own times on the same file: hashing it, copying it, copying the chunks the change touched.</summary>
+    private sealed record MachineLimits(TimeSpan Openssl, TimeSpan Cp, TimeSpan CopyChanged, int ChangedChunks);
+
+    private static void PrintTable(BenchDisk disk, List<ToolResult> results, Ours? ours, MachineLimits limits,
         IReadOnlyList<WholeImageResult> wholeImages)
     {
+        var (openssl, cp) = (limits.Openssl, limits.Cp);
         var size = disk.Size;
         var peers = results.Where(r => ours is null || r.Name != ours.Name).ToList();
         double Best(Func<ToolResult, TimeSpan> phase) => peers.Count == 0 ? double.NaN : peers.Max(r => MBps(size, phase(r)));
@@ -275,6 +284,9 @@ internal static class DataBenchCommand
             $"| openssl dgst -sha256 (machine limit) | {MBps(size, openssl):0} | {Ratio(MBps(size, openssl), bestFirst)} | | | | | | | | |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| cp --sparse=always (machine limit) | {MBps(size, cp):0} | {Ratio(MBps(size, cp), bestFirst)} | | | | {MBps(size, cp):0} | {Ratio(MBps(size, cp), bestRestore)} | | | |"));
+        var copyChanged = MBps(size, limits.CopyChanged);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| copy of the {limits.ChangedChunks} changed 4 MiB chunks (machine limit) | | | {limits.CopyChanged.TotalSeconds:0.000} | {copyChanged:0} | {Ratio(copyChanged, bestSecond)} | | | | | |"));
         Console.WriteLine();
 
         if (wholeImages.Count > 0)
@@ -297,7 +309,9 @@ internal static class DataBenchCommand
             targets.Add(("first backup >= 2x the fastest peer", string.Create(CultureInfo.InvariantCulture, $"{first:0} MB/s = {Ratio(first, bestFirst)}"),
                 double.IsNaN(bestFirst) ? null : first >= 2 * bestFirst));
             targets.Add(("second backup >= 20x faster than our first", string.Create(CultureInfo.InvariantCulture,
-                $"{ourResult.Second.Elapsed.TotalMilliseconds:0} ms vs {ourResult.First.Elapsed.TotalMilliseconds:0} ms = {speedup:0.0}x"), speedup >= 20));
+                $"{ourResult.Second.Elapsed.TotalMilliseconds:0} ms vs {ourResult.First.Elapsed.TotalMilliseconds:0} ms = {speedup:0.0}x " +
+                $"(a plain copy of the {limits.ChangedChunks} changed 4 MiB chunks with fsync, the machine's limit, takes " +
+                $"{limits.CopyChanged.TotalMilliseconds:0} ms = {ourResult.First.Elapsed / limits.CopyChanged:0.0}x)"), speedup >= 20));
             targets.Add(("restore >= 2x the fastest peer and >= 1 GB/s", string.Create(CultureInfo.InvariantCulture, $"{restore:0} MB/s = {Ratio(restore, bestRestore)}"),
                 double.IsNaN(bestRestore) ? null : restore >= 2 * bestRestore && restore >= 1000));
             if (restic is not null)
