@@ -8,9 +8,11 @@ namespace Ims.DataPlane.Volumes;
 
 /// <summary>
 /// A volume's change tracking, <c>volumes/&lt;id&gt;.track</c>: the base manifest (the last completed capture or
-/// restore), the deletion epoch the base was recorded under (when known), and one dirty bit per chunk written since. A bit reaches the device before the write that set it is
-/// acknowledged; the header only changes by replacing the whole file, so it is never torn. A missing or unreadable
-/// file means "no base": the next capture reads everything, which is always safe.
+/// restore), the deletion epoch the base was recorded under (when known), and one dirty bit per chunk written since.
+/// A bit reaches the device before the write that set it is acknowledged; the header only changes by replacing the
+/// whole file, so it is never torn. A missing or unreadable file means "no base": the next capture reads everything,
+/// which is always safe. Header: magic, version, chunk count, base flag (byte 16), epoch flag (byte 17), base manifest
+/// (bytes 24-55), epoch (bytes 56-63); files written before the epoch existed read as "epoch unknown".
 /// </summary>
 internal sealed class VolumeTracking : IDisposable
 {
