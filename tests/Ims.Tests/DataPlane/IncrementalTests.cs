@@ -18,13 +18,20 @@ public sealed class IncrementalTests : IDisposable
         return disk;
     }
 
+    /// <summary>A new volume whose first chunks hold random bytes, captured (every filled chunk read).</summary>
+    private async Task<CapturedDisk> CaptureFilledAsync(string id, int sizeMiB, int filledChunks)
+    {
+        await store.Plane.CreateVolumeAsync(id, sizeMiB * (long)MiB, None);
+        for (var chunk = 0; chunk < filledChunks; chunk++) await store.Plane.WriteAsync(id, chunk * 4L * MiB, Random(4 * MiB, chunk), None);
+        var captured = await CaptureAsync(id);
+        Assert.Equal(filledChunks, captured.ChunksRead);
+        return captured;
+    }
+
     [Fact]
     public async Task A_second_capture_reads_only_the_chunks_written_since_the_first_even_after_a_restart()
     {
-        await store.Plane.CreateVolumeAsync("inc", 80 * MiB, None);
-        for (var chunk = 0; chunk < 20; chunk++) await store.Plane.WriteAsync("inc", chunk * 4L * MiB, Random(4 * MiB, chunk), None);
-        var first = await CaptureAsync("inc");
-        Assert.Equal(20, first.ChunksRead);
+        var first = await CaptureFilledAsync("inc", 80, 20);
 
         var unchanged = await CaptureAsync("inc");
         Assert.Equal(0, unchanged.ChunksRead);
@@ -105,16 +112,14 @@ public sealed class IncrementalTests : IDisposable
         Assert.Equal(2, store.ChunkFiles().Count());
     }
 
+
     private Task<CollectionReport> CollectKeepingAsync(params string[] live) =>
         store.Plane.CollectGarbageAsync(_ => Task.FromResult<IReadOnlyCollection<string>>(live), None);
 
     [Fact]
     public async Task Unchanged_chunks_are_reused_without_a_lookup_until_a_collection_deletes_something()
     {
-        await store.Plane.CreateVolumeAsync("kept", 40 * MiB, None);
-        for (var chunk = 0; chunk < 4; chunk++) await store.Plane.WriteAsync("kept", chunk * 4L * MiB, Random(4 * MiB, chunk), None);
-        var first = await CaptureAsync("kept");
-        Assert.Equal(4, first.ChunksRead);
+        await CaptureFilledAsync("kept", 40, 4);
 
         await store.Plane.WriteAsync("kept", 4 * 4L * MiB, Random(4096, 10), None);
         var second = await CaptureAsync("kept");
@@ -147,10 +152,7 @@ public sealed class IncrementalTests : IDisposable
     [Fact]
     public async Task A_store_that_lost_its_deletion_epoch_trusts_no_recorded_base()
     {
-        await store.Plane.CreateVolumeAsync("epoch", 16 * MiB, None);
-        await store.Plane.WriteAsync("epoch", 0, Random(4 * MiB, 1), None);
-        await store.Plane.WriteAsync("epoch", 4 * MiB, Random(4 * MiB, 2), None);
-        var first = await CaptureAsync("epoch");
+        var first = await CaptureFilledAsync("epoch", 16, 2);
         var firstChunk = Path.GetFileName(store.ChunkFiles().First());
 
         // As if the store had been rolled back behind the service's back: a chunk and the epoch file are gone.
@@ -170,10 +172,7 @@ public sealed class IncrementalTests : IDisposable
     [Fact]
     public async Task A_base_chunk_moved_aside_as_damaged_is_read_again_by_the_next_capture()
     {
-        await store.Plane.CreateVolumeAsync("healed", 16 * MiB, None);
-        await store.Plane.WriteAsync("healed", 0, Random(4 * MiB, 1), None);
-        await store.Plane.WriteAsync("healed", 4 * MiB, Random(4 * MiB, 2), None);
-        var first = await CaptureAsync("healed");
+        var first = await CaptureFilledAsync("healed", 16, 2);
         var damaged = store.ChunkFiles().First();
         var bytes = await File.ReadAllBytesAsync(damaged);
         bytes[^1] ^= 0x01;
