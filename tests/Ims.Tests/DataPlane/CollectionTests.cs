@@ -63,6 +63,31 @@ public sealed class CollectionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_collection_during_a_capture_keeps_the_base_the_capture_reuses_without_lookups()
+    {
+        var plane = store.Plane;
+        await plane.CreateVolumeAsync("pinned", 80 * MiB, None);
+        for (var chunk = 0; chunk < 4; chunk++) await plane.WriteAsync("pinned", chunk * 4L * MiB, Random(4 * MiB, chunk), None);
+        using (await plane.CaptureAsync([new DiskToCapture("pinned")], None))
+        {
+        }
+        // The base's backup is deleted (no record names it any more), and many chunks change, so the capture runs a while.
+        for (var chunk = 4; chunk < 20; chunk++) await plane.WriteAsync("pinned", chunk * 4L * MiB, Random(4 * MiB, 100 + chunk), None);
+        store.Time.Advance(TimeSpan.FromHours(1));
+
+        var capture = plane.CaptureAsync([new DiskToCapture("pinned")], None);
+        var collection = await plane.CollectGarbageAsync(Live(), None);
+        using var captured = await capture;
+        var disk = captured.Disks[0];
+
+        Assert.Equal((16, 0), (disk.ChunksRead, disk.ChunksLookedUp)); // the base's chunks were reused unchecked...
+        var report = await plane.VerifyAsync([disk.ManifestId], None);
+        Assert.True(report.Ok, string.Join("; ", report.Damaged.Select(d => d.Problem))); // ...and the collection kept them
+        Assert.Equal(await plane.HashVolumeAsync("pinned", None), await plane.HashManifestAsync(disk.ManifestId, None));
+        Assert.True(collection.ChunksKept >= 4);
+    }
+
+    [Fact]
     public async Task Stale_temporary_files_are_removed()
     {
         var stale = Path.Combine(store.Root, "chunks", "ab", "cd", new string('a', 64) + ".tmp-0123");
