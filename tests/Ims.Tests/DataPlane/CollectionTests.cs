@@ -88,6 +88,34 @@ public sealed class CollectionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_capture_that_starts_while_a_collection_runs_checks_every_chunk_it_reuses()
+    {
+        var plane = store.Plane;
+        await plane.CreateVolumeAsync("busy", 40 * MiB, None);
+        for (var chunk = 0; chunk < 4; chunk++) await plane.WriteAsync("busy", chunk * 4L * MiB, Random(4 * MiB, chunk), None);
+        using (await plane.CaptureAsync([new DiskToCapture("busy")], None))
+        {
+        }
+        await plane.WriteAsync("busy", 5 * 4L * MiB, Random(4096, 9), None);
+
+        // The collection is running (asking for the live manifests) when the capture pins its base.
+        var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answer = new TaskCompletionSource<IReadOnlyCollection<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var collection = plane.CollectGarbageAsync(_ =>
+        {
+            asked.TrySetResult();
+            return answer.Task;
+        }, None);
+        await asked.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var capture = plane.CaptureAsync([new DiskToCapture("busy")], None);
+        answer.SetResult([]);
+        await collection;
+        using var captured = await capture;
+        Assert.Equal((1, 4), (captured.Disks[0].ChunksRead, captured.Disks[0].ChunksLookedUp));
+        Assert.True((await plane.VerifyAsync([captured.Disks[0].ManifestId], None)).Ok);
+    }
+
+    [Fact]
     public async Task Stale_temporary_files_are_removed()
     {
         var stale = Path.Combine(store.Root, "chunks", "ab", "cd", new string('a', 64) + ".tmp-0123");
