@@ -66,8 +66,7 @@ public sealed class CollectionTests : IDisposable
     public async Task A_collection_during_a_capture_keeps_the_base_the_capture_reuses_without_lookups()
     {
         var plane = store.Plane;
-        await plane.CreateVolumeAsync("pinned", 80 * MiB, None);
-        for (var chunk = 0; chunk < 4; chunk++) await plane.WriteAsync("pinned", chunk * 4L * MiB, Random(4 * MiB, chunk), None);
+        await store.FillAsync("pinned", 80, 4);
         using (await plane.CaptureAsync([new DiskToCapture("pinned")], None))
         {
         }
@@ -91,8 +90,7 @@ public sealed class CollectionTests : IDisposable
     public async Task A_capture_that_starts_while_a_collection_runs_checks_every_chunk_it_reuses()
     {
         var plane = store.Plane;
-        await plane.CreateVolumeAsync("busy", 40 * MiB, None);
-        for (var chunk = 0; chunk < 4; chunk++) await plane.WriteAsync("busy", chunk * 4L * MiB, Random(4 * MiB, chunk), None);
+        await store.FillAsync("busy", 40, 4);
         using (await plane.CaptureAsync([new DiskToCapture("busy")], None))
         {
         }

@@ -21,8 +21,7 @@ public sealed class IncrementalTests : IDisposable
     /// <summary>A new volume whose first chunks hold random bytes, captured (every filled chunk read).</summary>
     private async Task<CapturedDisk> CaptureFilledAsync(string id, int sizeMiB, int filledChunks)
     {
-        await store.Plane.CreateVolumeAsync(id, sizeMiB * (long)MiB, None);
-        for (var chunk = 0; chunk < filledChunks; chunk++) await store.Plane.WriteAsync(id, chunk * 4L * MiB, Random(4 * MiB, chunk), None);
+        await store.FillAsync(id, sizeMiB, filledChunks);
         var captured = await CaptureAsync(id);
         Assert.Equal(filledChunks, captured.ChunksRead);
         return captured;

@@ -29,6 +29,14 @@ public sealed class StoreFolder : IDisposable
         Plane = Open();
     }
 
+    /// <summary>Creates a volume whose first <paramref name="filledChunks"/> chunks hold random bytes (seeded by their index).</summary>
+    public async Task FillAsync(string volumeId, int sizeMiB, int filledChunks)
+    {
+        await Plane.CreateVolumeAsync(volumeId, sizeMiB * (long)Patterns.MiB, CancellationToken.None);
+        for (var chunk = 0; chunk < filledChunks; chunk++)
+            await Plane.WriteAsync(volumeId, chunk * 4L * Patterns.MiB, Patterns.Random(4 * Patterns.MiB, chunk), CancellationToken.None);
+    }
+
     public string VolumePath(string volumeId) => Path.Combine(Root, "volumes", volumeId + ".raw");
 
     public string ChunkPath(string chunkId) => Path.Combine(Root, "chunks", chunkId[..2], chunkId[2..4], chunkId);
