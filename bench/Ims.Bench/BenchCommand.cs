@@ -30,20 +30,10 @@ internal static class BenchCommand
         }
         catch (UsageException ex)
         {
-            if (ex.Message != "usage") Console.Error.WriteLine($"error: {ex.Message}");
-            Console.Error.WriteLine(BenchOptions.Usage);
-            return ex.Message == "usage" ? 0 : 2;
+            return ex.Report(BenchOptions.Usage);
         }
 
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            // The first Ctrl-C stops the run cleanly (the service is killed and its folder removed); a second one is not held.
-            if (stop.IsCancellationRequested) return;
-            e.Cancel = true;
-            Console.Error.WriteLine("Stopping...");
-            stop.Cancel();
-        };
+        using var stop = Interrupt.OnCtrlC();
 
         ChildService? service = null;
         try

@@ -117,4 +117,34 @@ internal sealed class BenchOptions
         """;
 }
 
-internal sealed class UsageException(string? message) : Exception(message ?? "usage");
+internal sealed class UsageException(string? message) : Exception(message ?? "usage")
+{
+    /// <summary>Prints the error (unless help was asked for) and the usage; returns the exit code: 0 for help, 2 otherwise.</summary>
+    public int Report(string usage)
+    {
+        if (Message != "usage") Console.Error.WriteLine($"error: {Message}");
+        Console.Error.WriteLine(usage);
+        return Message == "usage" ? 0 : 2;
+    }
+}
+
+/// <summary>Ctrl-C handling shared by the benchmark commands.</summary>
+internal static class Interrupt
+{
+    /// <summary>
+    /// A source the first Ctrl-C cancels, so the run stops cleanly (children killed, folders removed); a second Ctrl-C is
+    /// not held.
+    /// </summary>
+    public static CancellationTokenSource OnCtrlC()
+    {
+        var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (stop.IsCancellationRequested) return;
+            e.Cancel = true;
+            Console.Error.WriteLine("Stopping...");
+            stop.Cancel();
+        };
+        return stop;
+    }
+}

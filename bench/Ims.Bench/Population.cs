@@ -46,7 +46,7 @@ internal static class Population
                 checkpoint = new { vault_id = vaultId, parameters = new { name = $"bench-cp-{round:D5}", incremental = false } },
             }, 200, ct);
             var checkpointId = (string)created["checkpoint"]!["id"]!;
-            await WaitAvailableAsync(api, checkpointId, ct);
+            await WaitCheckpointAsync(api, checkpointId, Api.PollLimit, ct);
             var listed = await api.GetAsync($"/v3/{pid}/backups?checkpoint_id={checkpointId}", ct);
             var found = listed["backups"]!.AsArray().Select(b => (string)b!["id"]!).ToList();
             if (found.Count != servers) throw new BenchFailure($"Checkpoint {checkpointId} holds {found.Count} backups, expected {servers}.");
@@ -57,9 +57,10 @@ internal static class Population
         return ids;
     }
 
-    private static async Task WaitAvailableAsync(Api api, string checkpointId, CancellationToken ct)
+    /// <summary>Waits until a checkpoint and every resource in it are available, within <paramref name="limit"/>.</summary>
+    public static async Task WaitCheckpointAsync(Api api, string checkpointId, TimeSpan limit, CancellationToken ct)
     {
-        var deadline = Stopwatch.GetTimestamp() + (long)(Api.PollLimit.TotalSeconds * Stopwatch.Frequency);
+        var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
         while (true)
         {
             var checkpoint = (await api.GetAsync($"/v3/{api.ProjectId}/checkpoints/{checkpointId}", ct))["checkpoint"]!;
@@ -69,7 +70,7 @@ internal static class Population
                 && checkpoint["vault"]!["resources"]!.AsArray().All(r => (string?)r!["protect_status"] == "available"))
                 return;
             if (Stopwatch.GetTimestamp() > deadline)
-                throw new BenchFailure($"Checkpoint {checkpointId} was not available within {Api.PollLimit.TotalSeconds:0} s.");
+                throw new BenchFailure($"Checkpoint {checkpointId} was not available within {limit.TotalSeconds:0} s.");
             await Task.Delay(5, ct);
         }
     }

@@ -52,19 +52,10 @@ internal static class DataBenchCommand
         }
         catch (UsageException ex)
         {
-            if (ex.Message != "usage") Console.Error.WriteLine($"error: {ex.Message}");
-            Console.Error.WriteLine(Usage);
-            return ex.Message == "usage" ? 0 : 2;
+            return ex.Report(Usage);
         }
 
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            if (stop.IsCancellationRequested) return;
-            e.Cancel = true;
-            Console.Error.WriteLine("Stopping...");
-            stop.Cancel();
-        };
+        using var stop = Interrupt.OnCtrlC();
 
         var work = Path.Combine(options.Work, $"ims-databench-{Guid.NewGuid():N}");
         var tools = new List<IBackupTool>();

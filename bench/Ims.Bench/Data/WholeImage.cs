@@ -74,7 +74,7 @@ internal static class WholeImage
                     checkpoint = new { vault_id = vaultId, parameters = new { name = $"databench-cp-{gb}-{round}", incremental = round > 0 } },
                 }, 200, ct);
                 var checkpointId = (string)created["checkpoint"]!["id"]!;
-                await WaitCheckpointAsync(api, checkpointId, ct);
+                await Population.WaitCheckpointAsync(api, checkpointId, TimeSpan.FromMinutes(10), ct);
                 checkpointTimes.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 var listed = await api.GetAsync($"/v3/{pid}/backups?checkpoint_id={checkpointId}", ct);
                 backups.Add((string)listed["backups"]!.AsArray().Single()!["id"]!);
@@ -126,22 +126,6 @@ internal static class WholeImage
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         return (written, string.Create(CultureInfo.InvariantCulture,
             $"{written / (double)BenchDisk.Unit:0} MiB of the benchmark disk written over HTTP in {seconds:0.0} s ({written / 1e6 / seconds:0} MB/s)"));
-    }
-
-    private static async Task WaitCheckpointAsync(Api api, string checkpointId, CancellationToken ct)
-    {
-        var deadline = Stopwatch.GetTimestamp() + (long)(TimeSpan.FromMinutes(10).TotalSeconds * Stopwatch.Frequency);
-        while (true)
-        {
-            var checkpoint = (await api.GetAsync($"/v3/{api.ProjectId}/checkpoints/{checkpointId}", ct))["checkpoint"]!;
-            var status = (string?)checkpoint["status"];
-            if (status == "error") throw new BenchFailure($"Checkpoint {checkpointId} ended in error: {checkpoint.ToJsonString()}");
-            if (status == "available"
-                && checkpoint["vault"]!["resources"]!.AsArray().All(r => (string?)r!["protect_status"] == "available"))
-                return;
-            if (Stopwatch.GetTimestamp() > deadline) throw new BenchFailure($"Checkpoint {checkpointId} was not available within 10 minutes.");
-            await Task.Delay(5, ct);
-        }
     }
 
     /// <summary>From sending the create to reading SUCCESS, polling the job every millisecond.</summary>
