@@ -28,7 +28,9 @@ public static class ServiceHost
         builder.Services.AddSingleton<Database>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
-            return new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"));
+            return string.IsNullOrWhiteSpace(options.Postgres)
+                ? new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"))
+                : new PostgresDatabase(options.Postgres);
         });
         // The disks' bytes, chunks and manifests: a folder beside the database.
         builder.Services.AddSingleton(sp =>

@@ -50,7 +50,15 @@ public abstract class Database
     /// </summary>
     public virtual string ClaimLockClause => "";
 
-    /// <summary>The dialect name used to pick migration scripts ("sqlite", later "postgres").</summary>
+    /// <summary>
+    /// Serialises the transactions that take the same <paramref name="key"/> (for example <c>image-quota:{project}</c>)
+    /// until <paramref name="write"/> ends: a rule that counts rows and then inserts one (a quota, a limit) takes the
+    /// lock first, so two concurrent requests cannot both see room for one more. SQLite needs nothing (its one writer
+    /// already serialises every write transaction); PostgreSQL takes an advisory lock.
+    /// </summary>
+    public virtual Task LockAsync(WriteScope write, string key, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>The dialect name used to pick migration scripts ("sqlite" or "postgres").</summary>
     public abstract string Dialect { get; }
 }
 
