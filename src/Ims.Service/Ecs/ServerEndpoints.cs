@@ -51,7 +51,8 @@ public static class ServerEndpoints
         if (eps == "all_granted_eps") eps = null;
 
         var where = "project_id = @projectId";
-        if (!string.IsNullOrEmpty(name)) where += " AND name LIKE @namePattern";
+        // A substring in any ASCII case, as SQLite's LIKE matches (PostgreSQL's LIKE is case-sensitive).
+        if (!string.IsNullOrEmpty(name)) where += " AND LOWER(name) LIKE LOWER(@namePattern)";
         if (!string.IsNullOrEmpty(status)) where += " AND status = @status";
         if (!string.IsNullOrEmpty(flavor)) where += " AND flavor_id = @flavor";
         if (!string.IsNullOrEmpty(eps)) where += " AND enterprise_project_id = @eps";

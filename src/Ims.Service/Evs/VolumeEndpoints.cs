@@ -119,7 +119,8 @@ public static partial class VolumeEndpoints
         var id = QueryArgs.String(http, "id");
 
         var where = "project_id = @projectId";
-        if (!string.IsNullOrEmpty(name)) where += " AND name LIKE @namePattern";
+        // A substring in any ASCII case, as SQLite's LIKE matches (PostgreSQL's LIKE is case-sensitive).
+        if (!string.IsNullOrEmpty(name)) where += " AND LOWER(name) LIKE LOWER(@namePattern)";
         if (!string.IsNullOrEmpty(status)) where += " AND status = @status";
         if (!string.IsNullOrEmpty(zone)) where += " AND availability_zone = @zone";
         if (!string.IsNullOrEmpty(id)) where += " AND id = @id";

@@ -111,6 +111,9 @@ public static partial class ImageCopyEndpoints
         if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
         if (facts.BackupService != "CBR" && facts.BackupService != "CSBS") return ImsErrors.Of("IMG.0032");
 
+        // The target's quota, then the caller's running copies: both counts decide, so both are locked (in this order).
+        await ImageQuota.LockAsync(write, target.Id, ct);
+        await write.LockAsync($"cross-region-copies:{caller.ProjectId}", ct);
         if (await ImageQuota.UsedAsync(write.Connection, write.Transaction, target.Id, ct) >= settings.ImageQuota)
             return ImsErrors.Of("IMG.0015", $"The project {target.Name} has reached its quota of private images.");
         var running = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(

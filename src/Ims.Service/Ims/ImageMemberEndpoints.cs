@@ -43,6 +43,7 @@ public static class ImageMemberEndpoints
         if (string.IsNullOrEmpty(body!.Member)) return ImsErrors.Of("IMG.0001", "member is required.");
 
         await using var write = await db.BeginWriteAsync(ct);
+        await ImageMembers.LockAsync(write, image_id, ct);
         var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
         if (facts is null) return ImageRecords.NotFound(image_id);
         var refusal = ImageMembers.CheckShareable(facts, caller.ProjectId, options.Value.Profile)

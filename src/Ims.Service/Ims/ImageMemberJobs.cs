@@ -52,6 +52,9 @@ public sealed class AddImageMembersJob : ImageMembersJob
         {
             var payload = job.Payload<MembersPayload>();
             var outcomes = new List<Outcome>();
+            // The member limit is counted below: lock every image first, in one order, so concurrent batches cannot deadlock.
+            foreach (var imageId in payload.Images.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+                await ImageMembers.LockAsync(write, imageId, ct);
             foreach (var imageId in payload.Images)
             {
                 var image = await LiveImageAsync(write, imageId, ct);

@@ -45,6 +45,13 @@ public static class ImageMembers
 
     public static int LimitOf(ImageRow image) => image.WholeImage ? WholeImageLimit : ImageLimit;
 
+    /// <summary>
+    /// Serialises the writers that count an image's members to decide whether one more fits: take it in the write
+    /// transaction before counting, so concurrent additions cannot both take the last place.
+    /// </summary>
+    public static Task LockAsync(WriteScope write, string imageId, CancellationToken ct) =>
+        write.LockAsync($"image-members:{imageId}", ct);
+
     /// <summary>An image the viewer reaches (its own, public, or shared with it), with its sharing facts; null otherwise.</summary>
     public static async Task<ShareFacts?> FindAsync(DbConnection conn, DbTransaction? tx, string viewer, string imageId, CancellationToken ct)
     {

@@ -18,6 +18,13 @@ public static class ImageQuota
     /// <summary>The documented upper bound of the quota a tenant can be given; a larger configured quota raises it.</summary>
     public const int DocumentedMax = 1000;
 
+    /// <summary>
+    /// Serialises the writers that count the project's images to decide whether one more fits: take it in the write
+    /// transaction before <see cref="UsedAsync"/>, so two concurrent creations cannot both see the last free slot.
+    /// </summary>
+    public static Task LockAsync(WriteScope write, string project, CancellationToken ct) =>
+        write.LockAsync($"image-quota:{project}", ct);
+
     public static Task<long> UsedAsync(DbConnection connection, DbTransaction? transaction, string project, CancellationToken ct) =>
         connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM images WHERE owner = @project AND status IN ('queued', 'saving', 'active')",

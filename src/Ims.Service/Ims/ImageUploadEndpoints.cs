@@ -68,6 +68,7 @@ public static class ImageUploadEndpoints
         var valid = request!;
 
         await using var write = await db.BeginWriteAsync(ct);
+        await ImageQuota.LockAsync(write, caller.ProjectId, ct);
         if (await ImageQuota.UsedAsync(write.Connection, write.Transaction, caller.ProjectId, ct) >= settings.ImageQuota)
             return ImsErrors.Of("IMG.0015");
         var imageId = Ids.NewUuid();
@@ -157,7 +158,7 @@ public static class ImageUploadEndpoints
                     """
                     UPDATE images SET status = 'active', manifest_id = @manifest, size = @length, image_size = @length,
                                       checksum = @checksum, virtual_size = @virtualSize,
-                                      min_disk = MAX(min_disk, @diskGb), active_at = @now, updated_at = @now
+                                      min_disk = CASE WHEN min_disk > @diskGb THEN min_disk ELSE @diskGb END, active_at = @now, updated_at = @now
                     WHERE id = @image_id AND status = 'saving'
                     """,
                     new

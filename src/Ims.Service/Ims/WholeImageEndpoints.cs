@@ -40,6 +40,7 @@ public static class WholeImageEndpoints
             return ImsErrors.Of("IMG.0190");
 
         await using var write = await db.BeginWriteAsync(ct);
+        await ImageQuota.LockAsync(write, caller.ProjectId, ct);
         var used = await ImageQuota.UsedAsync(write.Connection, write.Transaction, caller.ProjectId, ct);
         if (used >= settings.ImageQuota) return ImsErrors.Of("IMG.0015");
 
@@ -138,13 +139,22 @@ public static class WholeImageEndpoints
         if (boundTo is not null && boundTo != vault.Id) return ImsErrors.Of("IMG.0183");
         if (boundTo is null)
         {
-            await write.Connection.ExecuteAsync(new CommandDefinition(
+            // The unique index on resource_id decides a race with a concurrent association: the loser inserts nothing,
+            // and the vault that won is read again (another vault: IMG.0183, as if it had been there before).
+            var added = await write.Connection.ExecuteAsync(new CommandDefinition(
                 """
                 INSERT INTO vault_resources (vault_id, resource_id, resource_type, name, added_at)
                 VALUES (@vaultId, @serverId, @type, @name, @now)
+                ON CONFLICT (resource_id) DO NOTHING
                 """,
                 new { vaultId = vault.Id, serverId, type = Vaults.ServerType, name = server.Name, now },
                 write.Transaction, cancellationToken: ct));
+            if (added == 0)
+            {
+                boundTo = await write.Connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+                    "SELECT vault_id FROM vault_resources WHERE resource_id = @serverId", new { serverId }, write.Transaction, cancellationToken: ct));
+                if (boundTo != vault.Id) return ImsErrors.Of("IMG.0183");
+            }
         }
         return null;
     }

@@ -63,10 +63,13 @@ public abstract class Database
 }
 
 /// <summary>A connection plus its open write transaction. Dispose without <see cref="CommitAsync"/> rolls back.</summary>
-public sealed class WriteScope(DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IAsyncDisposable
+public sealed class WriteScope(Database database, DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IAsyncDisposable
 {
     public DbConnection Connection { get; } = connection;
     public DbTransaction Transaction { get; } = transaction;
+
+    /// <summary>Takes <paramref name="key"/>'s lock until this transaction ends (see <see cref="Database.LockAsync"/>).</summary>
+    public Task LockAsync(string key, CancellationToken ct) => database.LockAsync(this, key, ct);
 
     private List<Action>? _onCommitted;
 

@@ -34,7 +34,7 @@ public sealed class PostgresDatabase : Database, IDisposable
         try
         {
             var transaction = await connection.BeginTransactionAsync(ct);
-            return new WriteScope(connection, transaction, null);
+            return new WriteScope(this, connection, transaction, null);
         }
         catch
         {
