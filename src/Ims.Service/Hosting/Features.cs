@@ -30,6 +30,7 @@ internal static class Features
         services.AddEvs();
         services.AddEcs();
         services.AddSingleton<BackupCapture>();
+        services.AddSingleton<BackupSteps>();
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
     }

@@ -47,7 +47,7 @@ public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IO
     public async Task<string?> BindRuleAsync(JobRow job, string owner, JobHandler handler, CancellationToken ct)
     {
         if (job.FaultId is not null) return job.FaultId;
-        if (job.Step != 0) return null;
+        if (job.LastStep is not null) return null;
 
         // Looking first without the write lock keeps the common case (no rules) to one read per job.
         List<FaultRule> candidates;
@@ -75,7 +75,7 @@ public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IO
                 new { id = rule.Id }, write.Transaction, cancellationToken: ct));
             if (taken == 0) continue;
             var bound = await write.Connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE jobs SET fault_id = @ruleId WHERE id = @jobId AND lease_owner = @owner AND fault_id IS NULL AND step = 0",
+                "UPDATE jobs SET fault_id = @ruleId WHERE id = @jobId AND lease_owner = @owner AND fault_id IS NULL AND last_step IS NULL",
                 new { ruleId = rule.Id, jobId = job.Id, owner }, write.Transaction, cancellationToken: ct));
             if (bound == 0) return null; // the lease is gone; disposing rolls the decrement back and the new owner binds
             await write.CommitAsync(ct);

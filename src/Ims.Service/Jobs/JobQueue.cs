@@ -15,7 +15,7 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
 
     /// <summary>In the order <see cref="JobRow.Read"/> reads them.</summary>
     private const string Columns = "id, project_id AS ProjectId, service, job_type AS JobType, status, payload, entities, " +
-        "resource_id AS ResourceId, step, attempts, begin_time AS BeginTime, end_time AS EndTime, " +
+        "resource_id AS ResourceId, last_step AS LastStep, attempts, begin_time AS BeginTime, end_time AS EndTime, " +
         "error_code AS ErrorCode, fail_reason AS FailReason, fault_id AS FaultId";
 
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
@@ -77,16 +77,16 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
     }
 
     /// <summary>
-    /// Records progress inside the step's transaction, but only while <paramref name="owner"/> still holds the
-    /// lease; false means another worker took the job over and this one must stop.
+    /// Records <paramref name="step"/> as the job's last finished step inside the step's transaction, but only while
+    /// <paramref name="owner"/> still holds the lease; false means another worker took the job over and this one must stop.
     /// </summary>
-    public async Task<bool> RecordStepAsync(WriteScope write, string jobId, string owner, long step, JsonObject entities,
+    public async Task<bool> RecordStepAsync(WriteScope write, string jobId, string owner, string step, JsonObject entities,
         bool finished, CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var rows = await write.Connection.ExecuteAsync(new CommandDefinition(
             """
-            UPDATE jobs SET step = @step, entities = @entities, lease_until = @until,
+            UPDATE jobs SET last_step = @step, entities = @entities, lease_until = @until,
                 status = CASE WHEN @finished THEN 'SUCCESS' ELSE status END,
                 end_time = CASE WHEN @finished THEN @now ELSE end_time END,
                 lease_owner = CASE WHEN @finished THEN NULL ELSE lease_owner END

@@ -47,8 +47,8 @@ public sealed class JobEngineTests : IAsyncLifetime
         var context = new JobContext(claimed, _clock, _service.App.Services);
         await using (var write = await Db.BeginWriteAsync(CancellationToken.None))
         {
-            await handler.Steps[0].Commit(context, write, CancellationToken.None);
-            Assert.True(await Queue.RecordStepAsync(write, jobId, "doomed-worker", 1, context.Entities, false, CancellationToken.None));
+            await handler.Steps[0].CommitAsync(context, null, write, CancellationToken.None);
+            Assert.True(await Queue.RecordStepAsync(write, jobId, "doomed-worker", "step-1", context.Entities, false, CancellationToken.None));
             await write.CommitAsync(CancellationToken.None);
         }
 
@@ -60,7 +60,7 @@ public sealed class JobEngineTests : IAsyncLifetime
         var job = await WaitForEndAsync(jobId);
 
         Assert.Equal(JobStatus.Success, job.Status);
-        Assert.Equal(3, job.Step);
+        Assert.Equal("step-3", job.LastStep);
         Assert.Equal(["step-1", "step-2", "step-3"], await StepsDoneAsync(jobId));
     }
 
@@ -90,8 +90,8 @@ public sealed class JobEngineTests : IAsyncLifetime
         var context = new JobContext(claimed!, _clock, _service.App.Services);
         await using (var write = await Db.BeginWriteAsync(CancellationToken.None))
         {
-            await new CountingHandler().Steps[0].Commit(context, write, CancellationToken.None);
-            Assert.False(await Queue.RecordStepAsync(write, jobId, "slow-worker", 1, context.Entities, false, CancellationToken.None));
+            await new CountingHandler().Steps[0].CommitAsync(context, null, write, CancellationToken.None);
+            Assert.False(await Queue.RecordStepAsync(write, jobId, "slow-worker", "step-1", context.Entities, false, CancellationToken.None));
         }
         Assert.Empty(await StepsDoneAsync(jobId));
     }
@@ -186,7 +186,7 @@ public sealed class JobEngineTests : IAsyncLifetime
         ];
 
         public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
-            CountingHandler.Mark("compensated").Commit(job, write, ct);
+            CountingHandler.Mark("compensated").CommitAsync(job, null, write, ct);
     }
 
     /// <summary>One step whose work waits until the test releases it, as a capture of a large disk takes its time.</summary>
@@ -199,15 +199,14 @@ public sealed class JobEngineTests : IAsyncLifetime
 
         public override IReadOnlyList<JobStep> Steps { get; } =
         [
-            CountingHandler.Mark("slow") with
-            {
-                Work = async (job, ct) =>
+            JobStep.WithWork("slow",
+                async (job, ct) =>
                 {
                     Working[job.JobId] = true;
                     await Releases.GetOrAdd(job.JobId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))
                         .Task.WaitAsync(ct);
                 },
-            },
+                (job, write, ct) => CountingHandler.Mark("slow").CommitAsync(job, null, write, ct)),
         ];
     }
 
