@@ -17,7 +17,6 @@ internal static class Features
 {
     public static void AddServices(IServiceCollection services)
     {
-        services.AddSingleton<JobFaults>();
         services.AddSingleton<DiskFiles>();
         services.AddSingleton<DataJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<DataJanitor>());

@@ -1,5 +1,4 @@
 using Dapper;
-using Ims.Service.Hosting;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 
@@ -31,7 +30,7 @@ public sealed record FaultRule
 /// restarts; later steps (and a resumed job) find the binding on the job row. The rule itself is read again
 /// before each step, so deleting it stops what it does to jobs already bound to it.
 /// </summary>
-public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IOptions<ServiceOptions> options)
+public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IOptions<JobOptions> options)
 {
     private const string Columns = "id, job_type AS JobType, resource_id AS ResourceId, step, error_code AS ErrorCode, " +
         "message, delay_ms AS DelayMs, remaining, created_at AS CreatedAt";
@@ -100,7 +99,7 @@ public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IO
     /// <summary>Waits the rule's delay, renewing the lease; returns null as soon as the rule has been deleted.</summary>
     private async Task<FaultRule?> WaitAsync(FaultRule rule, string jobId, string owner, CancellationToken ct)
     {
-        var lease = options.Value.Jobs.Lease;
+        var lease = options.Value.Lease;
         var until = time.GetUtcNow().AddMilliseconds(rule.DelayMs);
         var renewed = time.GetUtcNow();
         for (var now = renewed; now < until; now = time.GetUtcNow())

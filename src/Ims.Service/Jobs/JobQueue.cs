@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
-using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
@@ -9,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace Ims.Service.Jobs;
 
 /// <summary>The jobs table: enqueue inside a caller's transaction, claim with a lease, record progress.</summary>
-public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOptions> options)
+public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions> options)
 {
     internal static readonly JsonSerializerOptions PayloadOptions = new(JsonSerializerDefaults.Web);
 
@@ -48,7 +47,7 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
 
     /// <summary>Waits until a job is queued or the poll interval passes.</summary>
     public Task<bool> WaitForWorkAsync(CancellationToken ct) =>
-        _wake.WaitAsync(options.Value.Jobs.PollInterval, ct);
+        _wake.WaitAsync(options.Value.PollInterval, ct);
 
     /// <summary>The job query (GET /v1/{project_id}/jobs/{job_id}): clients poll it, so it is a prepared read.</summary>
     public Task<JobRow?> FindAsync(string projectId, string jobId, CancellationToken ct) =>
@@ -71,7 +70,7 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
                         ORDER BY run_after LIMIT 1{db.ClaimLockClause})
             RETURNING {Columns}
             """,
-            new { owner, now, until = now + (long)options.Value.Jobs.Lease.TotalMilliseconds }, write.Transaction, cancellationToken: ct));
+            new { owner, now, until = now + (long)options.Value.Lease.TotalMilliseconds }, write.Transaction, cancellationToken: ct));
         await write.CommitAsync(ct);
         return row;
     }
@@ -93,7 +92,7 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
             WHERE id = @jobId AND lease_owner = @owner
             """,
             new { jobId, owner, step, finished, now, entities = entities.ToJsonString(),
-                  until = now + (long)options.Value.Jobs.Lease.TotalMilliseconds },
+                  until = now + (long)options.Value.Lease.TotalMilliseconds },
             write.Transaction, cancellationToken: ct));
         return rows == 1;
     }
@@ -120,7 +119,7 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
         await using var write = await db.BeginWriteAsync(ct);
         var rows = await write.Connection.ExecuteAsync(new CommandDefinition(
             "UPDATE jobs SET lease_until = @until WHERE id = @jobId AND lease_owner = @owner",
-            new { jobId, owner, until = time.GetUtcNow().Add(options.Value.Jobs.Lease).ToUnixTimeMilliseconds() },
+            new { jobId, owner, until = time.GetUtcNow().Add(options.Value.Lease).ToUnixTimeMilliseconds() },
             write.Transaction, cancellationToken: ct));
         await write.CommitAsync(ct);
         return rows == 1;

@@ -1,4 +1,3 @@
-using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
@@ -15,7 +14,7 @@ public sealed partial class JobRunner(
     IEnumerable<JobHandler> handlers,
     TimeProvider time,
     IServiceProvider services,
-    IOptions<ServiceOptions> options,
+    IOptions<JobOptions> options,
     ILogger<JobRunner> logger) : BackgroundService
 {
     private readonly Dictionary<string, JobHandler> _handlers = Checked(handlers).ToDictionary(h => h.JobType, StringComparer.Ordinal);
@@ -32,7 +31,7 @@ public sealed partial class JobRunner(
 
     /// <summary>Zero workers makes a node that only serves the API (jobs then wait for another node).</summary>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, Math.Max(0, options.Value.Jobs.Workers)).Select(_ => WorkLoopAsync(stoppingToken)));
+        Task.WhenAll(Enumerable.Range(0, Math.Max(0, options.Value.Workers)).Select(_ => WorkLoopAsync(stoppingToken)));
 
     private async Task WorkLoopAsync(CancellationToken stop)
     {
@@ -56,7 +55,7 @@ public sealed partial class JobRunner(
             catch (Exception ex)
             {
                 Log.LoopFailed(logger, ex);
-                await Task.Delay(options.Value.Jobs.PollInterval, time, stop).ContinueWith(_ => { }, TaskScheduler.Default);
+                await Task.Delay(options.Value.PollInterval, time, stop).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
     }
@@ -69,7 +68,7 @@ public sealed partial class JobRunner(
             await FailAsync(context, null, "IMG.0014", $"No handler for job type {row.JobType}.", stop);
             return;
         }
-        if (row.Attempts > options.Value.Jobs.MaxAttempts)
+        if (row.Attempts > options.Value.MaxAttempts)
         {
             await FailAsync(context, handler, handler.InternalErrorCode, "The job failed repeatedly and was abandoned.", stop);
             return;
@@ -100,8 +99,8 @@ public sealed partial class JobRunner(
             for (var index = start; index < steps.Count; index++)
             {
                 var step = steps[index];
-                if (options.Value.Jobs.StepDelay > TimeSpan.Zero)
-                    await Task.Delay(options.Value.Jobs.StepDelay, time, stop);
+                if (options.Value.StepDelay > TimeSpan.Zero)
+                    await Task.Delay(options.Value.StepDelay, time, stop);
                 await _faults.BeforeStepAsync(fault, row, _owner, step, index, stop);
                 var work = step.HasWork ? await WorkKeepingLeaseAsync(row.Id, () => step.WorkAsync(context, stop), stop) : null;
                 try
@@ -167,7 +166,7 @@ public sealed partial class JobRunner(
         {
             while (true)
             {
-                await Task.Delay(options.Value.Jobs.Lease / 3, time, workDone);
+                await Task.Delay(options.Value.Lease / 3, time, workDone);
                 // A lost lease is noticed when the step is recorded; renewing further would be pointless.
                 if (!await queue.RenewLeaseAsync(jobId, _owner, workDone)) return;
             }
