@@ -64,7 +64,7 @@ public static class ValidatedOptions
             }
             catch (InvalidOperationException ex)
             {
-                // The binder's own refusal, e.g. "Failed to convert configuration value at 'Ims:Jobs:Workers' to type 'System.Int32'."
+                // The binder's own refusal, e.g. "Failed to convert configuration value 'four' at 'Ims:Jobs:Workers' to type 'System.Int32'."
                 throw new OptionsValidationException(typeof(T).Name, typeof(T), [ex.Message]);
             }
         }

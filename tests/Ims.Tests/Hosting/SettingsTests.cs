@@ -17,9 +17,9 @@ public sealed class SettingsTests
     {
         { "--Ims:DataPlane:Parallelism=0", "Ims:DataPlane:Parallelism must be between 1 and 1024 (it is 0)." },
         { "--Ims:DataPlane:IoDepth=100000", "Ims:DataPlane:IoDepth must be between 1 and 4096 (it is 100000)." },
-        { "--Ims:DataPlane:IoDepth=deep", "Failed to convert configuration value at 'Ims:DataPlane:IoDepth'" },
+        { "--Ims:DataPlane:IoDepth=deep", "Failed to convert configuration value 'deep' at 'Ims:DataPlane:IoDepth'" },
         { "--Ims:Jobs:Workers=-1", "Ims:Jobs:Workers must be between 0 (a node that only serves the API) and 1024 (it is -1)." },
-        { "--Ims:Jobs:Workers=four", "Failed to convert configuration value at 'Ims:Jobs:Workers'" },
+        { "--Ims:Jobs:Workers=four", "Failed to convert configuration value 'four' at 'Ims:Jobs:Workers'" },
         { "--Ims:Jobs:Lease=00:00:00.200", "Ims:Jobs:Lease must be at least one second (it is 00:00:00.2000000)." },
         { "--Ims:Jobs:PollInterval=00:00:00", "Ims:Jobs:PollInterval must be above zero (it is 00:00:00)." },
         { "--Ims:Jobs:StepDelay=-00:00:01", "Ims:Jobs:StepDelay must not be negative (it is -00:00:01)." },
