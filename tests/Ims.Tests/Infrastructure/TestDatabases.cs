@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Ims.Service.Storage;
 using Npgsql;
 
 namespace Ims.Tests.Infrastructure;
@@ -28,6 +29,13 @@ public static class TestDatabases
     /// <summary>The service's settings for the data folder's database: none on SQLite.</summary>
     public static string[] Arguments(string dataDir) =>
         Server is null ? [] : [$"--Ims:Postgres={ConnectionString(dataDir)}"];
+
+    /// <summary>
+    /// The database a host started on <paramref name="dataDir"/> uses, opened directly: for a test that prepares what the
+    /// host will find (an older schema, say).
+    /// </summary>
+    public static Database Open(string dataDir) =>
+        Server is null ? new SqliteDatabase(Path.Combine(dataDir, "ims.db")) : new PostgresDatabase(ConnectionString(dataDir));
 
     /// <summary>The connection string of the data folder's own database, created on first use.</summary>
     public static string ConnectionString(string dataDir)
