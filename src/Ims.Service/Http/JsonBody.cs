@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Ims.Service.Http;
@@ -70,6 +71,7 @@ public static class JsonBody
                 ? ApiError.Ims("IMG.0007", "The request body is empty.")
                 : ApiError.BadBody(service, "The request body is empty."));
         }
+        if (!IsWellFormedText(raw.Span)) return (null, ApiError.BadBody(service, MalformedText));
         try
         {
             var value = JsonSerializer.Deserialize<T>(raw.Span, Options);
@@ -81,6 +83,38 @@ public static class JsonBody
             var where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "" : $" at {ex.Path}";
             return (null, ApiError.BadBody(service, $"The request message format is invalid{where}."));
         }
+    }
+
+    /// <summary>What a body that is not well-formed text is told.</summary>
+    public const string MalformedText = "The request body is not well-formed UTF-8 text: it has an invalid byte sequence or an unpaired surrogate escape.";
+
+    /// <summary>
+    /// Whether a JSON body is text that every later step can read: valid UTF-8, and no string or name whose escapes
+    /// decode to an unpaired surrogate (<c>"\ud800"</c>). The parsers accept both and throw only when a string is
+    /// read, so a body is checked once here, before any of its strings reaches a handler. Syntax errors are left to
+    /// the parser that reports them.
+    /// </summary>
+    public static bool IsWellFormedText(ReadOnlySpan<byte> json)
+    {
+        if (!Utf8.IsValid(json)) return false;
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+                    _ = reader.GetString();
+            }
+        }
+        catch (JsonException)
+        {
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+        return true;
     }
 
     private static bool IsBlank(ReadOnlySpan<byte> span)
