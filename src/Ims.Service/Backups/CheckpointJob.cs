@@ -12,7 +12,7 @@ public sealed record CheckpointJobPayload(string CheckpointId, Dictionary<string
 /// (or has no disk left to capture) fails only its own backup; when no backup is left the job fails, and every
 /// backup of the checkpoint ends in <c>error</c> with its server released.
 /// </summary>
-public abstract class CheckpointJob(BackupCapture capture, Database db) : JobHandler
+public abstract class CheckpointJob(BackupCapture capture, BackupStore backups) : JobHandler
 {
     /// <summary>The job's failure code when a server vanished or has nothing left to capture.</summary>
     protected abstract string NothingToCaptureCode { get; }
@@ -31,21 +31,17 @@ public abstract class CheckpointJob(BackupCapture capture, Database db) : JobHan
     private async Task CaptureBytesAsync(JobContext job, CancellationToken ct)
     {
         var checkpointId = job.Payload<CheckpointJobPayload>().CheckpointId;
-        List<string> backupIds;
-        await using (var connection = await db.OpenAsync(ct))
-        {
-            backupIds = (await BackupRecords.BackupsOfCheckpointAsync(connection, null, checkpointId, ct))
-                .Where(b => b.Status == BackupStatus.Protecting).Select(b => b.Id).ToList();
-        }
+        var backupIds = (await backups.GetBackupsOfCheckpointAsync(checkpointId, ct))
+            .Where(b => b.Status == BackupStatus.Protecting).Select(b => b.Id).ToList();
         await capture.CaptureBytesAsync(job.JobId, backupIds, ct);
     }
 
     private async Task CaptureAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var payload = job.Payload<CheckpointJobPayload>();
-        var backups = await BackupRecords.BackupsOfCheckpointAsync(write.Connection, write.Transaction, payload.CheckpointId, ct);
+        var started = await backups.GetBackupsOfCheckpointAsync(write, payload.CheckpointId, ct);
         var captured = 0;
-        foreach (var backup in backups.Where(b => b.Status == BackupStatus.Protecting))
+        foreach (var backup in started.Where(b => b.Status == BackupStatus.Protecting))
         {
             var excluded = payload.Excludes?.GetValueOrDefault(backup.Id) ?? [];
             if (await capture.CaptureAsync(write, backup.Id, excluded, ct)) captured++;

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Text.Json.Nodes;
 using Dapper;
 using Ims.Service.Auth;
@@ -6,6 +5,7 @@ using Ims.Service.Backups;
 using Ims.Service.Ecs;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
+using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 using Microsoft.AspNetCore.WebUtilities;
@@ -63,7 +63,7 @@ public static class CsbsEndpoints
     }
 
     private static async Task<IResult> Protect(string provider_id, string resource_id, HttpContext http, Caller caller, Database db,
-        BackupCapture capture, JobQueue jobs)
+        BackupStore backups, BackupCapture capture, JobQueue jobs)
     {
         var ct = http.RequestAborted;
         if (provider_id != ProviderId) return ProviderInvalid();
@@ -91,8 +91,7 @@ public static class CsbsEndpoints
         var (checkpointId, backupId) = started.Value;
         await jobs.EnqueueAsync(write, "csbs", JobType, caller.ProjectId, new CheckpointJobPayload(checkpointId),
             new JsonObject { ["checkpoint_id"] = checkpointId, ["backup_id"] = backupId }, checkpointId, ct);
-        var checkpoint = await BackupRecords.FindCheckpointAsync(write.Connection, write.Transaction, caller.ProjectId, Service,
-            checkpointId, ct);
+        var checkpoint = await backups.GetCheckpointAsync(write, caller.ProjectId, Service, checkpointId, ct);
         await write.CommitAsync(ct);
 
         return TypedResults.Json(new
@@ -109,81 +108,66 @@ public static class CsbsEndpoints
         });
     }
 
-    private static async Task<IResult> ListItems(HttpContext http, Caller caller, Database db, IOptions<ServiceOptions> options)
+    private static async Task<IResult> ListItems(HttpContext http, Caller caller, Database db, BackupStore backups, ImageStore images,
+        IOptions<ServiceOptions> options)
     {
         var ct = http.RequestAborted;
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Csbs, out var limit, out var error, min: 1, max: 1000)) return error!;
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Csbs, out var offset, out error)) return error!;
         var pageSize = limit ?? 1000;
-        var where = new List<string> { "project_id = @projectId", "service = 'CSBS'" };
-        var args = new DynamicParameters(new { projectId = caller.ProjectId, take = pageSize + 1, offset = offset ?? 0 });
-        foreach (var (query, column) in new[]
-                 {
-                     ("checkpoint_id", "checkpoint_id"), ("resource_id", "resource_id"), ("resource_name", "resource_name"),
-                     ("resource_type", "resource_type"), ("status", "status"), ("name", "name"), ("az", "resource_az"),
-                 })
+        var marker = QueryArgs.String(http, "marker") is { Length: > 0 } m ? m : null;
+        var listed = await backups.ListAsync(new BackupListFilter(caller.ProjectId, Service)
         {
-            if (QueryArgs.String(http, query) is not { Length: > 0 } value) continue;
-            where.Add($"{column} = @{query}");
-            args.Add(query, value);
-        }
-
-        await using var conn = await db.OpenAsync(ct);
-        var count = await conn.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT COUNT(*) FROM backups WHERE {string.Join(" AND ", where)}", args, cancellationToken: ct));
-        if (QueryArgs.String(http, "marker") is { Length: > 0 } marker)
-        {
-            var anchor = await BackupRecords.FindBackupAsync(conn, null, caller.ProjectId, Service, marker, ct);
-            if (anchor is null) return ApiError.BadBody(ServiceKind.Csbs, $"The marker {marker} does not exist.");
-            where.Add("(created_at < @markerTime OR (created_at = @markerTime AND id < @markerId))");
-            args.Add("markerTime", anchor.CreatedAt);
-            args.Add("markerId", anchor.Id);
-        }
-        var rows = (await conn.QueryAsync<BackupRow>(new CommandDefinition(
-            $"""
-            SELECT {BackupRecords.BackupColumns} FROM backups WHERE {string.Join(" AND ", where)}
-            ORDER BY created_at DESC, id DESC LIMIT @take OFFSET @offset
-            """,
-            args, cancellationToken: ct))).AsList();
+            CheckpointId = QueryArgs.String(http, "checkpoint_id"),
+            ResourceId = QueryArgs.String(http, "resource_id"),
+            ResourceName = QueryArgs.String(http, "resource_name"),
+            ResourceType = QueryArgs.String(http, "resource_type"),
+            Status = QueryArgs.String(http, "status"),
+            Name = QueryArgs.String(http, "name"),
+            ResourceAz = QueryArgs.String(http, "az"),
+            Marker = marker,
+            Offset = offset ?? 0,
+            // One more than the page: whether a next page exists.
+            Limit = pageSize + 1,
+        }, ct);
+        if (listed is null) return ApiError.BadBody(ServiceKind.Csbs, $"The marker {marker} does not exist.");
+        var (rows, count) = listed.Value;
         var page = rows.Take(pageSize).ToList();
-        var items = await RenderAsync(conn, page, options.Value.EffectiveRegion, ct);
+        var items = await RenderAsync(db, backups, images, page, options.Value.EffectiveRegion, ct);
         var links = rows.Count > pageSize ? new[] { new { href = NextPage(http, page[^1].Id), rel = "next" } } : [];
         return TypedResults.Json(new { checkpoint_items = items, checkpoint_items_links = links, count });
     }
 
     private static async Task<IResult> ShowItem(string checkpoint_item_id, HttpContext http, Caller caller, Database db,
-        IOptions<ServiceOptions> options)
+        BackupStore backups, ImageStore images, IOptions<ServiceOptions> options)
     {
         var ct = http.RequestAborted;
-        await using var conn = await db.OpenAsync(ct);
-        var backup = await BackupRecords.FindBackupAsync(conn, null, caller.ProjectId, Service, checkpoint_item_id, ct);
+        var backup = await backups.GetBackupAsync(caller.ProjectId, Service, checkpoint_item_id, ct);
         if (backup is null) return ApiError.NotFound(ServiceKind.Csbs, $"The backup {checkpoint_item_id} does not exist.");
-        var items = await RenderAsync(conn, [backup], options.Value.EffectiveRegion, ct);
+        var items = await RenderAsync(db, backups, images, [backup], options.Value.EffectiveRegion, ct);
         return TypedResults.Json(new { checkpoint_item = items[0] });
     }
 
     /// <summary>Deletes a backup record with its backup; refused (400, which clients retry) while it is still being created.</summary>
-    private static async Task<IResult> DeleteCheckpoint(string provider_id, string checkpoint_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> DeleteCheckpoint(string provider_id, string checkpoint_id, HttpContext http, Caller caller, Database db,
+        BackupStore backups, BackupRemoval removal)
     {
         var ct = http.RequestAborted;
         if (provider_id != ProviderId) return ProviderInvalid();
         await using var write = await db.BeginWriteAsync(ct);
-        var checkpoint = await BackupRecords.FindCheckpointAsync(write.Connection, write.Transaction, caller.ProjectId, Service, checkpoint_id, ct);
+        var checkpoint = await backups.GetCheckpointAsync(write, caller.ProjectId, Service, checkpoint_id, ct);
         if (checkpoint is null) return ApiError.NotFound(ServiceKind.Csbs, $"The backup record {checkpoint_id} does not exist.");
-        var backupIds = (await BackupRecords.BackupsOfCheckpointAsync(write.Connection, write.Transaction, checkpoint_id, ct))
+        var backupIds = (await backups.GetBackupsOfCheckpointAsync(write, checkpoint_id, ct))
             .Select(b => b.Id).ToList();
-        switch (await BackupRemoval.CheckAsync(write, backupIds, ct))
+        switch (await removal.CheckAsync(write, backupIds, ct))
         {
             case RemovalProblem.Protecting:
                 return ApiError.BadBody(ServiceKind.Csbs, $"The backup record {checkpoint_id} is still being created.");
             case RemovalProblem.UsedByImage:
                 return ApiError.BadBody(ServiceKind.Csbs, $"A backup of record {checkpoint_id} was used to create an image; delete the image first.");
         }
-        await BackupRemoval.DeleteAsync(write, caller.ProjectId, backupIds, ct);
-        // A record whose backups were already gone would otherwise linger.
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM checkpoints WHERE id = @checkpoint_id AND project_id = @projectId AND NOT EXISTS (SELECT 1 FROM backups b WHERE b.checkpoint_id = checkpoints.id)",
-            new { checkpoint_id, projectId = caller.ProjectId }, write.Transaction, cancellationToken: ct));
+        // The record goes with its backups (also one whose backups were already gone, which would otherwise linger).
+        await removal.DeleteAsync(write, caller.ProjectId, backupIds, ct, checkpointIds: [checkpoint_id]);
         await write.CommitAsync(ct);
         return TypedResults.Ok();
     }
@@ -209,12 +193,13 @@ public static class CsbsEndpoints
         public string? ImageType { get; init; }
     }
 
-    private static async Task<IReadOnlyList<CheckpointItemWire>> RenderAsync(DbConnection conn, IReadOnlyList<BackupRow> backups,
-        string region, CancellationToken ct)
+    private static async Task<IReadOnlyList<CheckpointItemWire>> RenderAsync(Database db, BackupStore store, ImageStore imageStore,
+        IReadOnlyList<BackupRow> backups, string region, CancellationToken ct)
     {
         var ids = backups.Select(b => b.Id).ToArray();
-        var volumes = await BackupRecords.VolumesOfAsync(conn, null, ids, ct);
-        var images = await BackupRecords.ImagesOfAsync(conn, null, ids, ct);
+        var volumes = await store.GetVolumesOfAsync(ids, ct);
+        var images = await imageStore.ImagesOfBackupsAsync(ids, ct);
+        await using var conn = await db.OpenAsync(ct);
         var serverIds = backups.Select(b => b.ResourceId).Distinct().ToArray();
         var servers = (await conn.QueryAsync<ServerFacts>(new CommandDefinition(
             """

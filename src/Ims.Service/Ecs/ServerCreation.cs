@@ -32,7 +32,7 @@ public static partial class ServerCreation
     };
 
     public static async Task<IResult> CreateAsync(HttpContext http, Caller caller, Database db, ImageStore images, JobQueue jobs, Catalog catalog,
-        Volumes volumes, TimeProvider time)
+        VolumeStore volumes, TimeProvider time)
     {
         var (body, error) = await JsonBody.ReadAsync<CreateServerRequest>(http, ServiceKind.Ecs);
         if (error is not null) return error;
@@ -122,7 +122,7 @@ public static partial class ServerCreation
         var serverIds = new List<string>();
         var volumeIds = new List<string>();
         var newVolumes = new List<NewVolume>();
-        var attachments = new List<object>();
+        var attachments = new List<NewAttachment>();
         var ports = new List<object>();
         var servers = new List<object>();
         var takenIps = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
@@ -149,7 +149,7 @@ public static partial class ServerCreation
                 // The system disk starts as the image: a whole image's captured system disk, else the image's own content.
                 SourceManifestId = wholeImage is not null ? wholeImage.SystemManifestId : image.ManifestId,
             });
-            attachments.Add(new { volume_id = rootId, server_id = serverId, device = "/dev/vda", boot_index = (int?)0, delete_on_termination = 1, now });
+            attachments.Add(new NewAttachment(rootId, serverId, "/dev/vda", 0, DeleteOnTermination: true, now));
             volumeIds.Add(rootId);
 
             var letter = 'b';
@@ -165,7 +165,7 @@ public static partial class ServerCreation
                     VolumeType = disk.VolumeType, AvailabilityZone = zone, Multiattach = disk.Multiattach, Metadata = volumeMetadata,
                     SourceManifestId = disk.ManifestId,
                 });
-                attachments.Add(new { volume_id = dataId, server_id = serverId, device = $"/dev/vd{letter++}", boot_index = (int?)null, delete_on_termination = 0, now });
+                attachments.Add(new NewAttachment(dataId, serverId, $"/dev/vd{letter++}", null, DeleteOnTermination: false, now));
                 volumeIds.Add(dataId);
             }
             foreach (var (data, index) in (spec.DataVolumes ?? []).Select((d, n) => (d!, n + (wholeImage?.DataDisks.Count ?? 0))))
@@ -179,7 +179,7 @@ public static partial class ServerCreation
                     VolumeType = data.VolumeType!, AvailabilityZone = zone, Multiattach = data.Multiattach ?? data.Shareable ?? false,
                     Metadata = volumeMetadata,
                 });
-                attachments.Add(new { volume_id = dataId, server_id = serverId, device = $"/dev/vd{letter++}", boot_index = (int?)null, delete_on_termination = 0, now });
+                attachments.Add(new NewAttachment(dataId, serverId, $"/dev/vd{letter++}", null, DeleteOnTermination: false, now));
                 volumeIds.Add(dataId);
             }
 
@@ -222,12 +222,7 @@ public static partial class ServerCreation
             """,
             servers, write.Transaction, cancellationToken: ct));
         await volumes.CreateAsync(write, newVolumes, ct);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO volume_attachments (volume_id, server_id, device, boot_index, delete_on_termination, attached_at)
-            VALUES (@volume_id, @server_id, @device, @boot_index, @delete_on_termination, @now)
-            """,
-            attachments, write.Transaction, cancellationToken: ct));
+        await volumes.AttachAsync(write, attachments, ct);
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO ports (id, project_id, subnet_id, device_id, device_owner, ip_address, mac_address, security_group_ids,

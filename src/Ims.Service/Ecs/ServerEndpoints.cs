@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Dapper;
 using Ims.Service.Auth;
+using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
@@ -25,13 +26,13 @@ public static class ServerEndpoints
         return app;
     }
 
-    private static async Task<IResult> GetServer(string server_id, Caller caller, Database db, HttpContext http)
+    private static async Task<IResult> GetServer(string server_id, Caller caller, Database db, VolumeStore volumes, HttpContext http)
     {
         var ct = http.RequestAborted;
         await using var connection = await db.OpenAsync(ct);
         var row = await ServerViews.FindAsync(connection, null, caller.ProjectId, server_id, ct);
         if (row is null) return EcsErrors.NotFound(server_id);
-        var body = (await ServerViews.RenderAsync(connection, caller.ProjectId, [row], ct))[0];
+        var body = (await ServerViews.RenderAsync(connection, volumes, caller.ProjectId, [row], ct))[0];
         return TypedResults.Json(new ServerEnvelope(body));
     }
 
@@ -39,7 +40,7 @@ public static class ServerEndpoints
     /// ECS pages with <c>offset</c> as a 1-based page number (0 also means the first page) and <c>limit</c>
     /// servers per page (default 25, at most 1000).
     /// </summary>
-    private static async Task<IResult> ListServers(Caller caller, Database db, HttpContext http)
+    private static async Task<IResult> ListServers(Caller caller, Database db, VolumeStore volumes, HttpContext http)
     {
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Ecs, out var limit, out var error, 1, 1000)) return error!;
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Ecs, out var offset, out error)) return error!;
@@ -72,7 +73,7 @@ public static class ServerEndpoints
         var rows = (await connection.QueryAsync<ServerRow>(new CommandDefinition(
             $"SELECT {ServerViews.Columns} FROM servers WHERE {where} ORDER BY created_at DESC, id LIMIT @pageSize OFFSET @skip",
             args, cancellationToken: ct))).AsList();
-        var servers = await ServerViews.RenderAsync(connection, caller.ProjectId, rows, ct);
+        var servers = await ServerViews.RenderAsync(connection, volumes, caller.ProjectId, rows, ct);
         return TypedResults.Json(new ServerListBody((int)total, servers));
     }
 

@@ -45,7 +45,7 @@ public static class EcsJobEntities
 }
 
 /// <summary>Brings up the servers of one create request: disks first, then the servers themselves.</summary>
-public sealed class CreateServerJob(Volumes volumes, DiskFiles files) : JobHandler
+public sealed class CreateServerJob(VolumeStore volumes, DiskFiles files) : JobHandler
 {
     public const string Type = "createServer";
 
@@ -130,7 +130,7 @@ public sealed class PowerJob(string jobType, string taskState, string targetStat
 /// Deletes servers with their NICs and system disks; data disks go too when the request asked for it,
 /// otherwise they become available again (or stay in use when a shared disk is still attached elsewhere).
 /// </summary>
-public sealed class DeleteServerJob(Volumes volumes) : JobHandler
+public sealed class DeleteServerJob(VolumeStore volumes) : JobHandler
 {
     public const string Type = "deleteServer";
 
@@ -144,11 +144,7 @@ public sealed class DeleteServerJob(Volumes volumes) : JobHandler
     {
         var payload = job.Payload<ServersPayload>();
         var ids = payload.ServerIds;
-        var attachments = (await write.Connection.QueryAsync<AttachmentRow>(new CommandDefinition(
-            $"SELECT {Volumes.AttachmentColumns} FROM volume_attachments WHERE server_id IN @ids",
-            new { ids }, write.Transaction, cancellationToken: ct))).AsList();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM volume_attachments WHERE server_id IN @ids", new { ids }, write.Transaction, cancellationToken: ct));
+        var attachments = await volumes.DetachServersAsync(write, ids, ct);
         await write.Connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM ports WHERE device_id IN @ids AND project_id = @projectId",
             new { ids, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
@@ -157,7 +153,7 @@ public sealed class DeleteServerJob(Volumes volumes) : JobHandler
             new { ids, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
 
         var volumeIds = attachments.Select(a => a.VolumeId).Distinct().ToList();
-        var stillAttached = (await Volumes.AttachmentsOfVolumesAsync(write.Connection, write.Transaction, volumeIds, ct))
+        var stillAttached = (await volumes.GetAttachmentsAsync(write, volumeIds, ct))
             .Select(a => a.VolumeId).ToHashSet(StringComparer.Ordinal);
         var doomed = attachments
             .Where(a => !stillAttached.Contains(a.VolumeId) && (a.DeleteOnTermination != 0 || payload.DeleteVolumes))
@@ -174,7 +170,7 @@ public sealed class DeleteServerJob(Volumes volumes) : JobHandler
 }
 
 /// <summary>Finishes attaching a disk whose attachment the request already recorded.</summary>
-public sealed class AttachVolumeJob(Volumes volumes) : JobHandler
+public sealed class AttachVolumeJob(VolumeStore volumes) : JobHandler
 {
     public const string Type = "attachVolume";
 
@@ -190,15 +186,13 @@ public sealed class AttachVolumeJob(Volumes volumes) : JobHandler
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var disk = job.Payload<DiskPayload>();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM volume_attachments WHERE volume_id = @VolumeId AND server_id = @ServerId",
-            disk, write.Transaction, cancellationToken: ct));
+        await volumes.DetachAsync(write, disk.VolumeId, disk.ServerId, ct);
         await volumes.SettleAsync(write, [disk.VolumeId], ct);
     }
 }
 
 /// <summary>Removes an attachment; the disk becomes available unless it is still attached elsewhere.</summary>
-public sealed class DetachVolumeJob(Volumes volumes) : JobHandler
+public sealed class DetachVolumeJob(VolumeStore volumes) : JobHandler
 {
     public const string Type = "detachVolume";
 
@@ -211,9 +205,7 @@ public sealed class DetachVolumeJob(Volumes volumes) : JobHandler
         new("detach", async (job, write, ct) =>
         {
             var disk = job.Payload<DiskPayload>();
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM volume_attachments WHERE volume_id = @VolumeId AND server_id = @ServerId",
-                disk, write.Transaction, cancellationToken: ct));
+            await volumes.DetachAsync(write, disk.VolumeId, disk.ServerId, ct);
             await volumes.SettleAsync(write, [disk.VolumeId], ct);
         }),
     ];

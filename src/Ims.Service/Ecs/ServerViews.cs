@@ -63,14 +63,12 @@ public static class ServerViews
             new { serverId, projectId }, transaction, cancellationToken: ct));
 
     /// <summary>Renders servers with their disks, NICs and security groups (three set-based reads).</summary>
-    public static async Task<List<ServerBody>> RenderAsync(DbConnection connection, string projectId, IReadOnlyList<ServerRow> servers,
-        CancellationToken ct)
+    public static async Task<List<ServerBody>> RenderAsync(DbConnection connection, VolumeStore volumes, string projectId,
+        IReadOnlyList<ServerRow> servers, CancellationToken ct)
     {
         if (servers.Count == 0) return [];
         var ids = servers.Select(s => s.Id).ToList();
-        var attachments = (await connection.QueryAsync<AttachmentRow>(new CommandDefinition(
-            $"SELECT {Volumes.AttachmentColumns} FROM volume_attachments WHERE server_id IN @ids ORDER BY device",
-            new { ids }, cancellationToken: ct))).ToLookup(a => a.ServerId, StringComparer.Ordinal);
+        var attachments = (await volumes.GetAttachmentsOfServersAsync(ids, ct)).ToLookup(a => a.ServerId, StringComparer.Ordinal);
         var ports = (await connection.QueryAsync<PortRow>(new CommandDefinition(
             """
             SELECT p.id AS Id, p.device_id AS DeviceId, p.ip_address AS IpAddress, p.mac_address AS MacAddress,

@@ -88,7 +88,8 @@ public sealed class WholeImageFromBackupJob(ImageStore images, BackupStore backu
 /// Mode A: capture the server into the backup the request started (CBR restore point or CSBS backup), finish it, then
 /// register it. A failure deletes that backup again, so a failed job leaves nothing behind.
 /// </summary>
-public sealed class WholeImageFromServerJob(ImageStore images, BackupStore backups, BackupCapture capture) : WholeImageJob(images)
+public sealed class WholeImageFromServerJob(ImageStore images, BackupStore backups, BackupCapture capture, BackupRemoval removal)
+    : WholeImageJob(images)
 {
     public const string Type = "imsCreateWholeImageByInstanceJob";
 
@@ -127,7 +128,7 @@ public sealed class WholeImageFromServerJob(ImageStore images, BackupStore backu
         var payload = job.Payload<WholeImagePayload>();
         // Releases the server, then removes the backup this job made; the killed image no longer points at it.
         await capture.FinishCheckpointAsync(write, payload.CheckpointId!, succeeded: false, ct);
-        await BackupRemoval.DeleteAsync(write, job.ProjectId, [payload.BackupId!], ct);
+        await removal.DeleteAsync(write, job.ProjectId, [payload.BackupId!], ct);
         await Images.ForgetBackupAsync(write, payload.ImageId, ct);
     }
 }
