@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Data.Common;
-using Dapper;
 using Ims.DataPlane;
 using Ims.Service.Data;
 using Ims.Service.Ecs;
@@ -87,7 +85,7 @@ public sealed record CheckpointStart
 /// that transaction committed. A job resumed after a crash simply captures again, at a new instant.
 /// </para>
 /// </summary>
-public sealed class BackupCapture(TimeProvider time, BackupStore backups, DataPlaneStore store, DiskFiles files)
+public sealed class BackupCapture(TimeProvider time, BackupStore backups, ServerStore servers, DataPlaneStore store, DiskFiles files)
 {
     /// <summary>The <c>servers.task_state</c> a backup holds while it works on a server.</summary>
     public const string TaskState = "backing_up";
@@ -97,25 +95,15 @@ public sealed class BackupCapture(TimeProvider time, BackupStore backups, DataPl
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>Looks a server up in the caller's project and says whether it can be backed up now.</summary>
-    public static async Task<ServerCheck> CheckServerAsync(DbConnection conn, DbTransaction? tx, string projectId, string serverId,
-        CancellationToken ct)
+    public async Task<ServerCheck> CheckServerAsync(string projectId, string serverId, CancellationToken ct) =>
+        Classify(await servers.GetBackupFactsAsync(projectId, serverId, ct), serverId);
+
+    /// <summary><see cref="CheckServerAsync(string, string, CancellationToken)"/> inside a transaction.</summary>
+    public async Task<ServerCheck> CheckServerAsync(WriteScope tx, string projectId, string serverId, CancellationToken ct) =>
+        Classify(await servers.GetBackupFactsAsync(tx, projectId, serverId, ct), serverId);
+
+    private static ServerCheck Classify(ServerCheck? server, string serverId)
     {
-        var server = await conn.QuerySingleOrDefaultAsync<ServerCheck>(new CommandDefinition(
-            """
-            SELECT s.id, s.name, s.status, s.task_state AS TaskState, s.availability_zone AS AvailabilityZone,
-                   s.flavor_id AS FlavorId, s.image_id AS ImageId, s.os_type AS OsType, s.san_policy AS SanPolicy,
-                   s.enterprise_project_id AS EnterpriseProjectId,
-                   (SELECT COUNT(*) FROM volume_attachments a WHERE a.server_id = s.id) AS VolumeCount,
-                   (SELECT COALESCE(SUM(v.size_gb), 0) FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-                     WHERE a.server_id = s.id) AS TotalSizeGb,
-                   (SELECT MIN(v.id) FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-                     WHERE a.server_id = s.id AND v.multiattach = 1) AS SharedVolumeId,
-                   (SELECT COUNT(*) FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-                     WHERE a.server_id = s.id AND v.status IN ('attaching', 'detaching')) AS DisksInTransit
-            FROM servers s
-            WHERE s.id = @serverId AND s.project_id = @projectId AND s.status <> 'DELETED'
-            """,
-            new { serverId, projectId }, tx, cancellationToken: ct));
         if (server is null) return new ServerCheck { Problem = ServerProblem.NotFound, Id = serverId };
         var problem = server.Status is not ("ACTIVE" or "SHUTOFF") ? ServerProblem.BadStatus
             : server.TaskState is not null || server.DisksInTransit > 0 ? ServerProblem.Busy
@@ -136,7 +124,7 @@ public sealed class BackupCapture(TimeProvider time, BackupStore backups, DataPl
     public async Task<(string CheckpointId, string BackupId)?> StartServerBackupAsync(WriteScope write, string service, string projectId,
         string serverId, string? vaultId, string name, string description, bool incremental, CancellationToken ct)
     {
-        if (!(await CheckServerAsync(write.Connection, write.Transaction, projectId, serverId, ct)).Ok) return null;
+        if (!(await CheckServerAsync(write, projectId, serverId, ct)).Ok) return null;
         var checkpointId = Ids.NewUuid();
         var backupId = Ids.NewUuid();
         await StartCheckpointAsync(write, new CheckpointStart
@@ -171,7 +159,7 @@ public sealed class BackupCapture(TimeProvider time, BackupStore backups, DataPl
     public async Task<bool> BeginAsync(WriteScope write, BackupStart start, CancellationToken ct)
     {
         var now = NowMs;
-        var server = await CheckServerAsync(write.Connection, write.Transaction, start.ProjectId, start.ServerId, ct);
+        var server = await CheckServerAsync(write, start.ProjectId, start.ServerId, ct);
         if (!server.Ok) return false;
         var claim = await ServerGuards.TryClaimAsync(write, start.ProjectId, start.ServerId, TaskState, now, ct);
         if (!claim.Claimed) return false;
@@ -190,7 +178,7 @@ public sealed class BackupCapture(TimeProvider time, BackupStore backups, DataPl
     {
         var backup = await backups.GetAsync(write, backupId, ct);
         if (backup is null) return false;
-        var server = await CheckServerAsync(write.Connection, write.Transaction, backup.ProjectId, backup.ResourceId, ct);
+        var server = await CheckServerAsync(write, backup.ProjectId, backup.ResourceId, ct);
         if (server.Problem == ServerProblem.NotFound) return false;
 
         if (await backups.RecordDisksAsync(write, backup, excludeVolumeIds, ct) == 0) return false;

@@ -316,6 +316,26 @@ public sealed class BackupStore(Database db)
             """, args, ct);
     }
 
+    /// <summary>The manifests captured disks name (garbage collection keeps them): a statement to union with the other stores'.</summary>
+    public const string LiveManifestsSql = "SELECT manifest_id FROM backup_volumes WHERE manifest_id IS NOT NULL";
+
+    /// <summary>The manifest of each captured disk of a backup (null: captured before disks had bytes); null when there is no such backup.</summary>
+    public async Task<IReadOnlyList<string?>?> GetDiskManifestsAsync(string backupId, CancellationToken ct) =>
+        await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM backups WHERE id = @backupId", new { backupId }, ct) == 0
+            ? null
+            : await db.QueryAsync<string?>("SELECT manifest_id FROM backup_volumes WHERE backup_id = @backupId", new { backupId }, ct);
+
+    /// <summary>A backup's captured disks in device order, with the SAN policy of its server.</summary>
+    public async Task<IReadOnlyList<CapturedDisk>> GetCapturedDisksAsync(WriteScope tx, string backupId, CancellationToken ct) =>
+        await tx.QueryAsync<CapturedDisk>(
+            """
+            SELECT bv.volume_id AS VolumeId, bv.size_gb AS SizeGb, bv.volume_type AS VolumeType, bv.multiattach AS Multiattach,
+                   bv.device AS Device, bv.boot_index AS BootIndex, b.san_policy AS SanPolicy, bv.manifest_id AS ManifestId
+            FROM backup_volumes bv JOIN backups b ON b.id = bv.backup_id
+            WHERE bv.backup_id = @backupId
+            ORDER BY bv.device
+            """, new { backupId }, ct);
+
     /// <summary>A backup (CBR or CSBS) of any project, or null: for jobs, which act for a request that checked its caller.</summary>
     public Task<BackupRow?> GetAsync(WriteScope tx, string backupId, CancellationToken ct) =>
         tx.QuerySingleOrDefaultAsync<BackupRow>($"SELECT {BackupRecords.BackupColumns} FROM backups WHERE id = @backupId", new { backupId }, ct);
@@ -401,4 +421,17 @@ public sealed record DiskToRecord
     public string BackupId { get; init; } = "";
     public string VolumeId { get; init; } = "";
     public long SizeGb { get; init; }
+}
+
+/// <summary>A disk a backup captured, as a whole image restores it.</summary>
+public sealed record CapturedDisk
+{
+    public string VolumeId { get; init; } = "";
+    public long SizeGb { get; init; }
+    public string VolumeType { get; init; } = "";
+    public bool Multiattach { get; init; }
+    public string Device { get; init; } = "";
+    public long? BootIndex { get; init; }
+    public string? SanPolicy { get; init; }
+    public string? ManifestId { get; init; }
 }

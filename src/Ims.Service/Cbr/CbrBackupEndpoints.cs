@@ -68,7 +68,7 @@ public static class CbrBackupEndpoints
                     "The resource is not associated with the vault."));
                 continue;
             }
-            var check = await BackupCapture.CheckServerAsync(write.Connection, write.Transaction, caller.ProjectId, id, ct);
+            var check = await capture.CheckServerAsync(write, caller.ProjectId, id, ct);
             if (!check.Ok)
             {
                 skipped.Add(Skip(member, check));

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
+using Ims.Service.Ecs;
 using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Storage;
@@ -35,7 +35,7 @@ public static class VaultEndpoints
     }
 
     private static async Task<IResult> CreateVault(HttpContext http, Caller caller, Database db, VaultStore vaults, BackupStore backups,
-        VolumeStore volumes, TimeProvider time)
+        ServerStore servers, VolumeStore volumes, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<VaultCreateRequest>(http, ServiceKind.Cbr);
@@ -56,7 +56,7 @@ public static class VaultEndpoints
         var vaultId = Ids.NewUuid();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var write = await db.BeginWriteAsync(ct);
-        var (resources, resourceError) = await ValidateNewResourcesAsync(write, vaults, volumes, caller.ProjectId, vaultId, billing.ObjectType!,
+        var (resources, resourceError) = await ValidateNewResourcesAsync(write, vaults, servers, volumes, caller.ProjectId, vaultId, billing.ObjectType!,
             body.Resources ?? [], ct);
         if (resourceError is not null) return resourceError;
         await vaults.InsertAsync(write, new VaultRow
@@ -164,7 +164,7 @@ public static class VaultEndpoints
     }
 
     private static async Task<IResult> AddResources(string vault_id, HttpContext http, Caller caller, Database db, VaultStore vaults,
-        VolumeStore volumes, TimeProvider time)
+        ServerStore servers, VolumeStore volumes, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<AddResourcesRequest>(http, ServiceKind.Cbr);
@@ -174,7 +174,7 @@ public static class VaultEndpoints
         await using var write = await db.BeginWriteAsync(ct);
         var vault = await vaults.GetAsync(write, caller.ProjectId, vault_id, ct);
         if (vault is null) return CbrErrors.VaultNotFound(vault_id);
-        var (resources, resourceError) = await ValidateNewResourcesAsync(write, vaults, volumes, caller.ProjectId, vault_id, vault.ObjectType, requested, ct);
+        var (resources, resourceError) = await ValidateNewResourcesAsync(write, vaults, servers, volumes, caller.ProjectId, vault_id, vault.ObjectType, requested, ct);
         if (resourceError is not null) return resourceError;
         if (await vaults.AddResourcesAsync(write, vault_id, resources, time.GetUtcNow().ToUnixTimeMilliseconds(), ct) is { } taken)
             return CbrErrors.AlreadyInOtherVault(taken);
@@ -319,7 +319,7 @@ public static class VaultEndpoints
     /// really attached to the server.
     /// </summary>
     private static async Task<(List<NewVaultResource> Resources, ApiError? Error)> ValidateNewResourcesAsync(WriteScope write,
-        VaultStore vaults, VolumeStore volumes, string projectId, string vaultId, string objectType, List<ResourceBody> requested, CancellationToken ct)
+        VaultStore vaults, ServerStore servers, VolumeStore volumes, string projectId, string vaultId, string objectType, List<ResourceBody> requested, CancellationToken ct)
     {
         var expectedType = Vaults.ResourceTypeOf(objectType);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -334,13 +334,9 @@ public static class VaultEndpoints
                 return ([], CbrErrors.BadRequest("extra_info volume ids must be non-empty strings."));
         }
         var ids = seen.ToArray();
-        var names = (await write.Connection.QueryAsync<(string Id, string Name)>(new CommandDefinition(
-            expectedType == Vaults.ServerType
-                ? "SELECT id, name FROM servers WHERE id IN @ids AND project_id = @projectId AND status <> 'DELETED'"
-                : expectedType == Vaults.VolumeType
-                    ? "SELECT id, name FROM volumes WHERE id IN @ids AND project_id = @projectId AND status <> 'deleting'"
-                    : "SELECT id, name FROM volumes WHERE 1 = 0",
-            new { ids, projectId }, write.Transaction, cancellationToken: ct))).ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal);
+        var names = expectedType == Vaults.ServerType ? await servers.GetNamesAsync(write, projectId, ids, ct)
+            : expectedType == Vaults.VolumeType ? await volumes.GetNamesAsync(write, projectId, ids, ct)
+            : new Dictionary<string, string>();
         if (ids.FirstOrDefault(id => !names.ContainsKey(id)) is { } missing)
             return ([], CbrErrors.ResourceNotFound("resource", missing));
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
 using Ims.Service.Ecs;
@@ -8,6 +7,7 @@ using Ims.Service.Http;
 using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
+using Ims.Service.Vpc;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 
@@ -38,7 +38,7 @@ public static class CsbsEndpoints
         return app;
     }
 
-    private static async Task<IResult> CheckProtectable(string provider_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> CheckProtectable(string provider_id, HttpContext http, Caller caller, BackupCapture capture)
     {
         var ct = http.RequestAborted;
         if (provider_id != ProviderId) return ProviderInvalid();
@@ -49,13 +49,12 @@ public static class CsbsEndpoints
         if (queries.Any(q => q is null || string.IsNullOrEmpty(q.ResourceId) || string.IsNullOrEmpty(q.ResourceType)))
             return ApiError.BadBody(ServiceKind.Csbs, "Each entry of check_protectable needs resource_id and resource_type.");
 
-        await using var conn = await db.OpenAsync(ct);
         var results = new List<ProtectableWire>();
         foreach (var query in queries)
         {
             var problem = query.ResourceType != ServerType
                 ? CsbsErrors.TypeNotSupported(query.ResourceId!, query.ResourceType!)
-                : CsbsErrors.Of(await BackupCapture.CheckServerAsync(conn, null, caller.ProjectId, query.ResourceId!, ct));
+                : CsbsErrors.Of(await capture.CheckServerAsync(caller.ProjectId, query.ResourceId!, ct));
             results.Add(new ProtectableWire(problem is null, query.ResourceType!, query.ResourceId!,
                 problem?.Code ?? "", problem?.Message ?? ""));
         }
@@ -81,7 +80,7 @@ public static class CsbsEndpoints
         if (resourceType != ServerType) return CsbsErrors.TypeNotSupported(resource_id, resourceType);
 
         await using var write = await db.BeginWriteAsync(ct);
-        var server = await BackupCapture.CheckServerAsync(write.Connection, write.Transaction, caller.ProjectId, resource_id, ct);
+        var server = await capture.CheckServerAsync(write, caller.ProjectId, resource_id, ct);
         if (CsbsErrors.Of(server) is { } refused) return refused;
 
         var backupName = body.BackupName ?? $"manualbk_{Ids.NewHex32()[..4]}";
@@ -108,15 +107,16 @@ public static class CsbsEndpoints
         });
     }
 
-    private static async Task<IResult> ListItems(HttpContext http, Caller caller, Database db, BackupStore backups, ImageStore images,
-        IOptions<ServiceOptions> options)
+    private static async Task<IResult> ListItems(HttpContext http, Caller caller, BackupStore backups, ImageStore images, ServerStore servers,
+        VpcStore vpcs, IOptions<ServiceOptions> options)
     {
+        var stores = new Stores(backups, images, servers, vpcs);
         var ct = http.RequestAborted;
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Csbs, out var limit, out var error, min: 1, max: 1000)) return error!;
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Csbs, out var offset, out error)) return error!;
         var pageSize = limit ?? 1000;
         var marker = QueryArgs.String(http, "marker") is { Length: > 0 } m ? m : null;
-        var listed = await backups.ListAsync(new BackupListFilter(caller.ProjectId, Service)
+        var listed = await stores.Backups.ListAsync(new BackupListFilter(caller.ProjectId, Service)
         {
             CheckpointId = QueryArgs.String(http, "checkpoint_id"),
             ResourceId = QueryArgs.String(http, "resource_id"),
@@ -133,18 +133,19 @@ public static class CsbsEndpoints
         if (listed is null) return ApiError.BadBody(ServiceKind.Csbs, $"The marker {marker} does not exist.");
         var (rows, count) = listed.Value;
         var page = rows.Take(pageSize).ToList();
-        var items = await RenderAsync(db, backups, images, page, options.Value.EffectiveRegion, ct);
+        var items = await RenderAsync(stores, page, options.Value.EffectiveRegion, ct);
         var links = rows.Count > pageSize ? new[] { new { href = NextPage(http, page[^1].Id), rel = "next" } } : [];
         return TypedResults.Json(new { checkpoint_items = items, checkpoint_items_links = links, count });
     }
 
-    private static async Task<IResult> ShowItem(string checkpoint_item_id, HttpContext http, Caller caller, Database db,
-        BackupStore backups, ImageStore images, IOptions<ServiceOptions> options)
+    private static async Task<IResult> ShowItem(string checkpoint_item_id, HttpContext http, Caller caller, BackupStore backups,
+        ImageStore images, ServerStore servers, VpcStore vpcs, IOptions<ServiceOptions> options)
     {
+        var stores = new Stores(backups, images, servers, vpcs);
         var ct = http.RequestAborted;
-        var backup = await backups.GetBackupAsync(caller.ProjectId, Service, checkpoint_item_id, ct);
+        var backup = await stores.Backups.GetBackupAsync(caller.ProjectId, Service, checkpoint_item_id, ct);
         if (backup is null) return ApiError.NotFound(ServiceKind.Csbs, $"The backup {checkpoint_item_id} does not exist.");
-        var items = await RenderAsync(db, backups, images, [backup], options.Value.EffectiveRegion, ct);
+        var items = await RenderAsync(stores, [backup], options.Value.EffectiveRegion, ct);
         return TypedResults.Json(new { checkpoint_item = items[0] });
     }
 
@@ -185,6 +186,9 @@ public static class CsbsEndpoints
         return QueryHelpers.AddQueryString($"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}{http.Request.Path}", query);
     }
 
+    /// <summary>The stores a checkpoint item is read from.</summary>
+    private sealed record Stores(BackupStore Backups, ImageStore Images, ServerStore Servers, VpcStore Vpcs);
+
     private sealed record ServerFacts
     {
         public string Id { get; init; } = "";
@@ -193,23 +197,22 @@ public static class CsbsEndpoints
         public string? ImageType { get; init; }
     }
 
-    private static async Task<IReadOnlyList<CheckpointItemWire>> RenderAsync(Database db, BackupStore store, ImageStore imageStore,
-        IReadOnlyList<BackupRow> backups, string region, CancellationToken ct)
+    private static async Task<IReadOnlyList<CheckpointItemWire>> RenderAsync(Stores stores, IReadOnlyList<BackupRow> backups, string region,
+        CancellationToken ct)
     {
         var ids = backups.Select(b => b.Id).ToArray();
-        var volumes = await store.GetVolumesOfAsync(ids, ct);
-        var images = await imageStore.ImagesOfBackupsAsync(ids, ct);
-        await using var conn = await db.OpenAsync(ct);
-        var serverIds = backups.Select(b => b.ResourceId).Distinct().ToArray();
-        var servers = (await conn.QueryAsync<ServerFacts>(new CommandDefinition(
-            """
-            SELECT s.id, s.flavor_id AS FlavorId,
-                   (SELECT MIN(p.ip_address) FROM ports p WHERE p.device_id = s.id AND p.project_id = s.project_id
-                     AND p.is_primary = 1) AS PrivateIp,
-                   (SELECT i.imagetype FROM images i WHERE i.id = s.image_id) AS ImageType
-            FROM servers s WHERE s.id IN @serverIds
-            """,
-            new { serverIds }, cancellationToken: ct))).ToDictionary(s => s.Id, StringComparer.Ordinal);
+        var volumes = await stores.Backups.GetVolumesOfAsync(ids, ct);
+        var images = await stores.Images.ImagesOfBackupsAsync(ids, ct);
+        var rows = await stores.Servers.GetManyAsync([.. backups.Select(b => b.ResourceId).Distinct()], ct);
+        var addresses = await stores.Vpcs.GetPrimaryAddressesAsync([.. rows.Values.Select(r => new ServerRef(r.Id, r.ProjectId))], ct);
+        var imageTypes = await stores.Images.GetManyAsync([.. rows.Values.Select(r => r.ImageId).Distinct()], ct);
+        var servers = rows.Values.ToDictionary(r => r.Id, r => new ServerFacts
+        {
+            Id = r.Id,
+            FlavorId = r.FlavorId,
+            PrivateIp = addresses.GetValueOrDefault(r.Id),
+            ImageType = imageTypes.GetValueOrDefault(r.ImageId)?.Imagetype,
+        }, StringComparer.Ordinal);
         return backups.Select(b =>
         {
             var disks = volumes[b.Id].ToList();

@@ -28,7 +28,8 @@ public static class ServerChangeOs
         return app;
     }
 
-    private static async Task<IResult> ChangeOsAsync(string server_id, Caller caller, Database db, ImageStore images, VolumeStore volumes,
+    private static async Task<IResult> ChangeOsAsync(string server_id, Caller caller, Database db, ServerStore servers, ImageStore images,
+        VolumeStore volumes,
         JobQueue jobs,
         TimeProvider time, HttpContext http)
     {
@@ -46,7 +47,7 @@ public static class ServerChangeOs
         var ct = http.RequestAborted;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var write = await db.BeginWriteAsync(ct);
-        var server = await ServerViews.FindAsync(write.Connection, write.Transaction, caller.ProjectId, server_id, ct);
+        var server = await servers.GetAsync(write, caller.ProjectId, server_id, ct);
         if (server is null) return EcsErrors.NotFound(server_id);
 
         var image = await images.GetVisibleAsync(write, caller.ProjectId, imageId, ct);
@@ -84,7 +85,7 @@ public static class ServerChangeOs
 }
 
 /// <summary>Puts the new image on the server and its system disk, then hands the server back (running again).</summary>
-public sealed class ChangeOsJob(ImageStore images, VolumeStore volumes, DiskFiles files) : JobHandler
+public sealed class ChangeOsJob(ServerStore servers, ImageStore images, VolumeStore volumes, DiskFiles files) : JobHandler
 {
     public const string Type = "changeOS";
 
@@ -110,14 +111,7 @@ public sealed class ChangeOsJob(ImageStore images, VolumeStore volumes, DiskFile
     {
         var payload = job.Payload<ChangeOsPayload>();
         var os = (await images.GetAsync(write, payload.ImageId, ct))!;
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE servers SET image_id = @ImageId, os_type = @osType, status = 'ACTIVE', task_state = NULL, updated_at = @now,
-                   san_policy = CASE WHEN @osType = 'Windows' THEN COALESCE(san_policy, 'OnlineAll') ELSE NULL END
-            WHERE id = @ServerId AND task_state = @taskState
-            """,
-            new { payload.ImageId, payload.ServerId, osType = os.OsType, now = job.NowMs, taskState = ServerChangeOs.TaskState },
-            write.Transaction, cancellationToken: ct));
+        await servers.CompleteChangeOsAsync(write, payload.ServerId, payload.ImageId, os.OsType, ServerChangeOs.TaskState, job.NowMs, ct);
         await volumes.SetSystemDiskImageAsync(write, payload.ServerId, payload.ImageId, ct);
     }
 

@@ -23,22 +23,21 @@ public static partial class ServerDiskEndpoints
         return app;
     }
 
-    private static async Task<IResult> ListBlockDevices(string server_id, Caller caller, Database db, VolumeStore volumes, HttpContext http)
+    private static async Task<IResult> ListBlockDevices(string server_id, Caller caller, ServerStore servers, VolumeStore volumes,
+        HttpContext http)
     {
         var ct = http.RequestAborted;
-        await using var connection = await db.OpenAsync(ct);
-        if (await ServerViews.FindAsync(connection, null, caller.ProjectId, server_id, ct) is null) return EcsErrors.NotFound(server_id);
+        if (await servers.GetAsync(caller.ProjectId, server_id, ct) is null) return EcsErrors.NotFound(server_id);
         var devices = await BlockDevicesAsync(volumes, server_id, null, ct);
         var free = Math.Max(0, MaxDisks - devices.Count);
         return TypedResults.Json(new VolumeAttachmentListBody(new AttachableQuantityBody(free, free, free), devices));
     }
 
-    private static async Task<IResult> GetBlockDevice(string server_id, string volume_id, Caller caller, Database db, VolumeStore volumes,
-        HttpContext http)
+    private static async Task<IResult> GetBlockDevice(string server_id, string volume_id, Caller caller, ServerStore servers,
+        VolumeStore volumes, HttpContext http)
     {
         var ct = http.RequestAborted;
-        await using var connection = await db.OpenAsync(ct);
-        if (await ServerViews.FindAsync(connection, null, caller.ProjectId, server_id, ct) is null) return EcsErrors.NotFound(server_id);
+        if (await servers.GetAsync(caller.ProjectId, server_id, ct) is null) return EcsErrors.NotFound(server_id);
         var devices = await BlockDevicesAsync(volumes, server_id, volume_id, ct);
         if (devices.Count == 0)
             return new ApiError(ServiceKind.Ecs, StatusCodes.Status404NotFound, EcsErrors.ServerNotFound,
@@ -58,8 +57,8 @@ public static partial class ServerDiskEndpoints
     /// Records the attachment at once (so the device name is reserved) and lets a job finish it. A shared
     /// (multiattach) disk may be attached to several servers; any other disk must be available.
     /// </summary>
-    private static async Task<IResult> AttachVolume(string server_id, Caller caller, Database db, JobQueue jobs, VolumeStore volumes,
-        TimeProvider time, HttpContext http)
+    private static async Task<IResult> AttachVolume(string server_id, Caller caller, Database db, JobQueue jobs, ServerStore servers,
+        VolumeStore volumes, TimeProvider time, HttpContext http)
     {
         var (body, error) = await JsonBody.ReadAsync<AttachVolumeRequest>(http, ServiceKind.Ecs);
         if (error is not null) return error;
@@ -71,7 +70,7 @@ public static partial class ServerDiskEndpoints
         var ct = http.RequestAborted;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var write = await db.BeginWriteAsync(ct);
-        var server = await ServerViews.FindAsync(write.Connection, write.Transaction, caller.ProjectId, server_id, ct);
+        var server = await servers.GetAsync(write, caller.ProjectId, server_id, ct);
         if (server is null) return EcsErrors.NotFound(server_id);
         if (ServerGuards.RefuseIfBusy(server) is { } busy) return busy;
         if (server.Status is not (ServerStatus.Active or ServerStatus.Shutoff))
@@ -104,14 +103,14 @@ public static partial class ServerDiskEndpoints
 
     /// <summary>The system disk (boot index 0) can only leave a stopped server.</summary>
     private static async Task<IResult> DetachVolume(string server_id, string volume_id, Caller caller, Database db, JobQueue jobs,
-        VolumeStore volumes, HttpContext http)
+        ServerStore servers, VolumeStore volumes, HttpContext http)
     {
         var deleteFlag = QueryArgs.String(http, "delete_flag");
         if (deleteFlag is not (null or "" or "0" or "1")) return EcsErrors.Invalid("delete_flag must be 0 or 1.");
 
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var server = await ServerViews.FindAsync(write.Connection, write.Transaction, caller.ProjectId, server_id, ct);
+        var server = await servers.GetAsync(write, caller.ProjectId, server_id, ct);
         if (server is null) return EcsErrors.NotFound(server_id);
         if (ServerGuards.RefuseIfBusy(server) is { } busy) return busy;
         var attachments = await volumes.GetAttachmentsAsync(write, [volume_id], ct);

@@ -5,6 +5,7 @@ using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
+using Ims.Service.Vpc;
 
 namespace Ims.Service.Ecs;
 
@@ -45,7 +46,7 @@ public static class EcsJobEntities
 }
 
 /// <summary>Brings up the servers of one create request: disks first, then the servers themselves.</summary>
-public sealed class CreateServerJob(VolumeStore volumes, DiskFiles files) : JobHandler
+public sealed class CreateServerJob(ServerStore servers, VolumeStore volumes, VpcStore vpcs, DiskFiles files) : JobHandler
 {
     public const string Type = "createServer";
 
@@ -62,18 +63,11 @@ public sealed class CreateServerJob(VolumeStore volumes, DiskFiles files) : JobH
         new("boot servers", BootAsync),
     ];
 
-    private static async Task BootAsync(JobContext job, WriteScope write, CancellationToken ct)
+    private async Task BootAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var ids = job.Payload<CreateServersPayload>().ServerIds;
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE servers SET status = 'ACTIVE', task_state = NULL, launched_at = @now, updated_at = @now
-            WHERE id IN @ids AND status = 'BUILD'
-            """,
-            new { ids, now = job.NowMs }, write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE ports SET status = 'ACTIVE' WHERE device_id IN @ids AND project_id = @projectId",
-            new { ids, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
+        await servers.MarkBuiltAsync(write, ids, job.NowMs, ct);
+        await vpcs.ActivatePortsAsync(write, job.ProjectId, ids, ct);
     }
 
     /// <summary>
@@ -83,26 +77,22 @@ public sealed class CreateServerJob(VolumeStore volumes, DiskFiles files) : JobH
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var payload = job.Payload<CreateServersPayload>();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE servers SET status = 'ERROR', task_state = NULL, updated_at = @now WHERE id IN @ids AND status = 'BUILD'",
-            new { ids = payload.ServerIds, now = job.NowMs }, write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM ports WHERE device_id IN @ids AND project_id = @projectId",
-            new { ids = payload.ServerIds, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
+        await servers.MarkBuildFailedAsync(write, payload.ServerIds, job.NowMs, ct);
+        await vpcs.DeletePortsAsync(write, job.ProjectId, payload.ServerIds, ct);
         await volumes.FailCreationAsync(write, payload.VolumeIds, ct);
     }
 }
 
 /// <summary>Stops, starts or reboots servers; the request already took each server with its task state.</summary>
-public sealed class PowerJob(string jobType, string taskState, string targetStatus) : JobHandler
+public sealed class PowerJob(ServerStore servers, string jobType, string taskState, string targetStatus) : JobHandler
 {
     public const string StopType = "stopServer";
     public const string StartType = "startServer";
     public const string RebootType = "rebootServer";
 
-    public static PowerJob Stop() => new(StopType, ServerGuards.PoweringOff, ServerStatus.Shutoff);
-    public static PowerJob Start() => new(StartType, ServerGuards.PoweringOn, ServerStatus.Active);
-    public static PowerJob Reboot() => new(RebootType, ServerGuards.Rebooting, ServerStatus.Active);
+    public static PowerJob Stop(ServerStore servers) => new(servers, StopType, ServerGuards.PoweringOff, ServerStatus.Shutoff);
+    public static PowerJob Start(ServerStore servers) => new(servers, StartType, ServerGuards.PoweringOn, ServerStatus.Active);
+    public static PowerJob Reboot(ServerStore servers) => new(servers, RebootType, ServerGuards.Rebooting, ServerStatus.Active);
 
     public override string JobType => jobType;
 
@@ -110,13 +100,8 @@ public sealed class PowerJob(string jobType, string taskState, string targetStat
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("power", (job, write, ct) => write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE servers SET status = @targetStatus, task_state = NULL, updated_at = @now
-            WHERE id IN @ids AND task_state = @taskState
-            """,
-            new { targetStatus, taskState, ids = job.Payload<ServersPayload>().ServerIds, now = job.NowMs },
-            write.Transaction, cancellationToken: ct))),
+        new("power", (job, write, ct) =>
+            servers.FinishTaskAsync(write, job.Payload<ServersPayload>().ServerIds, taskState, targetStatus, job.NowMs, ct)),
     ];
 
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
@@ -130,7 +115,7 @@ public sealed class PowerJob(string jobType, string taskState, string targetStat
 /// Deletes servers with their NICs and system disks; data disks go too when the request asked for it,
 /// otherwise they become available again (or stay in use when a shared disk is still attached elsewhere).
 /// </summary>
-public sealed class DeleteServerJob(VolumeStore volumes) : JobHandler
+public sealed class DeleteServerJob(ServerStore servers, VolumeStore volumes, VpcStore vpcs) : JobHandler
 {
     public const string Type = "deleteServer";
 
@@ -145,12 +130,8 @@ public sealed class DeleteServerJob(VolumeStore volumes) : JobHandler
         var payload = job.Payload<ServersPayload>();
         var ids = payload.ServerIds;
         var attachments = await volumes.DetachServersAsync(write, ids, ct);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM ports WHERE device_id IN @ids AND project_id = @projectId",
-            new { ids, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM servers WHERE id IN @ids AND project_id = @projectId",
-            new { ids, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
+        await vpcs.DeletePortsAsync(write, job.ProjectId, ids, ct);
+        await servers.DeleteAsync(write, job.ProjectId, ids, ct);
 
         var volumeIds = attachments.Select(a => a.VolumeId).Distinct().ToList();
         var stillAttached = (await volumes.GetAttachmentsAsync(write, volumeIds, ct))

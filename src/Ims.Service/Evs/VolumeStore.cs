@@ -193,6 +193,20 @@ public sealed class VolumeStore(Database db, TimeProvider time)
     public async Task<List<AttachmentRow>> GetAttachmentsOfServersAsync(WriteScope tx, IReadOnlyCollection<string> serverIds, CancellationToken ct) =>
         serverIds.Count == 0 ? [] : await tx.QueryAsync<AttachmentRow>(SelectAttachmentsOfServers, new { serverIds }, ct);
 
+    /// <summary>Names of the project's volumes among <paramref name="volumeIds"/> that are not being deleted, by id.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> GetNamesAsync(WriteScope tx, string projectId, IReadOnlyCollection<string> volumeIds,
+        CancellationToken ct) =>
+        (await tx.QueryAsync<(string Id, string Name)>(
+            "SELECT id, name FROM volumes WHERE id IN @volumeIds AND project_id = @projectId AND status <> 'deleting'", new { volumeIds, projectId }, ct))
+        .ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal);
+
+    /// <summary>The manifests volumes are being restored from (garbage collection keeps them): a statement to union with the other stores'.</summary>
+    public const string LiveManifestsSql = "SELECT source_manifest_id FROM volumes WHERE source_manifest_id IS NOT NULL";
+
+    /// <summary>The volumes among <paramref name="volumeIds"/> still <c>creating</c> (their files are not written yet).</summary>
+    public async Task<IReadOnlyList<VolumeRow>> GetCreatingAsync(IReadOnlyCollection<string> volumeIds, CancellationToken ct) =>
+        await db.QueryAsync<VolumeRow>($"SELECT {Columns} FROM volumes WHERE id IN @volumeIds AND status = 'creating'", new { volumeIds }, ct);
+
     /// <summary>Records attachments (a server's new disks, or a disk being attached).</summary>
     public Task AttachAsync(WriteScope tx, IEnumerable<NewAttachment> attachments, CancellationToken ct) =>
         tx.ExecuteAsync(

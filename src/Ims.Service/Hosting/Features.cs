@@ -20,6 +20,7 @@ internal static class Features
         services.AddSingleton<ImageStore>();
         services.AddSingleton<BackupStore>();
         services.AddSingleton<VaultStore>();
+        services.AddSingleton<VpcStore>();
         services.AddSingleton<BackupRemoval>();
         services.AddSingleton<JobFaults>();
         services.AddSingleton<DiskFiles>();

@@ -46,7 +46,7 @@ public static class WholeImageEndpoints
         string? backupId = valid.BackupId, checkpointId = null;
         if (valid.Mode == WholeImageMode.FromServer)
         {
-            var refusal = await CheckServerAsync(write, vaults, volumes, caller.ProjectId, valid, settings.Profile, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            var refusal = await CheckServerAsync(write, capture, vaults, volumes, caller.ProjectId, valid, settings.Profile, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
             if (refusal is not null) return refusal;
             // Mode A really takes the backup: a CBR restore point in the vault, or a CSBS backup. It holds the server
             // (task_state) until captured, so the ECS refuses a start or a system-disk detach meanwhile.
@@ -103,11 +103,12 @@ public static class WholeImageEndpoints
     /// a vault must be the caller's, a server-backup vault, available, and not another vault's server. A server not
     /// yet in the vault is added to it, as IMS does.
     /// </summary>
-    private static async Task<ApiError?> CheckServerAsync(WriteScope write, VaultStore vaults, VolumeStore volumes, string project, ValidWholeImageRequest request,
+    private static async Task<ApiError?> CheckServerAsync(WriteScope write, BackupCapture capture, VaultStore vaults, VolumeStore volumes,
+        string project, ValidWholeImageRequest request,
         CloudProfile profile, long now, CancellationToken ct)
     {
         var serverId = request.InstanceId!;
-        var server = await BackupCapture.CheckServerAsync(write.Connection, write.Transaction, project, serverId, ct);
+        var server = await capture.CheckServerAsync(write, project, serverId, ct);
         switch (server.Problem)
         {
             case ServerProblem.NotFound: return ImsErrors.Of("IMG.0005");
