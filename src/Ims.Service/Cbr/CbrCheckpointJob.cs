@@ -3,7 +3,7 @@ using Ims.Service.Backups;
 namespace Ims.Service.Cbr;
 
 /// <summary>Captures the backups of a CBR restore point (<c>POST /v3/{project_id}/checkpoints</c>).</summary>
-public sealed class CbrCheckpointJob(BackupCapture capture, BackupStore backups) : CheckpointJob(capture, backups)
+public sealed class CbrCheckpointJob(BackupSteps backup) : CheckpointJob(backup)
 {
     public override string JobType => CbrBackupEndpoints.JobType;
 

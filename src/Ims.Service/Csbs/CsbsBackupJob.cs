@@ -3,7 +3,7 @@ using Ims.Service.Backups;
 namespace Ims.Service.Csbs;
 
 /// <summary>Captures the backup a CSBS protect call started.</summary>
-public sealed class CsbsBackupJob(BackupCapture capture, BackupStore backups) : CheckpointJob(capture, backups)
+public sealed class CsbsBackupJob(BackupSteps backup) : CheckpointJob(backup)
 {
     public override string JobType => CsbsEndpoints.JobType;
 

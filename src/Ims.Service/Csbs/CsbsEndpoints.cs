@@ -204,7 +204,7 @@ public static class CsbsEndpoints
         var volumes = await stores.Backups.GetVolumesOfAsync(ids, ct);
         var images = await stores.Images.ImagesOfBackupsAsync(ids, ct);
         var rows = await stores.Servers.GetManyAsync([.. backups.Select(b => b.ResourceId).Distinct()], ct);
-        var addresses = await stores.Vpcs.GetPrimaryAddressesAsync([.. rows.Values.Select(r => new ServerRef(r.Id, r.ProjectId))], ct);
+        var addresses = await stores.Vpcs.GetPrimaryAddressesAsync([.. rows.Values.Select(r => new PortOwner(r.Id, r.ProjectId))], ct);
         var imageTypes = await stores.Images.GetManyAsync([.. rows.Values.Select(r => r.ImageId).Distinct()], ct);
         var servers = rows.Values.ToDictionary(r => r.Id, r => new ServerFacts
         {

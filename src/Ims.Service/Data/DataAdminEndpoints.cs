@@ -71,7 +71,4 @@ public static class DataAdminEndpoints
     private sealed record VerifyRequest(
         [property: JsonPropertyName("backup_id")] string? BackupId,
         [property: JsonPropertyName("image_id")] string? ImageId);
-
-        public string? BackupId { get; init; }
-    }
 }

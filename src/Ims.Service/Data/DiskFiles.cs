@@ -1,7 +1,6 @@
 using Ims.DataPlane;
 using Ims.Service.Evs;
 using Ims.Service.Jobs;
-using Ims.Service.Storage;
 using DataPlaneStore = Ims.DataPlane.DataPlane;
 
 namespace Ims.Service.Data;

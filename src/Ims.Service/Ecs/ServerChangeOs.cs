@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Data;
 using Ims.Service.Evs;
@@ -95,7 +94,7 @@ public sealed class ChangeOsJob(ServerStore servers, ImageStore images, VolumeSt
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("change os", CommitAsync) { Work = RestoreSystemDiskAsync },
+        JobStep.WithWork("change os", RestoreSystemDiskAsync, CommitAsync),
     ];
 
     /// <summary>Writes the new image onto the system disk (verified first: damaged image data leaves the old disk as it was).</summary>

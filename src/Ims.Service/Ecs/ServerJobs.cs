@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Dapper;
 using Ims.Service.Data;
 using Ims.Service.Evs;
 using Ims.Service.Http;
@@ -56,10 +55,9 @@ public sealed class CreateServerJob(ServerStore servers, VolumeStore volumes, Vp
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("create disks", (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<CreateServersPayload>().VolumeIds, ct))
-        {
-            Work = (job, ct) => files.MaterialiseAsync(job.Payload<CreateServersPayload>().VolumeIds, DiskFiles.EcsDamagedCode, ct),
-        },
+        JobStep.WithWork("create disks",
+            (job, ct) => files.MaterialiseAsync(job.Payload<CreateServersPayload>().VolumeIds, DiskFiles.EcsDamagedCode, ct),
+            (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<CreateServersPayload>().VolumeIds, ct)),
         new("boot servers", BootAsync),
     ];
 

@@ -1,6 +1,5 @@
 using Ims.Service.Auth;
 using Ims.Service.Http;
-using Ims.Service.Storage;
 
 namespace Ims.Service.Vpc;
 

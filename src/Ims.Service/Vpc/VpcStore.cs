@@ -206,7 +206,7 @@ public sealed class VpcStore(Database db)
             new { projectId, pattern = $"%{addressPart}%" }, ct);
 
     /// <summary>The lowest address of each server's primary NIC, by server (the ports are the server's project's).</summary>
-    public async Task<IReadOnlyDictionary<string, string>> GetPrimaryAddressesAsync(IReadOnlyCollection<ServerRef> servers, CancellationToken ct)
+    public async Task<IReadOnlyDictionary<string, string>> GetPrimaryAddressesAsync(IReadOnlyCollection<PortOwner> servers, CancellationToken ct)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var project in servers.GroupBy(s => s.ProjectId))
@@ -268,4 +268,4 @@ public sealed record DevicePort
 }
 
 /// <summary>A server as the owner of ports: its id and project.</summary>
-public sealed record ServerRef(string Id, string ProjectId);
+public sealed record PortOwner(string Id, string ProjectId);
