@@ -65,43 +65,32 @@ public sealed class BackupStore(Database db)
     /// </summary>
     public async Task<(IReadOnlyList<BackupRow> Page, long Count)?> ListAsync(BackupListFilter filter, CancellationToken ct)
     {
-        var where = new List<string> { "project_id = @projectId", "service = @service" };
-        var args = new Dapper.DynamicParameters(new { projectId = filter.ProjectId, service = filter.Service, offset = filter.Offset, limit = filter.Limit });
-        void Equal(string? value, string column)
-        {
-            if (string.IsNullOrEmpty(value)) return;
-            where.Add($"{column} = @{column}");
-            args.Add(column, value);
-        }
-        Equal(filter.CheckpointId, "checkpoint_id");
-        Equal(filter.VaultId, "vault_id");
-        Equal(filter.ResourceId, "resource_id");
-        Equal(filter.ResourceType, "resource_type");
-        Equal(filter.ResourceName, "resource_name");
-        Equal(filter.ResourceAz, "resource_az");
-        Equal(filter.Status, "status");
-        Equal(filter.Name, "name");
-        if (filter.Incremental is { } incremental)
-        {
-            where.Add("incremental = @incremental");
-            args.Add("incremental", incremental ? 1 : 0);
-        }
+        var where = new SqlConditions("project_id = @projectId AND service = @service",
+            new { projectId = filter.ProjectId, service = filter.Service, offset = filter.Offset, limit = filter.Limit });
+        where.Equal("checkpoint_id", filter.CheckpointId);
+        where.Equal("vault_id", filter.VaultId);
+        where.Equal("resource_id", filter.ResourceId);
+        where.Equal("resource_type", filter.ResourceType);
+        where.Equal("resource_name", filter.ResourceName);
+        where.Equal("resource_az", filter.ResourceAz);
+        where.Equal("status", filter.Status);
+        where.Equal("name", filter.Name);
+        if (filter.Incremental is { } incremental) where.Add("incremental = @incremental", "incremental", incremental ? 1 : 0);
         if (filter.MatchesNothing) where.Add("1 = 0");
 
         await using var connection = await db.OpenAsync(ct);
         var count = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, new Dapper.CommandDefinition(
-            $"SELECT COUNT(*) FROM backups WHERE {string.Join(" AND ", where)}", args, cancellationToken: ct));
+            $"SELECT COUNT(*) FROM backups WHERE {where}", where.Args, cancellationToken: ct));
         if (filter.Marker is { } marker)
         {
             var anchor = await GetBackupAsync(filter.ProjectId, filter.Service, marker, ct);
             if (anchor is null) return null;
-            where.Add("(created_at < @markerTime OR (created_at = @markerTime AND id < @markerId))");
-            args.Add("markerTime", anchor.CreatedAt);
-            args.Add("markerId", anchor.Id);
+            where.Add("(created_at < @markerTime OR (created_at = @markerTime AND id < @markerId))", "markerTime", anchor.CreatedAt);
+            where.Args.Add("markerId", anchor.Id);
         }
         var page = await Dapper.SqlMapper.QueryAsync<BackupRow>(connection, new Dapper.CommandDefinition(
-            $"SELECT {BackupRecords.BackupColumns} FROM backups WHERE {string.Join(" AND ", where)} " +
-            "ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset", args, cancellationToken: ct));
+            $"SELECT {BackupRecords.BackupColumns} FROM backups WHERE {where} " +
+            "ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset", where.Args, cancellationToken: ct));
         return (Dapper.SqlMapper.AsList(page), count);
     }
 
@@ -413,6 +402,22 @@ public sealed record BackupListFilter(string ProjectId, string Service)
     public string? Marker { get; init; }
     public int Offset { get; init; }
     public int Limit { get; init; } = 1000;
+
+    /// <summary>
+    /// The equality filters CBR and CSBS share, from the query string (<paramref name="zoneParameter"/>: CBR says
+    /// <c>resource_az</c>, CSBS <c>az</c>); each caller adds its own.
+    /// </summary>
+    public static BackupListFilter FromQuery(HttpContext http, string projectId, string service, string zoneParameter) =>
+        new(projectId, service)
+        {
+            CheckpointId = Http.QueryArgs.String(http, "checkpoint_id"),
+            ResourceId = Http.QueryArgs.String(http, "resource_id"),
+            ResourceType = Http.QueryArgs.String(http, "resource_type"),
+            ResourceName = Http.QueryArgs.String(http, "resource_name"),
+            ResourceAz = Http.QueryArgs.String(http, zoneParameter),
+            Status = Http.QueryArgs.String(http, "status"),
+            Name = Http.QueryArgs.String(http, "name"),
+        };
 }
 
 /// <summary>A disk a backup recorded, to capture: its volume and size now.</summary>

@@ -151,16 +151,9 @@ public static class CbrBackupEndpoints
                 return CbrErrors.BadRequest($"Invalid value '{rawIncremental}' for query parameter incremental.");
             incremental = flag;
         }
-        var filter = new BackupListFilter(caller.ProjectId, Service)
+        var filter = BackupListFilter.FromQuery(http, caller.ProjectId, Service, "resource_az") with
         {
-            CheckpointId = QueryArgs.String(http, "checkpoint_id"),
             VaultId = QueryArgs.String(http, "vault_id"),
-            ResourceId = QueryArgs.String(http, "resource_id"),
-            ResourceType = QueryArgs.String(http, "resource_type"),
-            ResourceName = QueryArgs.String(http, "resource_name"),
-            ResourceAz = QueryArgs.String(http, "resource_az"),
-            Status = QueryArgs.String(http, "status"),
-            Name = QueryArgs.String(http, "name"),
             Incremental = incremental,
             // Every backup here is a backup (not a replica) of the caller's own project.
             MatchesNothing = QueryArgs.String(http, "image_type") is { Length: > 0 } imageType && imageType != "backup"

@@ -22,25 +22,16 @@ public sealed class VaultStore(Database db)
     public async Task<(IReadOnlyList<VaultRow> Page, long Count)> ListAsync(string projectId, VaultFilter filter, int offset, int limit,
         CancellationToken ct)
     {
-        var where = new List<string> { "project_id = @projectId" };
-        var args = new Dapper.DynamicParameters(new { projectId, offset, limit });
-        void Add(string? value, string column)
-        {
-            if (string.IsNullOrEmpty(value)) return;
-            where.Add($"{column} = @{column}");
-            args.Add(column, value);
-        }
-        Add(filter.Id, "id");
-        Add(filter.Name, "name");
-        Add(filter.ObjectType, "object_type");
-        Add(filter.ProtectType, "protect_type");
-        Add(filter.Status, "status");
+        var where = new SqlConditions("project_id = @projectId", new { projectId, offset, limit });
+        where.Equal("id", filter.Id);
+        where.Equal("name", filter.Name);
+        where.Equal("object_type", filter.ObjectType);
+        where.Equal("protect_type", filter.ProtectType);
+        where.Equal("status", filter.Status);
         if (filter.ResourceIds is { Count: > 0 } resourceIds)
-        {
-            where.Add("id IN (SELECT vault_id FROM vault_resources WHERE resource_id IN @resourceIds)");
-            args.Add("resourceIds", resourceIds);
-        }
-        var clause = string.Join(" AND ", where);
+            where.Add("id IN (SELECT vault_id FROM vault_resources WHERE resource_id IN @resourceIds)", "resourceIds", resourceIds);
+        var clause = where.ToString();
+        var args = where.Args;
         var count = await db.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM vaults WHERE {clause}", args, ct);
         var page = await db.QueryAsync<VaultRow>(
             $"SELECT {Columns} FROM vaults WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset", args, ct);

@@ -116,15 +116,8 @@ public static class CsbsEndpoints
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Csbs, out var offset, out error)) return error!;
         var pageSize = limit ?? 1000;
         var marker = QueryArgs.String(http, "marker") is { Length: > 0 } m ? m : null;
-        var listed = await stores.Backups.ListAsync(new BackupListFilter(caller.ProjectId, Service)
+        var listed = await stores.Backups.ListAsync(BackupListFilter.FromQuery(http, caller.ProjectId, Service, "az") with
         {
-            CheckpointId = QueryArgs.String(http, "checkpoint_id"),
-            ResourceId = QueryArgs.String(http, "resource_id"),
-            ResourceName = QueryArgs.String(http, "resource_name"),
-            ResourceType = QueryArgs.String(http, "resource_type"),
-            Status = QueryArgs.String(http, "status"),
-            Name = QueryArgs.String(http, "name"),
-            ResourceAz = QueryArgs.String(http, "az"),
             Marker = marker,
             Offset = offset ?? 0,
             // One more than the page: whether a next page exists.
