@@ -22,7 +22,7 @@ public static class EnterpriseProjectEndpoints
 
     public static IEndpointRouteBuilder MapEnterpriseProjects(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1.0/enterprise-projects/{enterprise_project_id}").ForService(ServiceKind.Eps);
+        var group = app.MapGroup("/v1.0/enterprise-projects/{enterprise_project_id}").ForService(ServiceKind.Eps).AllowDomainScope();
         group.MapPost("/resources-migrate", MigrateResource);
         group.MapPost("/resources/filter", FilterResources);
         return app;
