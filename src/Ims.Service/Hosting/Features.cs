@@ -51,6 +51,7 @@ internal static class Features
         app.MapImageUpdates();
         app.MapImageTags();
         app.MapImageQuota();
+        app.MapOsVersions();
         app.MapEnterpriseProjects();
         app.MapImageMembers();
         app.MapImageCopies();
