@@ -44,6 +44,12 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
         return id;
     }
 
+    /// <summary>The project's jobs of a type that have not finished (to cap how many may run at once).</summary>
+    public async Task<long> CountUnfinishedAsync(WriteScope tx, string projectId, string jobType, CancellationToken ct) =>
+        await tx.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM jobs WHERE project_id = @projectId AND job_type = @jobType AND status IN ('INIT', 'RUNNING')",
+            new { projectId, jobType }, ct);
+
     public void Wake() => _wake.Release();
 
     /// <summary>Waits until a job is queued or the poll interval passes.</summary>
