@@ -18,6 +18,8 @@ internal static class Features
     public static void AddServices(IServiceCollection services)
     {
         services.AddSingleton<ImageStore>();
+        services.AddSingleton<EnterpriseProjectStore>();
+        services.AddSingleton<EnterpriseProjectCheck>();
         services.AddSingleton<BackupStore>();
         services.AddSingleton<VaultStore>();
         services.AddSingleton<JobFaults>();
@@ -44,6 +46,8 @@ internal static class Features
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceOptions>>().Value;
         var images = services.GetRequiredService<ImageStore>();
         await ImageUploadEndpoints.RecoverInterruptedAsync(db, images, options.ScratchDir, time, ct);
+        await services.GetRequiredService<EnterpriseProjectStore>().EnsureDefaultsAsync(
+            services.GetRequiredService<Auth.Accounts>().Domains.Select(d => d.Id), time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         await PublicImages.SeedAsync(db, images, services.GetRequiredService<DataPlane.DataPlane>(), options.ScratchDir, time, ct);
     }
 
@@ -57,6 +61,7 @@ internal static class Features
         app.MapImageQuota();
         app.MapOsVersions();
         app.MapEnterpriseProjects();
+        app.MapEnterpriseProjectManagement();
         app.MapImageMembers();
         app.MapImageCopies();
         app.MapVpcs();
