@@ -100,7 +100,7 @@ public sealed class ChangeOsJob(Database db, ImageStore images, DiskFiles files)
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("change os", CommitAsync) { Work = RestoreSystemDiskAsync },
+        JobStep.WithWork("change os", RestoreSystemDiskAsync, CommitAsync),
     ];
 
     /// <summary>Writes the new image onto the system disk (verified first: damaged image data leaves the old disk as it was).</summary>

@@ -22,7 +22,6 @@ internal static class Features
         services.AddSingleton<EnterpriseProjectCheck>();
         services.AddSingleton<BackupStore>();
         services.AddSingleton<VaultStore>();
-        services.AddSingleton<JobFaults>();
         services.AddSingleton<DiskFiles>();
         services.AddSingleton<DataJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<DataJanitor>());
@@ -35,6 +34,7 @@ internal static class Features
         services.AddEvs();
         services.AddEcs();
         services.AddSingleton<BackupCapture>();
+        services.AddSingleton<BackupSteps>();
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
     }

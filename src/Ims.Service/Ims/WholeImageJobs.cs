@@ -85,48 +85,56 @@ public sealed class WholeImageFromBackupJob(ImageStore images, BackupStore backu
 }
 
 /// <summary>
-/// Mode A: capture the server into the backup the request started (CBR restore point or CSBS backup), finish it, then
-/// register it. A failure deletes that backup again, so a failed job leaves nothing behind.
+/// Mode A: the backup steps of the CBR and CSBS checkpoint jobs (<see cref="BackupSteps"/>) on the checkpoint the request
+/// started (CBR restore point or CSBS backup), each also reporting the image's progress, then the image is registered.
+/// A failure deletes that backup again, so a failed job leaves nothing behind.
 /// </summary>
-public sealed class WholeImageFromServerJob(ImageStore images, BackupStore backups, BackupCapture capture) : WholeImageJob(images)
+public sealed class WholeImageFromServerJob : WholeImageJob
 {
     public const string Type = "imsCreateWholeImageByInstanceJob";
 
+    private readonly BackupSteps _backup;
+
+    public WholeImageFromServerJob(ImageStore images, BackupStore backups, BackupSteps backup) : base(images)
+    {
+        _backup = backup;
+        var steps = backup.For(new BackupJob(
+            job => job.Payload<WholeImagePayload>().CheckpointId!,
+            _ => null,
+            () => JobContext.Fail("IMG.0110", ImsErrors.MessageOf("IMG.0110"))));
+        Steps =
+        [
+            .. steps.Select(step => step.Name switch
+            {
+                // The progress IMS reports while it backs the server up (current_task names its own task, not the step).
+                BackupSteps.Capture => step.ThenCommit((job, write, ct) => MarkSavingAsync(images, job, write, "CreateBackup", 20.0, ct)),
+                BackupSteps.CaptureBytes => step.ThenCommit((job, _, _) =>
+                {
+                    job.Entities["process_percent"] = 40.0;
+                    return Task.CompletedTask;
+                }),
+                BackupSteps.Complete => step.ThenCommit((job, _, _) =>
+                {
+                    job.Entities["process_percent"] = 80.0;
+                    job.Entities["current_task"] = "RegisterImage";
+                    return Task.CompletedTask;
+                }),
+                _ => step,
+            }),
+            RegisterImage(images, backups),
+        ];
+    }
+
     public override string JobType => Type;
 
-    public override IReadOnlyList<JobStep> Steps =>
-    [
-        new("CreateBackup", async (job, write, ct) =>
-        {
-            var payload = job.Payload<WholeImagePayload>();
-            if (!await capture.CaptureAsync(write, payload.BackupId!, [], ct))
-                throw JobContext.Fail("IMG.0110", ImsErrors.MessageOf("IMG.0110"));
-            await MarkSavingAsync(Images, job, write, "CreateBackup", 20.0, ct);
-        }),
-        new("CaptureDisks", (job, write, ct) =>
-        {
-            job.Entities["process_percent"] = 40.0;
-            return capture.RecordBytesAsync(write, job.JobId, ct);
-        })
-        {
-            Work = (job, ct) => capture.CaptureBytesAsync(job.JobId, [job.Payload<WholeImagePayload>().BackupId!], ct),
-        },
-        new("FinishBackup", async (job, write, ct) =>
-        {
-            await capture.FinishCheckpointAsync(write, job.Payload<WholeImagePayload>().CheckpointId!, succeeded: true, ct);
-            job.Entities["process_percent"] = 80.0;
-            job.Entities["current_task"] = "RegisterImage";
-        }),
-        RegisterImage(Images, backups),
-    ];
+    public override IReadOnlyList<JobStep> Steps { get; }
 
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         await base.OnFailedAsync(job, write, ct);
-        capture.ReleaseBytes(job.JobId);
         var payload = job.Payload<WholeImagePayload>();
         // Releases the server, then removes the backup this job made; the killed image no longer points at it.
-        await capture.FinishCheckpointAsync(write, payload.CheckpointId!, succeeded: false, ct);
+        await _backup.FailAsync(write, payload.CheckpointId!, ct);
         await BackupRemoval.DeleteAsync(write, job.ProjectId, [payload.BackupId!], ct);
         await Images.ForgetBackupAsync(write, payload.ImageId, ct);
     }
