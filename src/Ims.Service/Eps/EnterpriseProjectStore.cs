@@ -123,9 +123,8 @@ public sealed class EnterpriseProjectStore(Database db)
             new { domainId, id, status, now }, ct);
 
     /// <summary>Gives every account its default enterprise project <c>0</c> (start-up; nothing happens for those that have it).</summary>
-    public async Task EnsureDefaultsAsync(IEnumerable<string> domainIds, long now, CancellationToken ct)
+    public async Task EnsureDefaultsAsync(WriteScope tx, IEnumerable<string> domainIds, long now, CancellationToken ct)
     {
-        await using var tx = await db.BeginWriteAsync(ct);
         foreach (var domainId in domainIds)
         {
             await tx.ExecuteAsync(
@@ -135,7 +134,6 @@ public sealed class EnterpriseProjectStore(Database db)
                 ON CONFLICT (domain_id, id) DO NOTHING
                 """, new { domainId, now }, ct);
         }
-        await tx.CommitAsync(ct);
     }
 
     private static string EscapeLike(string value) =>

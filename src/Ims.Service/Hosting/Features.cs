@@ -22,6 +22,8 @@ internal static class Features
         services.AddSingleton<EnterpriseProjectCheck>();
         services.AddSingleton<BackupStore>();
         services.AddSingleton<VaultStore>();
+        services.AddSingleton<VpcStore>();
+        services.AddSingleton<BackupRemoval>();
         services.AddSingleton<DiskFiles>();
         services.AddSingleton<DataJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<DataJanitor>());
@@ -46,8 +48,12 @@ internal static class Features
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceOptions>>().Value;
         var images = services.GetRequiredService<ImageStore>();
         await ImageUploadEndpoints.RecoverInterruptedAsync(db, images, options.ScratchDir, time, ct);
-        await services.GetRequiredService<EnterpriseProjectStore>().EnsureDefaultsAsync(
-            services.GetRequiredService<Auth.Accounts>().Domains.Select(d => d.Id), time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+        await using (var tx = await db.BeginWriteAsync(ct))
+        {
+            await services.GetRequiredService<EnterpriseProjectStore>().EnsureDefaultsAsync(tx,
+                services.GetRequiredService<Auth.Accounts>().Domains.Select(d => d.Id), time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            await tx.CommitAsync(ct);
+        }
         await PublicImages.SeedAsync(db, images, services.GetRequiredService<DataPlane.DataPlane>(), options.ScratchDir, time, ct);
     }
 
