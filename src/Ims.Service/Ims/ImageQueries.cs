@@ -120,13 +120,13 @@ public static class ImageQueries
             case "false": where.Add("protected = 0"); break;
             default: return ([], ApiError.Ims("IMG.0001", "protected must be true or false."));
         }
-        // tag=key=value (old key.value tags are asked for as key=value, spec §4.1). The stored JSON is searched for the
-        // tag exactly as ImageTags writes it; LIKE may ignore case, so the rows are checked exactly below.
+        // tag=key=value (old key.value tags are asked for as key=value, spec §4.1), tag=key for a bare tag: the tag as
+        // the image's tags show it. The stored JSON is searched for the tag exactly as ImageTags writes it; LIKE may
+        // ignore case, so the rows are checked exactly below.
         ImageTags.Tag? tagFilter = null;
         if (QueryArgs.String(http, "tag") is { Length: > 0 } rawTag)
         {
-            var split = rawTag.IndexOf('=', StringComparison.Ordinal);
-            tagFilter = split < 0 ? new ImageTags.Tag(rawTag, "") : new ImageTags.Tag(rawTag[..split], rawTag[(split + 1)..]);
+            tagFilter = ImageTags.FromString(rawTag);
             var stored = ImageTags.Serialize([tagFilter])[1..^1];
             where.Add(@"tags LIKE @tagPattern ESCAPE '\'");
             args.Add(("@tagPattern", "%" + stored.Replace(@"\", @"\\", StringComparison.Ordinal)

@@ -41,7 +41,8 @@ public static class ImageUpdateEndpoints
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE images SET name = @Name, description = @Description, min_ram = @MinRam, max_ram = @MaxRam, min_disk = @MinDisk,
-                os_version = @OsVersion, enterprise_project_id = @EnterpriseProjectId, properties = @properties, updated_at = @now
+                os_version = @OsVersion, enterprise_project_id = @EnterpriseProjectId, properties = @properties, tags = @tags,
+                updated_at = @now
             WHERE id = @id
             """,
             new
@@ -54,6 +55,7 @@ public static class ImageUpdateEndpoints
                 changed.OsVersion,
                 changed.EnterpriseProjectId,
                 properties = changed.PropertiesJson(),
+                tags = ImageTags.Serialize(changed.Tags),
                 now = time.GetUtcNow().ToUnixTimeMilliseconds(),
                 id = image.Id,
             }, write.Transaction, cancellationToken: ct));
