@@ -53,6 +53,7 @@ public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeP
             """
             SELECT manifest_id FROM backup_volumes WHERE manifest_id IS NOT NULL
             UNION SELECT manifest_id FROM images WHERE manifest_id IS NOT NULL AND status NOT IN ('deleted', 'killed')
+            UNION SELECT file_manifest_id FROM images WHERE file_manifest_id IS NOT NULL AND status NOT IN ('deleted', 'killed')
             UNION SELECT source_manifest_id FROM volumes WHERE source_manifest_id IS NOT NULL
             """, cancellationToken: ct))).AsList();
     }

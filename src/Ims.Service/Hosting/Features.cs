@@ -51,6 +51,7 @@ internal static class Features
         app.MapImageSchemas();
         app.MapImages();
         app.MapImageUploads();
+        app.MapImageDownloads();
         app.MapWholeImages();
         app.MapImageUpdates();
         app.MapImageTags();

@@ -149,21 +149,23 @@ public static class ImageUploadEndpoints
             }
             using (lease)
             {
+                // A converted file is kept as it came too, so that a download answers the bytes that were uploaded.
+                using var fileLease = format == DiskFormat.Raw ? null : await ImportFileAsync(dataPlane, path, length, ct);
                 var disk = lease.Disks[0];
                 await using var write = await db.BeginWriteAsync(CancellationToken.None);
                 var now = time.GetUtcNow().ToUnixTimeMilliseconds();
                 // A server's system disk must hold the whole disk: min_disk rises to the disk's size in whole GB.
                 await write.Connection.ExecuteAsync(new CommandDefinition(
                     """
-                    UPDATE images SET status = 'active', manifest_id = @manifest, size = @length, image_size = @length,
-                                      checksum = @checksum, virtual_size = @virtualSize,
+                    UPDATE images SET status = 'active', manifest_id = @manifest, file_manifest_id = @fileManifest, size = @length,
+                                      image_size = @length, checksum = @checksum, virtual_size = @virtualSize,
                                       min_disk = MAX(min_disk, @diskGb), active_at = @now, updated_at = @now
                     WHERE id = @image_id AND status = 'saving'
                     """,
                     new
                     {
-                        manifest = disk.ManifestId, length, checksum, virtualSize = disk.SizeBytes,
-                        diskGb = (disk.SizeBytes + (1L << 30) - 1) >> 30, now, image_id,
+                        manifest = disk.ManifestId, fileManifest = fileLease?.Disks[0].ManifestId, length, checksum,
+                        virtualSize = disk.SizeBytes, diskGb = (disk.SizeBytes + (1L << 30) - 1) >> 30, now, image_id,
                     }, write.Transaction));
                 await write.CommitAsync(CancellationToken.None);
                 activated = true;
@@ -180,6 +182,18 @@ public static class ImageUploadEndpoints
                 await write.CommitAsync(CancellationToken.None);
             }
         }
+    }
+
+    /// <summary>
+    /// Stores the uploaded file itself in the data plane, as a disk of whole sectors (the scratch file is padded with
+    /// zeros; <c>images.size</c> keeps its real length).
+    /// </summary>
+    private static async Task<IManifestLease> ImportFileAsync(DataPlaneStore dataPlane, string path, long length, CancellationToken ct)
+    {
+        const long sector = 512;
+        using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write))
+            RandomAccess.SetLength(file, (length + sector - 1) / sector * sector);
+        return await dataPlane.ImportAsync(path, DiskFormat.Raw, ct);
     }
 
     private static ApiError TooLarge(ServiceOptions settings) =>
