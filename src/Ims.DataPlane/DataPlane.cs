@@ -11,20 +11,35 @@ using Ims.DataPlane.Volumes;
 
 namespace Ims.DataPlane;
 
-/// <summary>Where the data plane keeps its files and how hard it may work.</summary>
+/// <summary>
+/// Where the data plane keeps its files and how hard it may work. The service binds it from <c>Ims:DataPlane</c> and
+/// refuses to start when <see cref="Problems"/> finds anything.
+/// </summary>
 public sealed record DataPlaneOptions
 {
     /// <summary>The folder holding <c>chunks/</c>, <c>manifests/</c> and <c>volumes/</c>.</summary>
-    public required string Root { get; init; }
+    public required string Root { get; set; }
 
     /// <summary>How many chunks are hashed, stored or restored at once.</summary>
-    public int Parallelism { get; init; } = Environment.ProcessorCount;
+    public int Parallelism { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
     /// How many chunk-sized reads the data plane keeps in flight ahead of its workers (read-ahead into the page cache,
     /// no extra memory of its own); the device is busiest with several requests queued.
     /// </summary>
-    public int IoDepth { get; init; } = 16;
+    public int IoDepth { get; set; } = 16;
+
+    public const int MaxParallelism = 1024;
+    public const int MaxIoDepth = 4096;
+
+    /// <summary>What is wrong with these options, each naming its property; empty when they are usable.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (string.IsNullOrWhiteSpace(Root)) yield return "Root must name the data plane's folder.";
+        if (Parallelism is < 1 or > MaxParallelism)
+            yield return $"Parallelism must be between 1 and {MaxParallelism} (it is {Parallelism}).";
+        if (IoDepth is < 1 or > MaxIoDepth) yield return $"IoDepth must be between 1 and {MaxIoDepth} (it is {IoDepth}).";
+    }
 }
 
 /// <summary>One disk to capture (the data plane itself knows what changed since the volume's last capture).</summary>
@@ -130,6 +145,7 @@ public sealed class DataPlane : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(time);
+        options = options with { }; // a copy: the options are settable (configuration binds them), the open store's are not
         var temps = new TempFiles();
         var layout = StoreLayout.OpenOrCreate(options.Root, temps);
         // Nothing of this instance is in flight yet: every temporary file is a crash's leftover.

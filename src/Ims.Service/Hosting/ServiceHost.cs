@@ -1,4 +1,5 @@
 using Ims.Service.Auth;
+using Ims.Service.Data;
 using Ims.Service.Http;
 using Ims.Service.Iam;
 using Ims.Service.Jobs;
@@ -30,22 +31,18 @@ public static class ServiceHost
             var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
             return new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"));
         });
-        // The disks' bytes, chunks and manifests: a folder beside the database.
-        builder.Services.AddSingleton(sp =>
-        {
-            var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
-            return DataPlane.DataPlane.Open(new DataPlane.DataPlaneOptions { Root = Path.Combine(Path.GetFullPath(options.DataDir), "data") },
-                sp.GetRequiredService<TimeProvider>());
-        });
-        builder.Services.AddSingleton<Accounts>();
-        builder.Services.AddSingleton<TokenService>();
-        builder.Services.AddSingleton<JobQueue>();
-        builder.Services.AddHostedService<JobRunner>();
+        builder.Services.AddDataPlane(builder.Configuration);
+        builder.Services.AddAccounts(builder.Configuration);
+        builder.Services.AddJobEngine(builder.Configuration);
         Features.AddServices(builder.Services);
 
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        // Bad settings stop the start here, each named with its key, before anything touches the database.
+        ValidatedOptions.CheckAtStart(app.Services);
+        // The handlers' step names are the jobs' persisted progress: a duplicate stops the start (the runner checks again).
+        JobHandler.CheckAll(app.Services.GetServices<JobHandler>());
         var db = app.Services.GetRequiredService<Database>();
         Migrator.MigrateAsync(db, CancellationToken.None).GetAwaiter().GetResult();
         Features.SeedAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();

@@ -1,7 +1,5 @@
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Http;
-using Ims.Service.Storage;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using DamagedChunkException = Ims.DataPlane.DamagedChunkException;
@@ -24,28 +22,16 @@ public static class ImageDownloadEndpoints
         return app;
     }
 
-    private sealed record FileRow(string Owner, string Visibility, long WholeImage, string Status, long Size, string? Checksum,
-        string? ManifestId, string? FileManifestId);
-
-    private static async Task<IResult> DownloadImageFile(string image_id, HttpContext http, Caller caller, Database db,
+    private static async Task<IResult> DownloadImageFile(string image_id, HttpContext http, Caller caller, ImageStore images,
         DataPlaneStore dataPlane, ILoggerFactory logs)
     {
         var ct = http.RequestAborted;
-        FileRow? image;
-        await using (var connection = await db.OpenAsync(ct))
-        {
-            image = await connection.QuerySingleOrDefaultAsync<FileRow>(new CommandDefinition(
-                $"""
-                SELECT owner AS Owner, visibility AS Visibility, whole_image AS WholeImage, status AS Status, size AS Size,
-                       checksum AS Checksum, manifest_id AS ManifestId, file_manifest_id AS FileManifestId
-                FROM images WHERE id = @image_id AND status NOT IN ('deleted', 'killed') AND {ImageQueries.VisibleTo}
-                """, new { image_id, project = caller.ProjectId }, cancellationToken: ct));
-        }
-        if (image is null) return ImageRecords.NotFound(image_id);
-        if (image.WholeImage != 0) return ImsErrors.Of("IMG.0128", "A full-ECS image is made of backups and has no image file to download.");
+        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
+        if (image is null) return ImsErrors.Of("IMG.0027", $"Image {image_id} does not exist.", StatusCodes.Status404NotFound);
+        if (image.WholeImage) return ImsErrors.Of("IMG.0128", "A full-ECS image is made of backups and has no image file to download.");
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0077", "Public images cannot be downloaded.");
         // Only an uploaded file has a checksum; until it is active there are no bytes to send.
-        if (image.Status != "active" || image.Checksum is null || (image.FileManifestId ?? image.ManifestId) is not { } manifestId)
+        if (image.Status != "active" || image.Checksum is null || await images.GetFileManifestAsync(image_id, ct) is not { } manifestId)
             return TypedResults.NoContent();
 
         var size = image.Size;
