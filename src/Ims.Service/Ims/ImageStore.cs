@@ -107,7 +107,7 @@ public sealed class ImageStore(Database db)
         return rows.ToLookup(r => r.BackupId, r => r.ImageId);
     }
 
-    /// <summary>The manifests that live images name (garbage collection keeps them).</summary>
+    /// <summary>The manifests that live images name, disks and kept upload files (garbage collection keeps them): a statement to union with the other stores'.</summary>
     public const string LiveManifestsSql = $"SELECT manifest_id FROM images WHERE manifest_id IS NOT NULL AND {Live} " +
         $"UNION SELECT file_manifest_id FROM images WHERE file_manifest_id IS NOT NULL AND {Live}";
 
@@ -117,6 +117,10 @@ public sealed class ImageStore(Database db)
     /// </summary>
     public Task<string?> GetFileManifestAsync(string imageId, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<string?>("SELECT COALESCE(file_manifest_id, manifest_id) FROM images WHERE id = @imageId", new { imageId }, ct);
+
+    /// <summary>A live image whoever owns it (for the admin API), or null.</summary>
+    public Task<ImageRow?> GetLiveAsync(string imageId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {ImageRow.Columns} FROM images WHERE id = @imageId AND {Live}", new { imageId }, ct);
 
     /// <summary>Public images among <paramref name="imageIds"/> that have no content yet.</summary>
     public async Task<IReadOnlySet<string>> WithoutContentAsync(IReadOnlyCollection<string> imageIds, CancellationToken ct) =>

@@ -227,6 +227,19 @@ public sealed class GlanceClientTests(ServiceFixture fixture) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task A_collection_keeps_the_uploaded_qcow2_file_a_download_answers()
+    {
+        var alice = _service.Client(TestAccounts.Alice);
+        var qcow2 = await ImageFiles.ToQcow2Async(ImageFiles.RawDisk(5 << 20, 13));
+        var id = (string)(await ImageFiles.CreateAsync(alice, "qcow2"))["id"]!;
+        (await ImageFiles.UploadAsync(alice, id, qcow2)).Expect(204);
+        (await alice.PostAsync("/admin/v1/data/gc", null)).Expect(200);
+        using var download = await SendAsync(HttpMethod.Get, ImageFiles.FilePath(id), await alice.TokenAsync());
+        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+        Assert.Equal(qcow2, await download.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task Images_without_a_file_of_their_own_refuse_a_download_as_ims_refuses_an_export()
     {
         var alice = _service.Client(TestAccounts.Alice);
