@@ -123,14 +123,23 @@ public sealed class Volumes(TimeProvider time)
             """,
             new { ids, now = NowMs }, write.Transaction, cancellationToken: ct));
 
-    /// <summary>Volumes whose creation failed: <c>error</c>, and their source manifest is no longer held.</summary>
-    public Task FailCreationAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct) =>
-        ids.Count == 0 ? Task.CompletedTask : write.Connection.ExecuteAsync(new CommandDefinition(
+    /// <summary>
+    /// Volumes whose creation failed: <c>error</c>, their source manifest no longer held, and no file: whatever their
+    /// job wrote is doomed in the same transaction (a failed creation writes no disk).
+    /// </summary>
+    public async Task FailCreationAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct)
+    {
+        if (ids.Count == 0) return;
+        var now = NowMs;
+        var failed = (await write.Connection.QueryAsync<string>(new CommandDefinition(
             """
             UPDATE volumes SET status = 'error', source_manifest_id = NULL, updated_at = @now
             WHERE id IN @ids AND status = 'creating'
+            RETURNING id
             """,
-            new { ids, now = NowMs }, write.Transaction, cancellationToken: ct));
+            new { ids, now }, write.Transaction, cancellationToken: ct))).AsList();
+        await Data.DataJanitor.DoomVolumeFilesAsync(write, failed, now, ct);
+    }
 
     /// <summary>Moves volumes to <paramref name="status"/>, only from one of <paramref name="from"/>.</summary>
     public async Task<int> SetStatusAsync(WriteScope write, IReadOnlyCollection<string> ids, string status,
