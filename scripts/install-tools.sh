@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system tools the service and its tests need beyond the .NET SDK: qemu-img (Debian's qemu-utils), which
-# reads uploaded qcow2 images. Idempotent: does nothing when the tools are there. Needs root (or sudo) to install.
+# reads uploaded qcow2 images, and the OpenStack clients the client tests run against the service (the `openstack` CLI
+# with openstacksdk, the `glance` CLI). Idempotent: does nothing when the tools are there. Needs root (or sudo).
 set -euo pipefail
 
-if command -v qemu-img >/dev/null 2>&1; then
+packages=()
+command -v qemu-img >/dev/null 2>&1 || packages+=(qemu-utils)
+command -v openstack >/dev/null 2>&1 || packages+=(python3-openstackclient)
+command -v glance >/dev/null 2>&1 || packages+=(python3-glanceclient)
+/usr/bin/python3 -c 'import openstack' >/dev/null 2>&1 || packages+=(python3-openstacksdk)
+if [ ${#packages[@]} -eq 0 ]; then
   exit 0
 fi
 
@@ -13,5 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -q
-"${as_root[@]}" apt-get install -y -q --no-install-recommends qemu-utils
+"${as_root[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
 command -v qemu-img >/dev/null
+command -v openstack >/dev/null
+command -v glance >/dev/null

@@ -460,6 +460,71 @@ public sealed class DataPlane : IDisposable
         return operations.Lease([new CapturedDisk("", manifestId, size, source.ChunksRead, source.BytesStored)]);
     }
 
+    /// <summary>
+    /// Streams the bytes <c>[offset, offset + length)</c> of the disk a manifest names to <paramref name="write"/>, in disk
+    /// order and in pieces of at most one chunk: each stored chunk verified as it is read (the next one read while the
+    /// last is written), chunks left out as zeros. The manifest is pinned meanwhile, so a collection keeps its chunks. A
+    /// damaged or missing chunk throws <see cref="DamagedChunkException"/> (after the bytes before it were written); a
+    /// range past the disk's end throws <see cref="ArgumentOutOfRangeException"/>.
+    /// </summary>
+    public async Task ReadManifestAsync(string manifestId, long offset, long length,
+        Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> write, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        using var operation = operations.Begin();
+        operation.Pin(manifestId);
+        var manifest = manifests.Read(manifestId);
+        if (offset < 0 || length < 0 || offset + length > manifest.DiskSize)
+            throw new ArgumentOutOfRangeException(nameof(length), length,
+                $"The range {offset}+{length} is outside the {manifest.DiskSize}-byte disk of manifest {manifestId}.");
+        if (length == 0) return;
+        var stored = new Dictionary<long, string>(manifest.Entries.Count);
+        foreach (var entry in manifest.Entries) stored[entry.Index] = entry.ChunkId;
+
+        var first = offset / ChunkSize;
+        var last = (offset + length - 1) / ChunkSize;
+        byte[][] buffers = [ChunkBuffers.Rent(), ChunkBuffers.Rent()];
+        byte[][] scratch = [ChunkBuffers.Rent(), ChunkBuffers.Rent()];
+        Task<byte[]>? pending = null;
+        try
+        {
+            Task<byte[]> Load(long index, int slot) => stored.TryGetValue(index, out var chunkId)
+                ? Task.Run(() =>
+                {
+                    chunks.Read(chunkId, buffers[slot], scratch[slot]);
+                    return buffers[slot];
+                }, ct)
+                : Task.FromResult(Zeros);
+            pending = Load(first, 0);
+            for (var index = first; index <= last; index++)
+            {
+                var content = await pending.ConfigureAwait(false);
+                if (index < last) pending = Load(index + 1, (int)((index + 1 - first) % 2));
+                var chunkStart = index * ChunkSize;
+                var from = Math.Max(offset, chunkStart) - chunkStart;
+                var to = Math.Min(offset + length, chunkStart + Manifest.ChunkLength(manifest.DiskSize, index)) - chunkStart;
+                await write(content.AsMemory((int)from, (int)(to - from)), ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // A read still running (the writer failed or the caller went away) must finish before its buffers go back.
+            if (pending is not null)
+            {
+                try
+                {
+                    await pending.ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is DamagedChunkException or OperationCanceledException or IOException)
+                {
+                    // Already reported, or nobody is waiting for it any more.
+                }
+            }
+            foreach (var buffer in buffers) ChunkBuffers.Return(buffer);
+            foreach (var buffer in scratch) ChunkBuffers.Return(buffer);
+        }
+    }
+
     /// <summary>The disk size a manifest records; throws <see cref="DamagedChunkException"/> when the manifest is gone or unreadable.</summary>
     public Task<long> ManifestSizeAsync(string manifestId, CancellationToken ct)
     {

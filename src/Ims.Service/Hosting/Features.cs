@@ -5,6 +5,7 @@ using Ims.Service.Csbs;
 using Ims.Service.Ecs;
 using Ims.Service.Eps;
 using Ims.Service.Evs;
+using Ims.Service.Iam;
 using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
@@ -51,8 +52,12 @@ internal static class Features
 
     public static void MapEndpoints(IEndpointRouteBuilder app)
     {
+        app.MapIdentityVersion();
+        app.MapImageApiVersions();
+        app.MapImageSchemas();
         app.MapImages();
         app.MapImageUploads();
+        app.MapImageDownloads();
         app.MapWholeImages();
         app.MapImageUpdates();
         app.MapImageTags();

@@ -74,22 +74,25 @@ public static class IamEndpoints
         return TypedResults.Json(new { projects, links = new { self = $"{BaseUrl(http)}/v3/projects", previous = (string?)null, next = (string?)null } });
     }
 
+    /// <summary>Catalog ids stay the same from token to token, as a real catalog's do.</summary>
+    private static string StableId(string kind, string type) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{kind}:{type}")))[..32];
+
     private static string BaseUrl(HttpContext http) => $"{http.Request.Scheme}://{http.Request.Host}";
 
     private static object TokenBody(HttpContext http, User user, Project project, long issuedAt, long expiresAt, ServiceOptions options)
     {
         var url = BaseUrl(http);
         var region = options.EffectiveRegion;
-        // One endpoint serves every service, so each catalog entry points at the same base URL.
-        string[] services = ["iam", "ims", "ecs", "evs", "vpc", "cbr", "csbs", "eps"];
-        var catalog = services.Select(s => new
+        // One endpoint serves every service; each entry carries the URL shape its clients join paths to.
+        var catalog = ServiceCatalog.For(project.Id).Select(e => new
         {
-            type = s == "iam" ? "identity" : s == "ims" ? "image" : s,
-            id = Ids.NewHex32(),
-            name = s,
+            type = e.Type,
+            id = StableId("service", e.Type),
+            name = e.Name,
             endpoints = new[]
             {
-                new { id = Ids.NewHex32(), @interface = "public", region, region_id = region, url = s == "iam" ? $"{url}/v3" : url },
+                new { id = StableId("endpoint", e.Type), @interface = "public", region, region_id = region, url = url + e.Path },
             },
         });
         return new

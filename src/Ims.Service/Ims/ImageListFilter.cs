@@ -30,7 +30,10 @@ public sealed record ImageListFilter
     public string? ImageType { get; init; }
     public bool? WholeImage { get; init; }
     public bool? Protected { get; init; }
-    /// <summary><c>tag=key=value</c> (an old <c>key.value</c> tag is asked for as <c>key=value</c>).</summary>
+    /// <summary>
+    /// <c>tag=key=value</c> (an old <c>key.value</c> tag is asked for as <c>key=value</c>), <c>tag=key</c> for a bare tag:
+    /// the tag as the image's <c>tags</c> show it.
+    /// </summary>
     public ImageTags.Tag? Tag { get; init; }
     /// <summary>One enterprise project; null for all the caller may see (absent or <c>all_granted_eps</c>).</summary>
     public string? EnterpriseProjectId { get; init; }
@@ -62,8 +65,7 @@ public sealed record ImageListFilter
         ImageTags.Tag? tag = null;
         if (QueryArgs.String(http, "tag") is { Length: > 0 } rawTag)
         {
-            var split = rawTag.IndexOf('=', StringComparison.Ordinal);
-            tag = split < 0 ? new ImageTags.Tag(rawTag, "") : new ImageTags.Tag(rawTag[..split], rawTag[(split + 1)..]);
+            tag = ImageTags.FromString(rawTag);
         }
         // Absent or all_granted_eps: every enterprise project the caller may see (terraform relies on this).
         var eps = QueryArgs.String(http, "enterprise_project_id") is { } e and not "all_granted_eps" ? e : null;

@@ -21,6 +21,7 @@ public sealed record PatchedImage
     public required string OsVersion { get; init; }
     public required string EnterpriseProjectId { get; init; }
     public required IReadOnlyDictionary<string, string> Properties { get; init; }
+    public IReadOnlyList<ImageTags.Tag> Tags { get; init; } = [];
 
     public static PatchedImage Of(ImageRow image)
     {
@@ -40,6 +41,7 @@ public sealed record PatchedImage
             OsVersion = image.OsVersion,
             EnterpriseProjectId = image.EnterpriseProjectId,
             Properties = properties,
+            Tags = ImageTags.Parse(image.Tags),
         };
     }
 
@@ -64,7 +66,7 @@ public static partial class ImagePatch
     /// </summary>
     private static readonly HashSet<string> Reserved = new(StringComparer.Ordinal)
     {
-        "id", "status", "owner", "visibility", "protected", "checksum", "size", "virtual_size", "tags", "self", "file",
+        "id", "status", "owner", "visibility", "protected", "checksum", "size", "virtual_size", "self", "file",
         "schema", "created_at", "updated_at", "active_at", "deleted", "deleted_at", "disk_format", "container_format",
         "virtual_env_type", "__whole_image", "__backup_id", "__imagetype", "__isregistered", "__image_source_type",
         "__os_type", "__os_bit", "__platform", "__image_size", "__data_origin", "__root_origin", "__originalimagename",
@@ -158,7 +160,7 @@ public static partial class ImagePatch
 
         var exists = attribute switch
         {
-            "name" or "min_ram" or "min_disk" or "__os_version" or "enterprise_project_id" => true,
+            "tags" or "name" or "min_ram" or "min_disk" or "__os_version" or "enterprise_project_id" => true,
             "__description" => image.Description.Length > 0,
             "max_ram" => image.MaxRam is not null,
             _ => properties.ContainsKey(attribute),
@@ -167,6 +169,11 @@ public static partial class ImagePatch
 
         switch (attribute)
         {
+            case "tags":
+                // Glance's whole-list attribute: add and replace both set the image's tags to the strings given.
+                if (op == "remove") return CannotRemove(attribute);
+                return TagsOf(value) is { } tags ? (image with { Tags = tags }, null) : Fail("IMG.0115",
+                    $"tags must be an array of at most {ImageTags.MaxPerImage} tags, each key=value or a key of letters, digits, _ and -.");
             case "name":
                 if (op == "remove") return CannotRemove(attribute);
                 if (AsString(value) is not { } name) return Fail("IMG.0003", "name must be a string.");
@@ -210,6 +217,22 @@ public static partial class ImagePatch
                 properties[attribute] = text;
                 return (image, null);
         }
+    }
+
+    /// <summary>
+    /// The tags a PATCH of <c>/tags</c> sets, read as the image shows them (<see cref="ImageTags.FromString"/>), so a
+    /// client that sends back the list it read changes nothing; a repeated key takes the later tag. Null when invalid.
+    /// </summary>
+    private static List<ImageTags.Tag>? TagsOf(JsonElement? value)
+    {
+        if (value is not { ValueKind: JsonValueKind.Array } array) return null;
+        var tags = new List<ImageTags.Tag>();
+        foreach (var item in array.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || !ImageTags.TryParseString(item.GetString()!, out var tag)) return null;
+            ImageTags.Upsert(tags, tag);
+        }
+        return tags.Count <= ImageTags.MaxPerImage ? tags : null;
     }
 
     private static string? AsString(JsonElement? value) => value is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;

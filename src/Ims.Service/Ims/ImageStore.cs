@@ -107,8 +107,16 @@ public sealed class ImageStore(Database db)
         return rows.ToLookup(r => r.BackupId, r => r.ImageId);
     }
 
-    /// <summary>The manifests that live images name (garbage collection keeps them): a statement to union with the other stores'.</summary>
-    public const string LiveManifestsSql = $"SELECT manifest_id FROM images WHERE manifest_id IS NOT NULL AND {Live}";
+    /// <summary>The manifests that live images name, disks and kept upload files (garbage collection keeps them): a statement to union with the other stores'.</summary>
+    public const string LiveManifestsSql = $"SELECT manifest_id FROM images WHERE manifest_id IS NOT NULL AND {Live} " +
+        $"UNION SELECT file_manifest_id FROM images WHERE file_manifest_id IS NOT NULL AND {Live}";
+
+    /// <summary>
+    /// The manifest holding the bytes of an image's uploaded file: the file's own when it was converted on upload,
+    /// else the disk's (a raw upload's disk is its file). Null for an image without content.
+    /// </summary>
+    public Task<string?> GetFileManifestAsync(string imageId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<string?>("SELECT COALESCE(file_manifest_id, manifest_id) FROM images WHERE id = @imageId", new { imageId }, ct);
 
     /// <summary>A live image whoever owns it (for the admin API), or null.</summary>
     public Task<ImageRow?> GetLiveAsync(string imageId, CancellationToken ct) =>
@@ -285,13 +293,14 @@ public sealed class ImageStore(Database db)
         tx.ExecuteAsync(
             """
             UPDATE images SET name = @Name, description = @Description, min_ram = @MinRam, max_ram = @MaxRam, min_disk = @MinDisk,
-                os_version = @OsVersion, enterprise_project_id = @EnterpriseProjectId, properties = @properties, updated_at = @now
+                os_version = @OsVersion, enterprise_project_id = @EnterpriseProjectId, properties = @properties, tags = @tags,
+                updated_at = @now
             WHERE id = @imageId
             """,
             new
             {
                 changed.Name, changed.Description, changed.MinRam, changed.MaxRam, changed.MinDisk, changed.OsVersion,
-                changed.EnterpriseProjectId, properties = changed.PropertiesJson(), now, imageId,
+                changed.EnterpriseProjectId, properties = changed.PropertiesJson(), tags = ImageTags.Serialize(changed.Tags), now, imageId,
             }, ct);
 
     /// <summary>Stores an image's tags in <see cref="ImageTags"/>'s format.</summary>
@@ -330,14 +339,15 @@ public sealed class ImageStore(Database db)
     public Task ActivateUploadAsync(WriteScope tx, string imageId, UploadedContent content, long now, CancellationToken ct) =>
         tx.ExecuteAsync(
             """
-            UPDATE images SET status = 'active', manifest_id = @ManifestId, size = @Length, image_size = @Length,
+            UPDATE images SET status = 'active', manifest_id = @ManifestId, file_manifest_id = @FileManifestId, size = @Length,
+                              image_size = @Length,
                               checksum = @Checksum, virtual_size = @VirtualSize,
                               min_disk = CASE WHEN min_disk > @diskGb THEN min_disk ELSE @diskGb END, active_at = @now, updated_at = @now
             WHERE id = @imageId AND status = 'saving'
             """,
             new
             {
-                content.ManifestId, content.Length, content.Checksum, content.VirtualSize,
+                content.ManifestId, content.FileManifestId, content.Length, content.Checksum, content.VirtualSize,
                 diskGb = (content.VirtualSize + (1L << 30) - 1) >> 30, now, imageId,
             }, ct);
 
@@ -452,7 +462,11 @@ public sealed class ImageStore(Database db)
 }
 
 /// <summary>What an upload stored: the file's length and MD5, the disk's size and its manifest.</summary>
-public sealed record UploadedContent(string ManifestId, long Length, string Checksum, long VirtualSize);
+/// <summary>
+/// What an upload stored: the disk's manifest and, when the file was converted (qcow2), the file's own manifest, so a
+/// download answers the bytes that were uploaded.
+/// </summary>
+public sealed record UploadedContent(string ManifestId, long Length, string Checksum, long VirtualSize, string? FileManifestId = null);
 
 /// <summary>The attributes a whole image takes from its backup's disks and its source server's image.</summary>
 public sealed record WholeImageAttributes(long MinDisk, long ImageSize, string OsType, string OsVersion, string Platform, string OsBit,

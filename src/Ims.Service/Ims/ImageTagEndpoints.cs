@@ -205,7 +205,7 @@ public static class ImageTagEndpoints
         if (images is null) return filter!.UnknownMarker();
         var pageSize = limit ?? 500;
         var tags = images.Skip(((page ?? 1) - 1) * pageSize).Take(pageSize)
-            .SelectMany(i => ImageTags.Parse(i.Tags)).Select(t => $"{t.Key}={t.Value}").Distinct(StringComparer.Ordinal).ToList();
+            .SelectMany(i => ImageTags.Parse(i.Tags)).Select(ImageTags.Render).Distinct(StringComparer.Ordinal).ToList();
         return new JsonWriterResult(w =>
         {
             w.WriteStartObject();
@@ -218,13 +218,13 @@ public static class ImageTagEndpoints
 
     // --- native (Glance) -----------------------------------------------------------------------------------------------
 
-    /// <summary>Adds a key with an empty value; a key the image has already keeps its value.</summary>
+    /// <summary>Adds a bare tag; a key the image has already keeps its value.</summary>
     private static async Task<IResult> AddNativeTag(string image_id, string tag, HttpContext http, Caller caller, Database db, ImageStore store, TimeProvider time)
     {
         if (!ImageTags.IsValidNativeTag(tag)) return InvalidTag("A tag has 1-255 letters, digits, _ and -.");
         return await ChangeTagsAsync(db, store, time, caller.ProjectId, image_id, tags =>
         {
-            if (!tags.Exists(t => t.Key == tag)) tags.Add(new ImageTags.Tag(tag, ""));
+            if (!tags.Exists(t => t.Key == tag)) tags.Add(ImageTags.BareTag(tag));
             return null;
         }, http.RequestAborted);
     }

@@ -6,11 +6,33 @@ namespace Ims.Service.Ims;
 /// <summary>
 /// Image tags: how they are stored (a JSON array of <c>{"key","value"}</c> in insertion order on the image row) and
 /// every rule of every family of tag API (spec §4.4, api-ref "Image Tag Format"). The one place tags are parsed and
-/// validated: the create request, the v1 and v2 tag APIs and the native Glance tag APIs all come here.
+/// validated: the create request, the v1 and v2 tag APIs, the native Glance tag APIs and PATCH of <c>/tags</c> all
+/// come here.
+/// <para>
+/// The model: an image has one set of tags, at most one per key. A tag is a key with a value (the key/value APIs), or
+/// a bare key (what Glance clients add: the native <c>PUT .../tags/{tag}</c>, a PATCH of <c>/tags</c>, an old-style tag
+/// without a separator). Where tags are strings (the image's <c>tags</c>, <c>GET /v1/cloudimages/tags</c>, the <c>tag</c>
+/// list filter) a tag with a value is <c>key=value</c> (<c>key=</c> when the value is empty) and a bare tag is
+/// <c>key</c>, so a client reads back exactly the string it added; the key/value APIs show a bare tag with the value
+/// <c>""</c>. A bare tag is stored with a JSON null value.
+/// </para>
 /// </summary>
 public static partial class ImageTags
 {
-    public sealed record Tag(string Key, string Value);
+    /// <summary>A tag; <paramref name="Bare"/> marks a key added without a value (its <paramref name="Value"/> is "").</summary>
+    public sealed record Tag(string Key, string Value, bool Bare = false);
+
+    public static Tag BareTag(string key) => new(key, "", Bare: true);
+
+    /// <summary>The tag as a string: <c>key=value</c>, or <c>key</c> for a bare tag.</summary>
+    public static string Render(Tag tag) => tag.Bare ? tag.Key : $"{tag.Key}={tag.Value}";
+
+    /// <summary>Reads a tag string as <see cref="Render"/> writes it: split at the first <c>=</c>, else a bare key.</summary>
+    public static Tag FromString(string text)
+    {
+        var split = text.IndexOf('=', StringComparison.Ordinal);
+        return split < 0 ? BareTag(text) : new Tag(text[..split], text[(split + 1)..]);
+    }
 
     /// <summary>Tags an image may carry (<c>IMG.0116</c> beyond).</summary>
     public const int MaxPerImage = 10;
@@ -29,11 +51,12 @@ public static partial class ImageTags
     {
         if (json is "[]" or "") return [];
         using var doc = JsonDocument.Parse(json);
-        return [.. doc.RootElement.EnumerateArray().Select(t => new Tag(t.GetProperty("key").GetString()!, t.GetProperty("value").GetString() ?? ""))];
+        return [.. doc.RootElement.EnumerateArray().Select(t =>
+            t.GetProperty("value").GetString() is { } value ? new Tag(t.GetProperty("key").GetString()!, value) : BareTag(t.GetProperty("key").GetString()!))];
     }
 
     public static string Serialize(IEnumerable<Tag> tags) =>
-        JsonSerializer.Serialize(tags.Select(t => new StoredTag(t.Key, t.Value)));
+        JsonSerializer.Serialize(tags.Select(t => new StoredTag(t.Key, t.Bare ? null : t.Value)));
 
     /// <summary>Adds a tag, or replaces the value of the tag with the same key where it stands.</summary>
     public static void Upsert(List<Tag> tags, Tag tag)
@@ -44,8 +67,8 @@ public static partial class ImageTags
     }
 
     /// <summary>
-    /// Old-style tag <c>key.value</c>, split at the first separator; <c>key=value</c> and a bare key are accepted
-    /// too (spec §1.3 DECISION). Key 1-36, value 0-43 characters of letters, digits, <c>_</c> and <c>-</c>.
+    /// Old-style tag <c>key.value</c>, split at the first separator; <c>key=value</c> and a bare key (a bare tag) are
+    /// accepted too (spec §1.3 DECISION). Key 1-36, value 0-43 characters of letters, digits, <c>_</c> and <c>-</c>.
     /// </summary>
     public static bool TryParseOldTag(string raw, out Tag tag)
     {
@@ -56,8 +79,19 @@ public static partial class ImageTags
         if (key.Length is 0 or > MaxKeyLength || value.Length > MaxValueLength || !OldTagChars().IsMatch(key)
             || !(value.Length == 0 || OldTagChars().IsMatch(value)))
             return false;
-        tag = new Tag(key, value);
+        tag = split < 0 ? BareTag(key) : new Tag(key, value);
         return true;
+    }
+
+    /// <summary>
+    /// A tag string of a Glance client (a PATCH of <c>/tags</c>): <c>key=value</c> by the key/value rules of
+    /// <see cref="TryNormalize"/>, or a bare key by the rules of <see cref="IsValidNativeTag"/>.
+    /// </summary>
+    public static bool TryParseString(string text, out Tag tag)
+    {
+        tag = FromString(text);
+        if (tag.Bare) return IsValidNativeTag(tag.Key);
+        return TryNormalize(tag.Key, tag.Value, out tag);
     }
 
     /// <summary>
@@ -87,7 +121,7 @@ public static partial class ImageTags
 
     private sealed record StoredTag(
         [property: System.Text.Json.Serialization.JsonPropertyName("key")] string Key,
-        [property: System.Text.Json.Serialization.JsonPropertyName("value")] string Value);
+        [property: System.Text.Json.Serialization.JsonPropertyName("value")] string? Value);
 
     [GeneratedRegex(@"^[A-Za-z0-9_-]+$")]
     private static partial Regex OldTagChars();

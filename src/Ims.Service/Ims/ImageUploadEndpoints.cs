@@ -151,9 +151,12 @@ public static class ImageUploadEndpoints
             }
             using (lease)
             {
+                // A converted file is kept as it came too, so that a download answers the bytes that were uploaded.
+                using var fileLease = format == DiskFormat.Raw ? null : await ImportFileAsync(dataPlane, path, length, ct);
                 var disk = lease.Disks[0];
                 await using var write = await db.BeginWriteAsync(CancellationToken.None);
-                await images.ActivateUploadAsync(write, image_id, new UploadedContent(disk.ManifestId, length, checksum, disk.SizeBytes),
+                await images.ActivateUploadAsync(write, image_id,
+                    new UploadedContent(disk.ManifestId, length, checksum, disk.SizeBytes, fileLease?.Disks[0].ManifestId),
                     time.GetUtcNow().ToUnixTimeMilliseconds(), CancellationToken.None);
                 await write.CommitAsync(CancellationToken.None);
                 activated = true;
@@ -170,6 +173,18 @@ public static class ImageUploadEndpoints
                 await write.CommitAsync(CancellationToken.None);
             }
         }
+    }
+
+    /// <summary>
+    /// Stores the uploaded file itself in the data plane, as a disk of whole sectors (the scratch file is padded with
+    /// zeros; <c>images.size</c> keeps its real length).
+    /// </summary>
+    private static async Task<IManifestLease> ImportFileAsync(DataPlaneStore dataPlane, string path, long length, CancellationToken ct)
+    {
+        const long sector = 512;
+        using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write))
+            RandomAccess.SetLength(file, (length + sector - 1) / sector * sector);
+        return await dataPlane.ImportAsync(path, DiskFormat.Raw, ct);
     }
 
     private static ApiError TooLarge(ServiceOptions settings) =>

@@ -35,7 +35,7 @@ public static class ImageWire
         else w.WriteNull("virtual_size"u8);
         w.WriteString("checksum"u8, image.Checksum ?? EmptyChecksum);
         w.WriteStartArray("tags"u8);
-        foreach (var tag in ImageTags.Parse(image.Tags)) w.WriteStringValue($"{tag.Key}={tag.Value}");
+        foreach (var tag in ImageTags.Parse(image.Tags)) w.WriteStringValue(ImageTags.Render(tag));
         w.WriteEndArray();
         w.WriteString("self"u8, $"/v2/images/{image.Id}");
         w.WriteString("file"u8, $"/v2/images/{image.Id}/file");
