@@ -118,6 +118,10 @@ public static partial class ServerCreation
         var ports = new List<NewPort>();
         var servers = new List<ServerRow>();
         var takenIps = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        // Addresses are picked from what the subnet's ports hold (a unique index backs it): concurrent creations in a
+        // subnet take turns, each subnet's lock in one order so that two requests cannot wait for each other.
+        foreach (var subnetId in subnets.Keys.Order(StringComparer.Ordinal))
+            await write.LockAsync($"subnet-addresses:{subnetId}", ct);
         for (var i = 0; i < count; i++)
         {
             var serverId = Ids.NewUuid();

@@ -60,7 +60,8 @@ public sealed class ServerStore(Database db)
     public async Task<(List<ServerRow> Page, long Total)> ListAsync(string projectId, ServerFilter filter, CancellationToken ct)
     {
         var where = "project_id = @projectId";
-        if (!string.IsNullOrEmpty(filter.NameContains)) where += " AND name LIKE @namePattern";
+        // A substring in any ASCII case, as SQLite's LIKE matches (PostgreSQL's LIKE is case-sensitive).
+        if (!string.IsNullOrEmpty(filter.NameContains)) where += " AND LOWER(name) LIKE LOWER(@namePattern)";
         if (!string.IsNullOrEmpty(filter.Status)) where += " AND status = @Status";
         if (!string.IsNullOrEmpty(filter.FlavorId)) where += " AND flavor_id = @FlavorId";
         if (!string.IsNullOrEmpty(filter.EnterpriseProjectId)) where += " AND enterprise_project_id = @EnterpriseProjectId";

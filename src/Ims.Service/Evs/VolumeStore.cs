@@ -291,7 +291,8 @@ public sealed class VolumeStore(Database db, TimeProvider time)
     public async Task<(List<VolumeRow> Page, long Total)> ListAsync(string projectId, VolumeFilter filter, CancellationToken ct)
     {
         var where = "project_id = @projectId";
-        if (!string.IsNullOrEmpty(filter.NameContains)) where += " AND name LIKE @namePattern";
+        // A substring in any ASCII case, as SQLite's LIKE matches (PostgreSQL's LIKE is case-sensitive).
+        if (!string.IsNullOrEmpty(filter.NameContains)) where += " AND LOWER(name) LIKE LOWER(@namePattern)";
         if (!string.IsNullOrEmpty(filter.Status)) where += " AND status = @Status";
         if (!string.IsNullOrEmpty(filter.AvailabilityZone)) where += " AND availability_zone = @AvailabilityZone";
         if (!string.IsNullOrEmpty(filter.Id)) where += " AND id = @Id";

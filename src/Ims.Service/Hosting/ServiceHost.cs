@@ -29,7 +29,9 @@ public static class ServiceHost
         builder.Services.AddSingleton<Database>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
-            return new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"));
+            return string.IsNullOrWhiteSpace(options.Postgres)
+                ? new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"))
+                : new PostgresDatabase(options.Postgres);
         });
         builder.Services.AddDataPlane(builder.Configuration);
         builder.Services.AddAccounts(builder.Configuration);

@@ -22,6 +22,12 @@ public sealed class ServiceOptions
     /// <summary>Folder holding the SQLite file and, later, the chunk store.</summary>
     public string DataDir { get; set; } = "data";
 
+    /// <summary>
+    /// A PostgreSQL connection string (<c>Host=...;Port=...;Username=...;Database=...</c>): set, the metadata and the
+    /// jobs live there instead of in the SQLite file of <see cref="DataDir"/> (which keeps the disks' bytes).
+    /// </summary>
+    public string? Postgres { get; set; }
+
     /// <summary>Whether mode-A whole images may go through CSBS when no vault is given (spec §1.2).</summary>
     public bool? CsbsSupported { get; set; }
 

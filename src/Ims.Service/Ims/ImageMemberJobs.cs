@@ -46,6 +46,8 @@ public sealed class AddImageMembersJob(ImageStore images) : ImageMembersJob
         {
             var payload = job.Payload<MembersPayload>();
             var outcomes = new List<Outcome>();
+            // The member limit is counted below, per image: every image's lock first, in one order.
+            await images.LockMembersAsync(write, payload.Images, ct);
             foreach (var imageId in payload.Images)
             {
                 var image = await images.GetLiveAsync(write, imageId, ct);

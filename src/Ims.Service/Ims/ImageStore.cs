@@ -82,8 +82,16 @@ public sealed class ImageStore(Database db)
     public async Task<long> CountQuotaAsync(string owner, CancellationToken ct) =>
         await db.ExecuteScalarAsync<long>(CountQuota, new { owner }, ct);
 
-    public async Task<long> CountQuotaAsync(WriteScope tx, string owner, CancellationToken ct) =>
-        await tx.ExecuteScalarAsync<long>(CountQuota, new { owner }, ct);
+    /// <summary>
+    /// The same count in a write transaction, where it decides whether one more image fits: it takes the owner's quota
+    /// lock first (held until the transaction ends), so concurrent creators take turns and cannot both see the last
+    /// free slot (on PostgreSQL; SQLite's single writer already serialises them).
+    /// </summary>
+    public async Task<long> CountQuotaAsync(WriteScope tx, string owner, CancellationToken ct)
+    {
+        await tx.LockAsync($"image-quota:{owner}", ct);
+        return await tx.ExecuteScalarAsync<long>(CountQuota, new { owner }, ct);
+    }
 
     private const string CountQuota = $"SELECT COUNT(*) FROM images WHERE owner = @owner AND {Live}";
 
@@ -418,8 +426,25 @@ public sealed class ImageStore(Database db)
     public async Task<long> CountMembersAsync(string imageId, CancellationToken ct) =>
         await db.ExecuteScalarAsync<long>(CountMembers, new { imageId }, ct);
 
-    public async Task<long> CountMembersAsync(WriteScope tx, string imageId, CancellationToken ct) =>
-        await tx.ExecuteScalarAsync<long>(CountMembers, new { imageId }, ct);
+    /// <summary>
+    /// The count in a write transaction, where it decides whether one more member fits: it takes the image's member lock
+    /// first (see <see cref="LockMembersAsync"/>), so concurrent additions cannot both take the last place.
+    /// </summary>
+    public async Task<long> CountMembersAsync(WriteScope tx, string imageId, CancellationToken ct)
+    {
+        await LockMembersAsync(tx, [imageId], ct);
+        return await tx.ExecuteScalarAsync<long>(CountMembers, new { imageId }, ct);
+    }
+
+    /// <summary>
+    /// Takes the member locks of <paramref name="imageIds"/> until the transaction ends, in one order: a transaction that
+    /// counts the members of several images takes them all first, so two such transactions cannot wait for each other.
+    /// </summary>
+    public async Task LockMembersAsync(WriteScope tx, IEnumerable<string> imageIds, CancellationToken ct)
+    {
+        foreach (var imageId in imageIds.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            await tx.LockAsync($"image-members:{imageId}", ct);
+    }
 
     /// <summary>Adds a pending member; false when the project already was one (its answer is kept).</summary>
     public async Task<bool> AddMemberAsync(WriteScope tx, string imageId, string memberId, long now, CancellationToken ct) =>

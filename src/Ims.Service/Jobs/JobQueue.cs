@@ -43,11 +43,17 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions
         return id;
     }
 
-    /// <summary>The project's jobs of a type that have not finished (to cap how many may run at once).</summary>
-    public async Task<long> CountUnfinishedAsync(WriteScope tx, string projectId, string jobType, CancellationToken ct) =>
-        await tx.ExecuteScalarAsync<long>(
+    /// <summary>
+    /// The project's jobs of a type that have not finished (to cap how many may run at once). The count decides whether
+    /// one more may start, so it takes the (project, type) lock first, held until the transaction ends.
+    /// </summary>
+    public async Task<long> CountUnfinishedAsync(WriteScope tx, string projectId, string jobType, CancellationToken ct)
+    {
+        await tx.LockAsync($"unfinished-jobs:{projectId}:{jobType}", ct);
+        return await tx.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM jobs WHERE project_id = @projectId AND job_type = @jobType AND status IN ('INIT', 'RUNNING')",
             new { projectId, jobType }, ct);
+    }
 
     public void Wake() => _wake.Release();
 

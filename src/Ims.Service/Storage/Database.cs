@@ -50,15 +50,26 @@ public abstract class Database
     /// </summary>
     public virtual string ClaimLockClause => "";
 
-    /// <summary>The dialect name used to pick migration scripts ("sqlite", later "postgres").</summary>
+    /// <summary>
+    /// Serialises the transactions that take the same <paramref name="key"/> (for example <c>image-quota:{project}</c>)
+    /// until <paramref name="write"/> ends: a rule that counts rows and then inserts one (a quota, a limit) takes the
+    /// lock first, so two concurrent requests cannot both see room for one more. SQLite needs nothing (its one writer
+    /// already serialises every write transaction); PostgreSQL takes an advisory lock.
+    /// </summary>
+    public virtual Task LockAsync(WriteScope write, string key, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>The dialect name used to pick migration scripts ("sqlite" or "postgres").</summary>
     public abstract string Dialect { get; }
 }
 
 /// <summary>A connection plus its open write transaction. Dispose without <see cref="CommitAsync"/> rolls back.</summary>
-public sealed class WriteScope(DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IAsyncDisposable
+public sealed class WriteScope(Database database, DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IAsyncDisposable
 {
     public DbConnection Connection { get; } = connection;
     public DbTransaction Transaction { get; } = transaction;
+
+    /// <summary>Takes <paramref name="key"/>'s lock until this transaction ends (see <see cref="Database.LockAsync"/>).</summary>
+    public Task LockAsync(string key, CancellationToken ct) => database.LockAsync(this, key, ct);
 
     private List<Action>? _onCommitted;
 

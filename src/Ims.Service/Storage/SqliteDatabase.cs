@@ -156,7 +156,7 @@ public sealed class SqliteDatabase : Database, IDisposable
             var connection = await OpenAsync(ct);
             // Microsoft.Data.Sqlite begins IMMEDIATE transactions unless asked for deferred ones.
             var transaction = await connection.BeginTransactionAsync(ct);
-            return new WriteScope(connection, transaction, release);
+            return new WriteScope(this, connection, transaction, release);
         }
         catch
         {

@@ -251,7 +251,7 @@ public sealed class ImageUploadServiceTests
     [Fact]
     public async Task An_upload_cut_off_by_a_stop_leaves_the_image_queued_after_a_restart()
     {
-        var service = await TestService.StartAsync();
+        var service = await TestService.StartAsync(TestService.NewDataDir());
         var alice = service.Client(TestAccounts.Alice);
         var id = (string)(await ImageFiles.CreateAsync(alice, "raw"))["id"]!;
         // The state an upload in progress leaves when the process dies: the image saving, a scratch file half written.

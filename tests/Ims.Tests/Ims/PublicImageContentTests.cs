@@ -66,7 +66,7 @@ public sealed class PublicImageContentTests(ServiceFixture fixture) : IClassFixt
         Assert.Equal(3, first.Distinct().Count());
 
         // The same disks everywhere: another service stores the same bytes (manifests name content).
-        await using var other = await TestService.StartAsync();
+        await using var other = await TestService.StartAsync(TestService.NewDataDir());
         var dataPlane = ImageFiles.DataPlane(_service);
         var otherPlane = ImageFiles.DataPlane(other);
         var otherManifests = await ManifestsAsync(other);

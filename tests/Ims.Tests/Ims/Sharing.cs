@@ -52,8 +52,9 @@ public static class SharingAccounts
 
     public static Task<TestService> StartAsync(params string[] extra)
     {
-        var dataDir = TestService.NewDataDir();
-        return TestService.StartAsync(dataDir, null, [.. extra, $"--Ims:AccountsFile={WriteFile(dataDir)}"]);
+        // The accounts file sits in a folder of its own: the host's data folder is fresh, so its database goes with it.
+        var accountsDir = TestService.NewDataDir();
+        return TestService.StartAsync(extra: [.. extra, $"--Ims:AccountsFile={WriteFile(accountsDir)}"]);
     }
 }
 

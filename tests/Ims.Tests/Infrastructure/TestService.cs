@@ -7,16 +7,20 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Ims.Tests.Infrastructure;
 
 /// <summary>
-/// The real service, in-process, listening on a loopback port with its own SQLite file and data folder.
+/// The real service, in-process, listening on a loopback port with its own data folder and database (a SQLite file in
+/// the folder, or a PostgreSQL database of its own when <c>IMS_TEST_POSTGRES</c> is set: see <see cref="TestDatabases"/>).
 /// Jobs run without pacing delays.
 /// </summary>
 public sealed class TestService : IAsyncDisposable
 {
-    private TestService(WebApplication app, string dataDir, Uri baseAddress)
+    private readonly bool _ownsData;
+
+    private TestService(WebApplication app, string dataDir, Uri baseAddress, bool ownsData)
     {
         App = app;
         DataDir = dataDir;
         BaseAddress = baseAddress;
+        _ownsData = ownsData;
     }
 
     public WebApplication App { get; }
@@ -39,16 +43,22 @@ public sealed class TestService : IAsyncDisposable
         "--Ims:Jobs:StepDelay=00:00:00",
         "--Ims:Jobs:PollInterval=00:00:00.050",
         "--Logging:LogLevel:Default=Warning",
+        .. TestDatabases.Arguments(dataDir),
         .. extra,
     ];
 
+    /// <summary>
+    /// Starts a host on <paramref name="dataDir"/>, or on a fresh folder whose database is dropped with the host (a test
+    /// that restarts a host on the same data makes the folder with <see cref="NewDataDir"/> and passes it).
+    /// </summary>
     public static async Task<TestService> StartAsync(string? dataDir = null, Action<WebApplicationBuilder>? configure = null, params string[] extra)
     {
+        var ownsData = dataDir is null;
         dataDir ??= NewDataDir();
         var app = ServiceHost.Build(Arguments(dataDir, extra), configure);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestService(app, dataDir, new Uri(address));
+        return new TestService(app, dataDir, new Uri(address), ownsData);
     }
 
     public ApiClient Client(TestTenant tenant, AuthMode mode = AuthMode.Token) => new(BaseAddress, tenant, mode);
@@ -57,6 +67,7 @@ public sealed class TestService : IAsyncDisposable
     {
         await App.StopAsync();
         await App.DisposeAsync();
+        if (_ownsData) TestDatabases.Drop(DataDir);
     }
 }
 

@@ -41,7 +41,7 @@ public sealed partial class JobStepNameTests
     public async Task The_upgrade_to_step_names_maps_each_recorded_count_to_the_step_it_ended_with()
     {
         var dataDir = TestService.NewDataDir();
-        var db = new SqliteDatabase(Path.Combine(dataDir, "ims.db"));
+        var db = TestDatabases.Open(dataDir);
         await MigrateUpToAsync(db, 13);
         (string Id, string JobType, string Status, long Step)[] rows =
         [
@@ -107,24 +107,14 @@ public sealed partial class JobStepNameTests
     /// <summary>Applies the service's own migration scripts up to <paramref name="version"/>, as an older release did.</summary>
     private static async Task MigrateUpToAsync(Database db, int version)
     {
-        var assembly = typeof(Migrator).Assembly;
-        var prefix = $"{assembly.GetName().Name}.Storage.Migrations.";
-        var scripts = assembly.GetManifestResourceNames()
-            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
-            .Select(n => (Name: n, File: n[prefix.Length..]))
-            .Where(s => s.File.Split('.') is var parts && (parts.Length == 2 || parts[1] == db.Dialect))
-            .Select(s => (Version: int.Parse(s.File[..4], System.Globalization.CultureInfo.InvariantCulture), s.Name))
-            .Where(s => s.Version <= version)
-            .OrderBy(s => s.Version)
-            .ToList();
+        var scripts = Migrator.LoadScripts(db.Dialect).Where(s => s.Version <= version).ToList();
         Assert.Equal(version, scripts[^1].Version);
         await using var write = await db.BeginWriteAsync(CancellationToken.None);
         await write.Connection.ExecuteAsync(
-            "CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL)", transaction: write.Transaction);
-        foreach (var (number, name) in scripts)
+            "CREATE TABLE schema_version (version BIGINT NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)", transaction: write.Transaction);
+        foreach (var (number, sql) in scripts)
         {
-            using var reader = new StreamReader(assembly.GetManifestResourceStream(name)!);
-            await write.Connection.ExecuteAsync(await reader.ReadToEndAsync(), transaction: write.Transaction);
+            await write.Connection.ExecuteAsync(sql, transaction: write.Transaction);
             await write.Connection.ExecuteAsync("INSERT INTO schema_version (version, applied_at) VALUES (@number, 0)",
                 new { number }, write.Transaction);
         }
