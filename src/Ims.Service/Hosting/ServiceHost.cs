@@ -30,12 +30,16 @@ public static class ServiceHost
             var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
             return new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"));
         });
-        // The disks' bytes, chunks and manifests: a folder beside the database.
+        // The disks' bytes: a folder beside the database; chunks and manifests there too, or in the bucket
+        // Ims:ObjectStore names (checked, and the bucket reached, at start).
         builder.Services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
-            return DataPlane.DataPlane.Open(new DataPlane.DataPlaneOptions { Root = Path.Combine(Path.GetFullPath(options.DataDir), "data") },
-                sp.GetRequiredService<TimeProvider>());
+            return DataPlane.DataPlane.Open(new DataPlane.DataPlaneOptions
+            {
+                Root = Path.Combine(Path.GetFullPath(options.DataDir), "data"),
+                ObjectStore = ObjectStoreSettings(sp.GetRequiredService<IConfiguration>()),
+            }, sp.GetRequiredService<TimeProvider>());
         });
         builder.Services.AddSingleton<Accounts>();
         builder.Services.AddSingleton<TokenService>();
@@ -48,6 +52,7 @@ public static class ServiceHost
         var app = builder.Build();
         var db = app.Services.GetRequiredService<Database>();
         Migrator.MigrateAsync(db, CancellationToken.None).GetAwaiter().GetResult();
+        app.Services.GetRequiredService<DataPlane.DataPlane>();
         Features.SeedAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();
 
         app.UseRequestIds();
@@ -69,6 +74,17 @@ public static class ServiceHost
         Features.MapEndpoints(app);
         app.MapFallback(UnknownRoute).AllowAnonymousCaller();
         return app;
+    }
+
+    /// <summary>The <c>Ims:ObjectStore</c> settings, or null when none is given; refuses incomplete or malformed ones.</summary>
+    private static DataPlane.ObjectStoreOptions? ObjectStoreSettings(IConfiguration configuration)
+    {
+        var settings = configuration.GetSection("Ims:ObjectStore").Get<DataPlane.ObjectStoreOptions>();
+        if (settings is not { IsSet: true }) return null;
+        var problems = settings.Problems();
+        if (problems.Count > 0)
+            throw new InvalidOperationException("The Ims:ObjectStore settings are not usable: " + string.Join(" ", problems));
+        return settings;
     }
 
     private static ApiError UnknownRoute() =>
