@@ -11,23 +11,41 @@ using Ims.DataPlane.Volumes;
 
 namespace Ims.DataPlane;
 
-/// <summary>Where the data plane keeps its files and how hard it may work.</summary>
+/// <summary>
+/// Where the data plane keeps its files and how hard it may work. The service binds it from <c>Ims:DataPlane</c> and
+/// refuses to start when <see cref="Problems"/> finds anything.
+/// </summary>
 public sealed record DataPlaneOptions
 {
     /// <summary>The folder holding <c>volumes/</c> and, unless <see cref="ObjectStore"/> is set, <c>chunks/</c> and <c>manifests/</c>.</summary>
-    public required string Root { get; init; }
+    public required string Root { get; set; }
 
-    /// <summary>A bucket to keep the chunks and manifests in instead of the folder (null: the folder).</summary>
-    public ObjectStoreOptions? ObjectStore { get; init; }
+    /// <summary>
+    /// A bucket to keep the chunks and manifests in instead of the folder (null: the folder). The service sets it from
+    /// <c>Ims:ObjectStore</c>.
+    /// </summary>
+    public ObjectStoreOptions? ObjectStore { get; set; }
 
     /// <summary>How many chunks are hashed, stored or restored at once.</summary>
-    public int Parallelism { get; init; } = Environment.ProcessorCount;
+    public int Parallelism { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
     /// How many chunk-sized reads the data plane keeps in flight ahead of its workers (read-ahead into the page cache,
     /// no extra memory of its own); the device is busiest with several requests queued.
     /// </summary>
-    public int IoDepth { get; init; } = 16;
+    public int IoDepth { get; set; } = 16;
+
+    public const int MaxParallelism = 1024;
+    public const int MaxIoDepth = 4096;
+
+    /// <summary>What is wrong with these options, each naming its property; empty when they are usable.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (string.IsNullOrWhiteSpace(Root)) yield return "Root must name the data plane's folder.";
+        if (Parallelism is < 1 or > MaxParallelism)
+            yield return $"Parallelism must be between 1 and {MaxParallelism} (it is {Parallelism}).";
+        if (IoDepth is < 1 or > MaxIoDepth) yield return $"IoDepth must be between 1 and {MaxIoDepth} (it is {IoDepth}).";
+    }
 }
 
 /// <summary>One disk to capture (the data plane itself knows what changed since the volume's last capture).</summary>
@@ -79,6 +97,9 @@ public enum DiskFormat
 
 /// <summary>A restore met a chunk whose bytes do not match its name (or that is missing); nothing wrong was written.</summary>
 public sealed class DamagedChunkException(string message) : Exception(message);
+
+/// <summary>The bucket the options name cannot be reached or used (wrong endpoint, keys or rights); the message says why.</summary>
+public sealed class ObjectStoreUnusableException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>A byte range outside a volume, or a volume that does not exist.</summary>
 public sealed class VolumeRangeException(string message) : Exception(message);
@@ -153,6 +174,7 @@ public sealed class DataPlane : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(time);
+        options = options with { }; // a copy: the options are settable (configuration binds them), the open store's are not
         var temps = new TempFiles();
         var layout = StoreLayout.OpenOrCreate(options.Root, temps);
         // Nothing of this instance is in flight yet: every temporary file is a crash's leftover.
@@ -165,6 +187,17 @@ public sealed class DataPlane : IDisposable
             try
             {
                 StoreLayout.OpenOrCreate(bucket);
+            }
+            catch (Amazon.Runtime.AmazonServiceException e)
+            {
+                bucket.Dispose();
+                throw new ObjectStoreUnusableException(
+                    $"The bucket {objectStore.Bucket} at {objectStore.Endpoint} is not usable: {e.Message} ({(int)e.StatusCode} {e.ErrorCode}).", e);
+            }
+            catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException)
+            {
+                bucket.Dispose();
+                throw new ObjectStoreUnusableException($"The object store at {objectStore.Endpoint} cannot be reached: {e.Message}", e);
             }
             catch
             {

@@ -7,17 +7,17 @@ namespace Ims.DataPlane;
 public sealed record ObjectStoreOptions
 {
     /// <summary>The S3 endpoint, e.g. <c>http://127.0.0.1:17080</c> (requests use path-style URLs).</summary>
-    public string? Endpoint { get; init; }
+    public string? Endpoint { get; set; }
 
     /// <summary>The bucket; created when it does not exist.</summary>
-    public string? Bucket { get; init; }
+    public string? Bucket { get; set; }
 
-    public string? AccessKey { get; init; }
+    public string? AccessKey { get; set; }
 
-    public string? SecretKey { get; init; }
+    public string? SecretKey { get; set; }
 
     /// <summary>The region requests are signed for; RGW's default zonegroup answers any.</summary>
-    public string Region { get; init; } = "us-east-1";
+    public string Region { get; set; } = "us-east-1";
 
     /// <summary>Whether any setting is given (none means: chunks and manifests in the local folder).</summary>
     public bool IsSet => Endpoint is not null || Bucket is not null || AccessKey is not null || SecretKey is not null;

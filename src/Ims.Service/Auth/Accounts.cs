@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Ims.Service.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Ims.Service.Auth;
@@ -18,7 +17,7 @@ public sealed class Accounts
     private readonly List<User> _users = [];
     private readonly List<Project> _projects = [];
 
-    public Accounts(IOptions<ServiceOptions> options)
+    public Accounts(IOptions<AccountsOptions> options)
     {
         foreach (var account in Load(options.Value.AccountsFile).Accounts)
         {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Data.Common;
 using Dapper;
 using Ims.DataPlane;
@@ -75,16 +74,34 @@ public sealed record CheckpointStart
 }
 
 /// <summary>
-/// The one place where a server becomes backup records: CBR checkpoints, CSBS protect calls and (later) whole images
+/// What a capture made, between a step's work and its commit: the data plane's lease on the new manifests (none when
+/// nothing was left to capture) and which backup names which disk. Disposing it lets the manifests go; only after their
+/// records are committed (or abandoned), and never held past the step: a crash just makes the job capture again, and the
+/// lost capture's manifests are garbage.
+/// </summary>
+public sealed class CapturedBytes(IManifestLease? lease, IReadOnlyList<(string BackupId, string VolumeId)> disks) : IDisposable
+{
+    public static CapturedBytes Nothing => new(null, []);
+
+    public IManifestLease? Lease { get; } = lease;
+
+    public IReadOnlyList<(string BackupId, string VolumeId)> Disks { get; } = disks;
+
+    public void Dispose() => Lease?.Dispose();
+}
+
+/// <summary>
+/// The one place where a server becomes backup records: CBR checkpoints, CSBS protect calls and whole images
 /// taken from a server all go through here, always inside the caller's transaction.
 /// <para>
 /// A backup is started synchronously (<see cref="BeginAsync"/>: the row exists at once, status <c>protecting</c>, and
 /// the server is marked busy in <c>servers.task_state</c>), then captured by a job step (<see cref="CaptureAsync"/>:
 /// one <c>backup_volumes</c> row per attached disk) and finished (<see cref="CompleteAsync"/> or <see cref="AbortAsync"/>,
 /// both of which release the server). The bytes follow in a step of their own: <see cref="CaptureBytesAsync"/> (its
-/// <c>Work</c>) captures every disk of the backups at one instant, <see cref="RecordBytesAsync"/> (its <c>Commit</c>)
-/// stores the manifest ids in <c>backup_volumes</c>, and the data plane's lease on the new manifests is let go only once
-/// that transaction committed. A job resumed after a crash simply captures again, at a new instant.
+/// work) captures every disk of the backups at one instant, <see cref="RecordBytesAsync"/> (its commit) stores the
+/// manifest ids in <c>backup_volumes</c>, and the data plane's lease on the new manifests is let go only once that
+/// transaction ended. A job resumed after a crash simply captures again, at a new instant. The steps themselves are
+/// defined once, in <see cref="BackupSteps"/>.
 /// </para>
 /// </summary>
 public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore store, DiskFiles files)
@@ -279,21 +296,14 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
         return true;
     }
 
-    // Captures between their Work and their committed Commit, by job. In memory only: after a crash the job captures
-    // again, and the manifests of the lost capture are garbage that the next collection removes.
-    private readonly ConcurrentDictionary<string, CapturedBytes> _pending = new(StringComparer.Ordinal);
-
-    private sealed record CapturedBytes(IManifestLease Lease, IReadOnlyList<(string BackupId, string VolumeId)> Disks);
-
     /// <summary>
     /// Captures the bytes of every disk recorded in <c>backup_volumes</c> for <paramref name="backupIds"/> (those still
-    /// <c>protecting</c>) at one instant, and holds the result for <see cref="RecordBytesAsync"/> of the same job. Runs
-    /// outside any transaction.
+    /// <c>protecting</c>) at one instant. Runs outside any transaction; hand the result to <see cref="RecordBytesAsync"/>
+    /// and dispose it once that transaction has ended (the job engine does both for a step's work).
     /// </summary>
-    public async Task CaptureBytesAsync(string jobId, IReadOnlyCollection<string> backupIds, CancellationToken ct)
+    public async Task<CapturedBytes> CaptureBytesAsync(IReadOnlyCollection<string> backupIds, CancellationToken ct)
     {
-        ReleaseBytes(jobId);
-        if (backupIds.Count == 0) return;
+        if (backupIds.Count == 0) return CapturedBytes.Nothing;
         List<DiskRow> disks;
         await using (var connection = await db.OpenAsync(ct))
         {
@@ -305,37 +315,27 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
                 ORDER BY bv.backup_id, bv.device
                 """, new { backupIds }, cancellationToken: ct))).AsList();
         }
-        if (disks.Count == 0) return;
+        if (disks.Count == 0) return CapturedBytes.Nothing;
         // A disk shared by two servers of one checkpoint is captured once and named by both backups.
         var volumes = disks.DistinctBy(d => d.VolumeId, StringComparer.Ordinal).ToList();
         foreach (var volume in volumes) await files.EnsureAsync(volume.VolumeId, volume.SizeGb * DiskFiles.BytesPerGb, ct);
         var lease = await store.CaptureAsync([.. volumes.Select(v => new DiskToCapture(v.VolumeId))], ct);
-        if (!_pending.TryAdd(jobId, new CapturedBytes(lease, [.. disks.Select(d => (d.BackupId, d.VolumeId))])))
-        {
-            lease.Dispose();
-            throw new InvalidOperationException($"Job {jobId} captured twice at once.");
-        }
+        return new CapturedBytes(lease, [.. disks.Select(d => (d.BackupId, d.VolumeId))]);
     }
 
     /// <summary>
-    /// Records the manifests <see cref="CaptureBytesAsync"/> made in <c>backup_volumes</c>, inside the step's transaction;
-    /// the manifests stay protected from garbage collection until that transaction has committed.
+    /// Records the manifests <see cref="CaptureBytesAsync"/> made in <c>backup_volumes</c>, inside the step's transaction.
+    /// The manifests stay protected from garbage collection until <paramref name="captured"/> is disposed, after that
+    /// transaction has committed.
     /// </summary>
-    public async Task RecordBytesAsync(WriteScope write, string jobId, CancellationToken ct)
+    public async Task RecordBytesAsync(WriteScope write, CapturedBytes captured, CancellationToken ct)
     {
-        if (!_pending.TryGetValue(jobId, out var held)) return; // nothing was left to capture
-        var manifests = held.Lease.Disks.ToDictionary(d => d.VolumeId, d => d.ManifestId, StringComparer.Ordinal);
+        if (captured.Lease is null) return; // nothing was left to capture
+        var manifests = captured.Lease.Disks.ToDictionary(d => d.VolumeId, d => d.ManifestId, StringComparer.Ordinal);
         await write.Connection.ExecuteAsync(new CommandDefinition(
             "UPDATE backup_volumes SET manifest_id = @manifestId WHERE backup_id = @backupId AND volume_id = @volumeId",
-            held.Disks.Select(d => new { manifestId = manifests[d.VolumeId], backupId = d.BackupId, volumeId = d.VolumeId }),
+            captured.Disks.Select(d => new { manifestId = manifests[d.VolumeId], backupId = d.BackupId, volumeId = d.VolumeId }),
             write.Transaction, cancellationToken: ct));
-        write.OnCommitted(() => ReleaseBytes(jobId));
-    }
-
-    /// <summary>Lets go of a job's captured manifests (after they were recorded, or when the job failed).</summary>
-    public void ReleaseBytes(string jobId)
-    {
-        if (_pending.TryRemove(jobId, out var held)) held.Lease.Dispose();
     }
 
     private sealed record DiskRow

@@ -7,60 +7,29 @@ namespace Ims.Service.Backups;
 public sealed record CheckpointJobPayload(string CheckpointId, Dictionary<string, List<string>>? Excludes = null);
 
 /// <summary>
-/// Captures every backup a request started in a checkpoint, then marks them and the checkpoint available. The job is
-/// internal: clients poll the checkpoint (CBR) or the checkpoint item (CSBS), never the job. A server that vanished
-/// (or has no disk left to capture) fails only its own backup; when no backup is left the job fails, and every
-/// backup of the checkpoint ends in <c>error</c> with its server released.
+/// Captures every backup a request started in a checkpoint, then marks them and the checkpoint available: exactly the
+/// <see cref="BackupSteps"/>. The job is internal: clients poll the checkpoint (CBR) or the checkpoint item (CSBS), never
+/// the job. A server that vanished (or has no disk left to capture) fails only its own backup; when no backup is left
+/// the job fails, and every backup of the checkpoint ends in <c>error</c> with its server released.
 /// </summary>
-public abstract class CheckpointJob(BackupCapture capture, Database db) : JobHandler
+public abstract class CheckpointJob : JobHandler
 {
+    private readonly BackupSteps _backup;
+
+    protected CheckpointJob(BackupSteps backup)
+    {
+        _backup = backup;
+        Steps = backup.For(new BackupJob(
+            job => job.Payload<CheckpointJobPayload>().CheckpointId,
+            job => job.Payload<CheckpointJobPayload>().Excludes,
+            () => JobContext.Fail(NothingToCaptureCode, "No server of the checkpoint exists any more with a disk left to back up.")));
+    }
+
     /// <summary>The job's failure code when a server vanished or has nothing left to capture.</summary>
     protected abstract string NothingToCaptureCode { get; }
 
-    public override IReadOnlyList<JobStep> Steps =>
-    [
-        new("capture", CaptureAsync),
-        new("capture bytes", (job, write, ct) => capture.RecordBytesAsync(write, job.JobId, ct))
-        {
-            Work = CaptureBytesAsync,
-        },
-        new("complete", CompleteAsync),
-    ];
+    public override IReadOnlyList<JobStep> Steps { get; }
 
-    /// <summary>Every disk of every server of the checkpoint, at one instant.</summary>
-    private async Task CaptureBytesAsync(JobContext job, CancellationToken ct)
-    {
-        var checkpointId = job.Payload<CheckpointJobPayload>().CheckpointId;
-        List<string> backupIds;
-        await using (var connection = await db.OpenAsync(ct))
-        {
-            backupIds = (await BackupRecords.BackupsOfCheckpointAsync(connection, null, checkpointId, ct))
-                .Where(b => b.Status == BackupStatus.Protecting).Select(b => b.Id).ToList();
-        }
-        await capture.CaptureBytesAsync(job.JobId, backupIds, ct);
-    }
-
-    private async Task CaptureAsync(JobContext job, WriteScope write, CancellationToken ct)
-    {
-        var payload = job.Payload<CheckpointJobPayload>();
-        var backups = await BackupRecords.BackupsOfCheckpointAsync(write.Connection, write.Transaction, payload.CheckpointId, ct);
-        var captured = 0;
-        foreach (var backup in backups.Where(b => b.Status == BackupStatus.Protecting))
-        {
-            var excluded = payload.Excludes?.GetValueOrDefault(backup.Id) ?? [];
-            if (await capture.CaptureAsync(write, backup.Id, excluded, ct)) captured++;
-            else await capture.AbortAsync(write, backup.Id, ct);
-        }
-        if (captured == 0)
-            throw JobContext.Fail(NothingToCaptureCode, "No server of the checkpoint exists any more with a disk left to back up.");
-    }
-
-    private Task CompleteAsync(JobContext job, WriteScope write, CancellationToken ct) =>
-        capture.FinishCheckpointAsync(write, job.Payload<CheckpointJobPayload>().CheckpointId, succeeded: true, ct);
-
-    public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
-    {
-        capture.ReleaseBytes(job.JobId);
-        return capture.FinishCheckpointAsync(write, job.Payload<CheckpointJobPayload>().CheckpointId, succeeded: false, ct);
-    }
+    public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
+        _backup.FailAsync(write, job.Payload<CheckpointJobPayload>().CheckpointId, ct);
 }

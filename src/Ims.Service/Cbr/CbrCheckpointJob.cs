@@ -1,10 +1,9 @@
 using Ims.Service.Backups;
-using Ims.Service.Storage;
 
 namespace Ims.Service.Cbr;
 
 /// <summary>Captures the backups of a CBR restore point (<c>POST /v3/{project_id}/checkpoints</c>).</summary>
-public sealed class CbrCheckpointJob(BackupCapture capture, Database db) : CheckpointJob(capture, db)
+public sealed class CbrCheckpointJob(BackupSteps backup) : CheckpointJob(backup)
 {
     public override string JobType => CbrBackupEndpoints.JobType;
 

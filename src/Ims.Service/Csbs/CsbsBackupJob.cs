@@ -1,10 +1,9 @@
 using Ims.Service.Backups;
-using Ims.Service.Storage;
 
 namespace Ims.Service.Csbs;
 
 /// <summary>Captures the backup a CSBS protect call started.</summary>
-public sealed class CsbsBackupJob(BackupCapture capture, Database db) : CheckpointJob(capture, db)
+public sealed class CsbsBackupJob(BackupSteps backup) : CheckpointJob(backup)
 {
     public override string JobType => CsbsEndpoints.JobType;
 

@@ -1,6 +1,6 @@
 using Dapper;
 using Ims.DataPlane;
-using Ims.Service.Hosting;
+using Ims.Service.Jobs;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 using DataPlaneStore = Ims.DataPlane.DataPlane;
@@ -16,7 +16,7 @@ public sealed record JanitorReport(long VolumeFilesDeleted, CollectionReport Col
 /// <see cref="RequestCollectionAsync"/>), so the work survives a crash between the commit and the cleanup; this
 /// service picks the marks up, and <c>POST /admin/v1/data/gc</c> runs a pass at once.
 /// </summary>
-public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeProvider time, IOptions<ServiceOptions> options,
+public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeProvider time, IOptions<JobOptions> options,
     ILogger<DataJanitor> logger) : BackgroundService
 {
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromSeconds(5);
@@ -89,11 +89,11 @@ public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeP
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // An API-only node leaves the cleanup to the nodes that run jobs, as it leaves them the jobs.
-        if (options.Value.Jobs.Workers <= 0) return;
+        if (options.Value.Workers <= 0) return;
         await Task.Yield();
         while (!stoppingToken.IsCancellationRequested)
         {
-            var pause = options.Value.Jobs.PollInterval;
+            var pause = options.Value.PollInterval;
             try
             {
                 var generation = await PendingGenerationAsync(stoppingToken);

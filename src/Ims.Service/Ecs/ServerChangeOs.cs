@@ -27,7 +27,8 @@ public static class ServerChangeOs
         return app;
     }
 
-    private static async Task<IResult> ChangeOsAsync(string server_id, Caller caller, Database db, JobQueue jobs, TimeProvider time, HttpContext http)
+    private static async Task<IResult> ChangeOsAsync(string server_id, Caller caller, Database db, ImageStore images, JobQueue jobs,
+        TimeProvider time, HttpContext http)
     {
         var (body, error) = await JsonBody.ReadAsync<ChangeOsRequest>(http, ServiceKind.Ecs);
         if (error is not null) return error;
@@ -46,12 +47,8 @@ public static class ServerChangeOs
         var server = await ServerViews.FindAsync(write.Connection, write.Transaction, caller.ProjectId, server_id, ct);
         if (server is null) return EcsErrors.NotFound(server_id);
 
-        var image = await write.Connection.QuerySingleOrDefaultAsync<ImageFacts>(new CommandDefinition(
-            $"""
-            SELECT id AS Id, name AS Name, os_type AS OsType, min_disk AS MinDisk, whole_image AS WholeImage, manifest_id AS ManifestId
-            FROM images WHERE id = @imageId AND status = 'active' AND {ImageQueries.VisibleTo}
-            """, new { imageId, project = caller.ProjectId }, write.Transaction, cancellationToken: ct));
-        if (image is null) return EcsErrors.Invalid($"Image [{imageId}] could not be found.");
+        var image = await images.GetVisibleAsync(write, caller.ProjectId, imageId, ct);
+        if (image is not { Status: "active" }) return EcsErrors.Invalid($"Image [{imageId}] could not be found.");
         if (image.WholeImage)
             return EcsErrors.Invalid($"Image [{imageId}] is a full-ECS image: its data disks cannot be restored by changing the OS " +
                 "of an existing ECS. Create a new ECS from the image instead.");
@@ -90,20 +87,10 @@ public static class ServerChangeOs
         [property: JsonPropertyName("keyname")] string? KeyName,
         [property: JsonPropertyName("userid")] string? UserId,
         [property: JsonPropertyName("mode")] string? Mode);
-
-    private sealed record ImageFacts
-    {
-        public string Id { get; init; } = "";
-        public string Name { get; init; } = "";
-        public string OsType { get; init; } = "Linux";
-        public long MinDisk { get; init; }
-        public bool WholeImage { get; init; }
-        public string? ManifestId { get; init; }
-    }
 }
 
 /// <summary>Puts the new image on the server and its system disk, then hands the server back (running again).</summary>
-public sealed class ChangeOsJob(Database db, DiskFiles files) : JobHandler
+public sealed class ChangeOsJob(Database db, ImageStore images, DiskFiles files) : JobHandler
 {
     public const string Type = "changeOS";
 
@@ -113,7 +100,7 @@ public sealed class ChangeOsJob(Database db, DiskFiles files) : JobHandler
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("change os", CommitAsync) { Work = RestoreSystemDiskAsync },
+        JobStep.WithWork("change os", RestoreSystemDiskAsync, CommitAsync),
     ];
 
     /// <summary>Writes the new image onto the system disk (verified first: damaged image data leaves the old disk as it was).</summary>
@@ -134,11 +121,10 @@ public sealed class ChangeOsJob(Database db, DiskFiles files) : JobHandler
         await files.ReplaceAsync(disk.Id, disk.SizeGb * DiskFiles.BytesPerGb, disk.ManifestId, DiskFiles.EcsDamagedCode, ct);
     }
 
-    private static async Task CommitAsync(JobContext job, WriteScope write, CancellationToken ct)
+    private async Task CommitAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var payload = job.Payload<ChangeOsPayload>();
-        var os = await write.Connection.QuerySingleAsync<(string OsType, string Name)>(new CommandDefinition(
-            "SELECT os_type, name FROM images WHERE id = @ImageId", payload, write.Transaction, cancellationToken: ct));
+        var os = (await images.GetAsync(write, payload.ImageId, ct))!;
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE servers SET image_id = @ImageId, os_type = @osType, status = 'ACTIVE', task_state = NULL, updated_at = @now,

@@ -31,7 +31,7 @@ public static partial class ServerCreation
         "metering.resourcespeccode", "metering.resourcetype",
     };
 
-    public static async Task<IResult> CreateAsync(HttpContext http, Caller caller, Database db, JobQueue jobs, Catalog catalog,
+    public static async Task<IResult> CreateAsync(HttpContext http, Caller caller, Database db, ImageStore images, JobQueue jobs, Catalog catalog,
         Volumes volumes, TimeProvider time)
     {
         var (body, error) = await JsonBody.ReadAsync<CreateServerRequest>(http, ServiceKind.Ecs);
@@ -45,14 +45,7 @@ public static partial class ServerCreation
         await using var write = await db.BeginWriteAsync(ct);
         var pid = caller.ProjectId;
 
-        var image = await write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
-            $$"""
-            SELECT id AS Id, name AS Name, status AS Status, imagetype AS ImageType, os_type AS OsType, os_bit AS OsBit,
-                   min_disk AS MinDisk, whole_image AS WholeImage, backup_id AS BackupId, data_disks_offline AS DataDisksOffline,
-                   manifest_id AS ManifestId
-            FROM images WHERE id = @id AND status <> 'deleted' AND {{ImageQueries.VisibleTo}}
-            """,
-            new { id = spec.ImageRef, project = pid }, write.Transaction, cancellationToken: ct));
+        var image = await images.GetVisibleAsync(write, pid, spec.ImageRef!, ct);
         if (image is null) return EcsErrors.Invalid($"Image [{spec.ImageRef}] could not be found.");
         if (image.Status != "active") return EcsErrors.Invalid($"Image [{spec.ImageRef}] is not active.");
         var windows = string.Equals(image.OsType, "Windows", StringComparison.OrdinalIgnoreCase);
@@ -118,7 +111,7 @@ public static partial class ServerCreation
             ["os_type"] = windows ? "Windows" : "Linux",
             ["os_bit"] = string.IsNullOrEmpty(image.OsBit) ? "64" : image.OsBit,
             ["metering.image_id"] = image.Id,
-            ["metering.imagetype"] = image.ImageType,
+            ["metering.imagetype"] = image.Imagetype,
             ["metering.resourcespeccode"] = $"{flavor.Id}.{(windows ? "win" : "linux")}",
             ["metering.resourcetype"] = "1",
         };
@@ -337,19 +330,4 @@ public static partial class ServerCreation
 
     [GeneratedRegex(@"^[\p{L}\p{N}_.\-]{1,64}$")]
     private static partial Regex NamePattern();
-
-    private sealed record ImageRow
-    {
-        public string Id { get; init; } = "";
-        public string Name { get; init; } = "";
-        public string Status { get; init; } = "";
-        public string ImageType { get; init; } = "";
-        public string OsType { get; init; } = "";
-        public string OsBit { get; init; } = "";
-        public long MinDisk { get; init; }
-        public bool WholeImage { get; init; }
-        public string? BackupId { get; init; }
-        public bool DataDisksOffline { get; init; }
-        public string? ManifestId { get; init; }
-    }
 }

@@ -55,10 +55,9 @@ public sealed class CreateServerJob(Volumes volumes, DiskFiles files) : JobHandl
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("create disks", (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<CreateServersPayload>().VolumeIds, ct))
-        {
-            Work = (job, ct) => files.MaterialiseAsync(job.Payload<CreateServersPayload>().VolumeIds, DiskFiles.EcsDamagedCode, ct),
-        },
+        JobStep.WithWork("create disks",
+            (job, ct) => files.MaterialiseAsync(job.Payload<CreateServersPayload>().VolumeIds, DiskFiles.EcsDamagedCode, ct),
+            (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<CreateServersPayload>().VolumeIds, ct)),
         new("boot servers", BootAsync),
     ];
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
@@ -30,7 +29,7 @@ public static class EnterpriseProjectEndpoints
 
     /// <summary>Moves one image into the enterprise project; 204 with no body, as the real service answers.</summary>
     private static async Task<IResult> MigrateResource(string enterprise_project_id, HttpContext http, Caller caller, Accounts accounts,
-        Database db, IOptions<ServiceOptions> options, TimeProvider time)
+        Database db, ImageStore images, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         if (!WholeImageRules.IsEnterpriseProjectId(enterprise_project_id)) return BadRequest("The enterprise project ID is 0 or a UUID.");
@@ -45,19 +44,16 @@ public static class EnterpriseProjectEndpoints
 
         if (accounts.FindProject(caller.User.Domain, body.ProjectId, null) is null) return NotFound(body.ResourceId);
         await using var write = await db.BeginWriteAsync(ct);
-        var image = await ImageRecords.FindOwnAsync(write, body.ProjectId, body.ResourceId, ct);
+        var image = await images.GetOwnAsync(write, body.ProjectId, body.ResourceId, ct);
         if (image is null) return NotFound(body.ResourceId);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE images SET enterprise_project_id = @eps, updated_at = @now WHERE id = @id",
-            new { eps = enterprise_project_id, now = time.GetUtcNow().ToUnixTimeMilliseconds(), id = image.Id },
-            write.Transaction, cancellationToken: ct));
+        await images.SetEnterpriseProjectAsync(write, image.Id, enterprise_project_id, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 
     /// <summary>The images of the given projects (those of the caller's account) in the enterprise project, oldest first.</summary>
     private static async Task<IResult> FilterResources(string enterprise_project_id, HttpContext http, Caller caller, Accounts accounts,
-        Database db, IOptions<ServiceOptions> options)
+        ImageStore images, IOptions<ServiceOptions> options)
     {
         var ct = http.RequestAborted;
         if (!WholeImageRules.IsEnterpriseProjectId(enterprise_project_id)) return BadRequest("The enterprise project ID is 0 or a UUID.");
@@ -83,18 +79,7 @@ public static class EnterpriseProjectEndpoints
         // Projects of other accounts are not the caller's to see: they simply hold nothing.
         var own = projects.Where(p => p is not null).Select(p => accounts.FindProject(caller.User.Domain, p, null))
             .OfType<Project>().DistinctBy(p => p.Id).ToDictionary(p => p.Id);
-        var rows = new List<ImageRow>();
-        if (own.Count > 0)
-        {
-            await using var connection = await db.OpenAsync(ct);
-            rows = (await connection.QueryAsync<ImageRow>(new CommandDefinition(
-                $"""
-                SELECT {ImageRow.Columns} FROM images
-                WHERE owner IN @owners AND enterprise_project_id = @eps AND {ImageRecords.Live}
-                ORDER BY created_at, id
-                """,
-                new { owners = own.Keys.ToArray(), eps = enterprise_project_id }, cancellationToken: ct))).AsList();
-        }
+        var rows = own.Count > 0 ? [.. await images.ListInEnterpriseProjectAsync(own.Keys.ToArray(), enterprise_project_id, ct)] : new List<ImageRow>();
         if (nameContains is not null) rows = rows.FindAll(r => r.Name.Contains(nameContains, StringComparison.Ordinal));
         var page = rows.Skip(offset).Take(limit).ToList();
         var region = options.Value.EffectiveRegion;

@@ -5,6 +5,7 @@ using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Ecs;
 using Ims.Service.Http;
+using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 
@@ -28,7 +29,7 @@ public static partial class VolumeEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateVolumes(Caller caller, Database db, JobQueue jobs, Catalog catalog, Volumes volumes,
+    private static async Task<IResult> CreateVolumes(Caller caller, Database db, ImageStore images, JobQueue jobs, Catalog catalog, Volumes volumes,
         HttpContext http)
     {
         var (body, error) = await JsonBody.ReadAsync<CreateVolumeRequest>(http, ServiceKind.Evs);
@@ -57,10 +58,9 @@ public static partial class VolumeEndpoints
         string? sourceManifest = null;
         if (spec.ImageRef is not null)
         {
-            var image = await write.Connection.QuerySingleOrDefaultAsync<ImageSource>(new CommandDefinition(
-                "SELECT min_disk AS MinDisk, manifest_id AS ManifestId FROM images WHERE id = @id AND status = 'active' AND (visibility = 'public' OR owner = @pid)",
-                new { id = spec.ImageRef, pid = caller.ProjectId }, write.Transaction, cancellationToken: ct));
-            if (image is not { } found) return Invalid($"Image [{spec.ImageRef}] could not be found or is not active.");
+            // Any image the caller may see: public, its own, or one shared with it (as a server can boot from).
+            var image = await images.GetVisibleAsync(write, caller.ProjectId, spec.ImageRef, ct);
+            if (image is not { Status: "active" } found) return Invalid($"Image [{spec.ImageRef}] could not be found or is not active.");
             var minDisk = found.MinDisk;
             size ??= (int)Math.Max(minDisk, 10);
             if (size < minDisk) return Invalid($"volume.size must be at least the image's minimum disk size ({minDisk} GB).");
@@ -96,17 +96,17 @@ public static partial class VolumeEndpoints
         return TypedResults.Json(new CreateVolumeResponse(jobId, ids));
     }
 
-    private static async Task<IResult> GetVolume(string volume_id, Caller caller, Database db, HttpContext http)
+    private static async Task<IResult> GetVolume(string volume_id, Caller caller, Database db, ImageStore images, HttpContext http)
     {
         var ct = http.RequestAborted;
         await using var connection = await db.OpenAsync(ct);
         var row = await Volumes.FindAsync(connection, null, caller.ProjectId, volume_id, ct);
         if (row is null) return NotFound(volume_id);
-        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(connection, BaseUrl(http), [row], ct))[0]));
+        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(connection, images, BaseUrl(http), [row], ct))[0]));
     }
 
     /// <summary>EVS pages with <c>offset</c> counted in disks (unlike ECS) and <c>limit</c> up to 1000.</summary>
-    private static async Task<IResult> ListVolumes(Caller caller, Database db, HttpContext http)
+    private static async Task<IResult> ListVolumes(Caller caller, Database db, ImageStore images, HttpContext http)
     {
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Evs, out var limit, out var error, 1, 1000)) return error!;
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Evs, out var offset, out error)) return error!;
@@ -138,10 +138,11 @@ public static partial class VolumeEndpoints
         var rows = (await connection.QueryAsync<VolumeRow>(new CommandDefinition(
             $"SELECT {Volumes.Columns} FROM volumes WHERE {where} ORDER BY created_at DESC, id LIMIT @take OFFSET @skip",
             args, cancellationToken: ct))).AsList();
-        return TypedResults.Json(new VolumeListBody(await VolumeViews.RenderAsync(connection, BaseUrl(http), rows, ct), (int)total));
+        return TypedResults.Json(new VolumeListBody(await VolumeViews.RenderAsync(connection, images, BaseUrl(http), rows, ct), (int)total));
     }
 
-    private static async Task<IResult> UpdateVolume(string volume_id, Caller caller, Database db, TimeProvider time, HttpContext http)
+    private static async Task<IResult> UpdateVolume(string volume_id, Caller caller, Database db, ImageStore images, TimeProvider time,
+        HttpContext http)
     {
         var (body, error) = await JsonBody.ReadAsync<UpdateVolumeRequest>(http, ServiceKind.Evs);
         if (error is not null) return error;
@@ -163,7 +164,7 @@ public static partial class VolumeEndpoints
         row = await Volumes.FindAsync(write.Connection, write.Transaction, caller.ProjectId, volume_id, ct);
         await write.CommitAsync(ct);
         await using var connection = await db.OpenAsync(ct);
-        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(connection, BaseUrl(http), [row!], ct))[0]));
+        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(connection, images, BaseUrl(http), [row!], ct))[0]));
     }
 
     /// <summary>Only a disk that is not attached (available, or failed) can be deleted.</summary>
@@ -201,10 +202,4 @@ public static partial class VolumeEndpoints
 
     [GeneratedRegex(@"^.{1,64}$")]
     private static partial Regex NamePattern();
-
-    private sealed record ImageSource
-    {
-        public long MinDisk { get; init; }
-        public string? ManifestId { get; init; }
-    }
 }

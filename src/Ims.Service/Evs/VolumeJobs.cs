@@ -17,10 +17,9 @@ public sealed class CreateVolumeJob(Volumes volumes, DiskFiles files) : JobHandl
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("create", (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<VolumesPayload>().VolumeIds, ct))
-        {
-            Work = (job, ct) => files.MaterialiseAsync(job.Payload<VolumesPayload>().VolumeIds, DiskFiles.EvsDamagedCode, ct),
-        },
+        JobStep.WithWork("create",
+            (job, ct) => files.MaterialiseAsync(job.Payload<VolumesPayload>().VolumeIds, DiskFiles.EvsDamagedCode, ct),
+            (job, write, ct) => volumes.CompleteCreationAsync(write, job.Payload<VolumesPayload>().VolumeIds, ct)),
     ];
 
     public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>

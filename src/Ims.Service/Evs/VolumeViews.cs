@@ -2,29 +2,23 @@ using System.Data.Common;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Dapper;
 using Ims.Service.Http;
+
+using Ims.Service.Ims;
 
 namespace Ims.Service.Evs;
 
 /// <summary>Renders volumes in the EVS v2 shape.</summary>
 public static class VolumeViews
 {
-    public static async Task<List<VolumeBody>> RenderAsync(DbConnection connection, string baseUrl, IReadOnlyList<VolumeRow> volumes,
+    public static async Task<List<VolumeBody>> RenderAsync(DbConnection connection, ImageStore imageStore, string baseUrl, IReadOnlyList<VolumeRow> volumes,
         CancellationToken ct)
     {
         if (volumes.Count == 0) return [];
         var ids = volumes.Select(v => v.Id).ToList();
         var attachments = (await Volumes.AttachmentsOfVolumesAsync(connection, null, ids, ct)).ToLookup(a => a.VolumeId, StringComparer.Ordinal);
         var imageIds = volumes.Where(v => v.ImageId is not null).Select(v => v.ImageId!).Distinct().ToList();
-        var images = imageIds.Count == 0 ? new Dictionary<string, ImageRow>() : (await connection.QueryAsync<ImageRow>(new CommandDefinition(
-            """
-            SELECT id AS Id, name AS Name, os_type AS OsType, os_version AS OsVersion, os_bit AS OsBit, platform AS Platform,
-                   imagetype AS ImageType, min_disk AS MinDisk, min_ram AS MinRam, disk_format AS DiskFormat,
-                   container_format AS ContainerFormat
-            FROM images WHERE id IN @imageIds
-            """,
-            new { imageIds }, cancellationToken: ct))).ToDictionary(i => i.Id, StringComparer.Ordinal);
+        var images = await imageStore.GetManyAsync(imageIds, ct);
         return volumes.Select(v => Render(v, baseUrl, attachments[v.Id], v.ImageId is { } image ? images.GetValueOrDefault(image) : null)).ToList();
     }
 
@@ -83,7 +77,7 @@ public static class VolumeViews
             ["__os_version"] = image.OsVersion,
             ["__os_bit"] = image.OsBit,
             ["__platform"] = image.Platform,
-            ["__imagetype"] = image.ImageType,
+            ["__imagetype"] = image.Imagetype,
             ["min_disk"] = image.MinDisk.ToString(CultureInfo.InvariantCulture),
             ["min_ram"] = image.MinRam.ToString(CultureInfo.InvariantCulture),
             ["disk_format"] = image.DiskFormat,
@@ -98,20 +92,5 @@ public static class VolumeViews
     {
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{a}/{b}"));
         return new Guid(hash.AsSpan(0, 16)).ToString("D");
-    }
-
-    private sealed record ImageRow
-    {
-        public string Id { get; init; } = "";
-        public string Name { get; init; } = "";
-        public string OsType { get; init; } = "";
-        public string OsVersion { get; init; } = "";
-        public string OsBit { get; init; } = "";
-        public string Platform { get; init; } = "";
-        public string ImageType { get; init; } = "";
-        public long MinDisk { get; init; }
-        public long MinRam { get; init; }
-        public string DiskFormat { get; init; } = "";
-        public string ContainerFormat { get; init; } = "";
     }
 }

@@ -17,7 +17,9 @@ internal static class Features
 {
     public static void AddServices(IServiceCollection services)
     {
-        services.AddSingleton<JobFaults>();
+        services.AddSingleton<ImageStore>();
+        services.AddSingleton<BackupStore>();
+        services.AddSingleton<VaultStore>();
         services.AddSingleton<DiskFiles>();
         services.AddSingleton<DataJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<DataJanitor>());
@@ -30,6 +32,7 @@ internal static class Features
         services.AddEvs();
         services.AddEcs();
         services.AddSingleton<BackupCapture>();
+        services.AddSingleton<BackupSteps>();
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
     }
@@ -39,8 +42,9 @@ internal static class Features
         var db = services.GetRequiredService<Database>();
         var time = services.GetRequiredService<TimeProvider>();
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceOptions>>().Value;
-        await ImageUploadEndpoints.RecoverInterruptedAsync(db, options.ScratchDir, time, ct);
-        await PublicImages.SeedAsync(db, services.GetRequiredService<DataPlane.DataPlane>(), options.ScratchDir, time, ct);
+        var images = services.GetRequiredService<ImageStore>();
+        await ImageUploadEndpoints.RecoverInterruptedAsync(db, images, options.ScratchDir, time, ct);
+        await PublicImages.SeedAsync(db, images, services.GetRequiredService<DataPlane.DataPlane>(), options.ScratchDir, time, ct);
     }
 
     public static void MapEndpoints(IEndpointRouteBuilder app)

@@ -1,4 +1,5 @@
 using Ims.Service.Auth;
+using Ims.Service.Data;
 using Ims.Service.Http;
 using Ims.Service.Iam;
 using Ims.Service.Jobs;
@@ -30,29 +31,30 @@ public static class ServiceHost
             var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
             return new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"));
         });
-        // The disks' bytes: a folder beside the database; chunks and manifests there too, or in the bucket
-        // Ims:ObjectStore names (checked, and the bucket reached, at start).
-        builder.Services.AddSingleton(sp =>
-        {
-            var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
-            return DataPlane.DataPlane.Open(new DataPlane.DataPlaneOptions
-            {
-                Root = Path.Combine(Path.GetFullPath(options.DataDir), "data"),
-                ObjectStore = ObjectStoreSettings(sp.GetRequiredService<IConfiguration>()),
-            }, sp.GetRequiredService<TimeProvider>());
-        });
-        builder.Services.AddSingleton<Accounts>();
-        builder.Services.AddSingleton<TokenService>();
-        builder.Services.AddSingleton<JobQueue>();
-        builder.Services.AddHostedService<JobRunner>();
+        builder.Services.AddDataPlane(builder.Configuration);
+        builder.Services.AddAccounts(builder.Configuration);
+        builder.Services.AddJobEngine(builder.Configuration);
         Features.AddServices(builder.Services);
 
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        // Bad settings stop the start here, each named with its key, before anything touches the database.
+        ValidatedOptions.CheckAtStart(app.Services);
+        // The handlers' step names are the jobs' persisted progress: a duplicate stops the start (the runner checks again).
+        JobHandler.CheckAll(app.Services.GetServices<JobHandler>());
+        // Opening the data plane reaches the bucket when Ims:ObjectStore is set: wrong keys or endpoint stop the start.
+        try
+        {
+            app.Services.GetRequiredService<DataPlane.DataPlane>();
+        }
+        catch (DataPlane.ObjectStoreUnusableException unusable)
+        {
+            throw new OptionsValidationException(DataPlaneRegistration.ObjectStoreSection, typeof(DataPlane.ObjectStoreOptions),
+                [$"{DataPlaneRegistration.ObjectStoreSection}: {unusable.Message}"]);
+        }
         var db = app.Services.GetRequiredService<Database>();
         Migrator.MigrateAsync(db, CancellationToken.None).GetAwaiter().GetResult();
-        app.Services.GetRequiredService<DataPlane.DataPlane>();
         Features.SeedAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();
 
         app.UseRequestIds();
@@ -74,17 +76,6 @@ public static class ServiceHost
         Features.MapEndpoints(app);
         app.MapFallback(UnknownRoute).AllowAnonymousCaller();
         return app;
-    }
-
-    /// <summary>The <c>Ims:ObjectStore</c> settings, or null when none is given; refuses incomplete or malformed ones.</summary>
-    private static DataPlane.ObjectStoreOptions? ObjectStoreSettings(IConfiguration configuration)
-    {
-        var settings = configuration.GetSection("Ims:ObjectStore").Get<DataPlane.ObjectStoreOptions>();
-        if (settings is not { IsSet: true }) return null;
-        var problems = settings.Problems();
-        if (problems.Count > 0)
-            throw new InvalidOperationException("The Ims:ObjectStore settings are not usable: " + string.Join(" ", problems));
-        return settings;
     }
 
     private static ApiError UnknownRoute() =>

@@ -7,7 +7,11 @@ public enum CloudProfile
     Otc,
 }
 
-/// <summary>The <c>Ims</c> configuration section.</summary>
+/// <summary>
+/// The <c>Ims</c> configuration section: settings of the host as a whole. A feature's own settings live with the
+/// feature and are bound and validated there: <c>Ims:Jobs</c> (<see cref="Jobs.JobOptions"/>), <c>Ims:AccountsFile</c>
+/// (<see cref="Auth.AccountsOptions"/>), <c>Ims:DataPlane</c> (<see cref="DataPlane.DataPlaneOptions"/>).
+/// </summary>
 public sealed class ServiceOptions
 {
     public CloudProfile Profile { get; set; } = CloudProfile.Huawei;
@@ -36,19 +40,11 @@ public sealed class ServiceOptions
     /// </summary>
     public long MaxImageFileBytes { get; set; } = 128L * 1024 * 1024 * 1024;
 
-    public JobOptions Jobs { get; set; } = new();
-
     /// <summary>
     /// The token the admin API (fault injection) demands in <c>X-Admin-Token</c>, from any address. Unset, the admin
     /// API answers loopback callers only; set it when the service sits behind a proxy, where every caller looks local.
     /// </summary>
     public string? AdminToken { get; set; }
-
-    /// <summary>
-    /// The accounts file: domains, users, region projects and AK/SK pairs. A relative path is resolved against the
-    /// working directory first, then against the folder of the service binary (where the defaults ship).
-    /// </summary>
-    public string AccountsFile { get; set; } = "accounts.json";
 
     /// <summary>Where uploaded image files and generated public-image disks wait for their import (under the data folder).</summary>
     public string ScratchDir => Path.Combine(Path.GetFullPath(DataDir), "uploads");
@@ -58,55 +54,4 @@ public sealed class ServiceOptions
     public bool EffectiveCsbsSupported => CsbsSupported ?? Profile == CloudProfile.Otc;
 
     public bool EffectiveCrossRegionCopy => CrossRegionCopy ?? Profile == CloudProfile.Huawei;
-}
-
-public sealed class JobOptions
-{
-    /// <summary>Pause before each job step: 0 for tests, about a second for realistic demos.</summary>
-    public TimeSpan StepDelay { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>Jobs run at once on this node; 0 makes an API-only node.</summary>
-    public int Workers { get; set; } = 4;
-
-    /// <summary>How long a claimed job stays with its worker without a renewal before another may resume it.</summary>
-    public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>How often idle workers look for due jobs (they are also woken when a job is queued).</summary>
-    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
-
-    public int MaxAttempts { get; set; } = 5;
-}
-
-public sealed class AccountsFileContent
-{
-    public List<AccountOptions> Accounts { get; set; } = [];
-}
-
-public sealed class AccountOptions
-{
-    public string DomainId { get; set; } = "";
-    public string DomainName { get; set; } = "";
-    public List<UserOptions> Users { get; set; } = [];
-    public List<ProjectOptions> Projects { get; set; } = [];
-    public List<AccessKeyOptions> AccessKeys { get; set; } = [];
-}
-
-public sealed class UserOptions
-{
-    public string Id { get; set; } = "";
-    public string Name { get; set; } = "";
-    public string Password { get; set; } = "";
-}
-
-public sealed class ProjectOptions
-{
-    public string Id { get; set; } = "";
-    public string Name { get; set; } = "";
-}
-
-public sealed class AccessKeyOptions
-{
-    public string Access { get; set; } = "";
-    public string Secret { get; set; } = "";
-    public string User { get; set; } = "";
 }

@@ -1,5 +1,5 @@
-using Dapper;
 using Ims.Service.Backups;
+using Ims.Service.Cbr;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 
@@ -17,7 +17,7 @@ public sealed record CrossRegionCopyPayload(string SourceImageId, string SourceB
 /// restore point and backup with the same captured disks, as CBR replication does), then the new image is registered on
 /// it. A failure deletes the replica and hides the image.
 /// </summary>
-public sealed class CrossRegionCopyJob : JobHandler
+public sealed class CrossRegionCopyJob(ImageStore images, BackupStore backups, VaultStore vaults) : JobHandler
 {
     public const string Type = "imsCrossRegionCopyImageJob";
 
@@ -28,55 +28,23 @@ public sealed class CrossRegionCopyJob : JobHandler
         new("ReplicateBackup", async (job, write, ct) =>
         {
             var p = job.Payload<CrossRegionCopyPayload>();
-            var source = await write.Connection.QuerySingleOrDefaultAsync<(string Status, long SizeGb)>(new CommandDefinition(
-                "SELECT status, resource_size FROM backups WHERE id = @SourceBackupId", p, write.Transaction, cancellationToken: ct));
-            if (source.Status != BackupStatus.Available) throw JobContext.Fail("IMG.0032", ImsErrors.MessageOf("IMG.0032"));
-            var vault = await write.Connection.QuerySingleOrDefaultAsync<(string Status, long SizeGb)>(new CommandDefinition(
-                "SELECT status, size_gb FROM vaults WHERE id = @VaultId AND project_id = @TargetProjectId", p, write.Transaction,
-                cancellationToken: ct));
-            if (vault.Status is null) throw JobContext.Fail("IMG.0184", ImsErrors.MessageOf("IMG.0184"));
+            var source = await backups.GetAsync(write, p.SourceBackupId, ct);
+            if (source?.Status != BackupStatus.Available) throw JobContext.Fail("IMG.0032", ImsErrors.MessageOf("IMG.0032"));
+            var vault = await vaults.GetAsync(write, p.TargetProjectId, p.VaultId, ct);
+            if (vault is null) throw JobContext.Fail("IMG.0184", ImsErrors.MessageOf("IMG.0184"));
             if (vault.Status != "available") throw JobContext.Fail("IMG.0188", ImsErrors.MessageOf("IMG.0188"));
-            var usedGb = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT COALESCE(SUM(resource_size), 0) FROM backups WHERE vault_id = @VaultId AND service = 'CBR' AND status = 'available'",
-                p, write.Transaction, cancellationToken: ct));
-            if (usedGb + source.SizeGb > vault.SizeGb) throw JobContext.Fail("IMG.0182", ImsErrors.MessageOf("IMG.0182"));
+            if (await backups.UsedGbAsync(write, p.VaultId, ct) + source.ResourceSize > vault.SizeGb)
+                throw JobContext.Fail("IMG.0182", ImsErrors.MessageOf("IMG.0182"));
 
-            var args = new { p.SourceBackupId, p.TargetProjectId, p.VaultId, p.CheckpointId, p.BackupId, p.ImageId, now = job.NowMs };
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO checkpoints (id, project_id, service, vault_id, name, description, status, incremental, created_at, updated_at)
-                SELECT @CheckpointId, @TargetProjectId, 'CBR', @VaultId, name, description, 'available', 0, @now, @now
-                FROM backups WHERE id = @SourceBackupId
-                """, args, write.Transaction, cancellationToken: ct));
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO backups (id, project_id, service, checkpoint_id, vault_id, resource_id, resource_type, resource_name,
-                                     resource_az, resource_size, name, description, status, incremental, os_type, image_id,
-                                     san_policy, enterprise_project_id, created_at, updated_at, protected_at)
-                SELECT @BackupId, @TargetProjectId, 'CBR', @CheckpointId, @VaultId, resource_id, resource_type, resource_name,
-                       resource_az, resource_size, name, description, 'available', 0, os_type, image_id,
-                       san_policy, '0', @now, @now, @now
-                FROM backups WHERE id = @SourceBackupId
-                """, args, write.Transaction, cancellationToken: ct));
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO backup_volumes (backup_id, volume_id, name, size_gb, volume_type, device, boot_index, multiattach, bootable,
-                                            manifest_id)
-                SELECT @BackupId, volume_id, name, size_gb, volume_type, device, boot_index, multiattach, bootable, manifest_id
-                FROM backup_volumes WHERE backup_id = @SourceBackupId
-                """, args, write.Transaction, cancellationToken: ct));
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE images SET backup_id = @BackupId, status = 'saving', updated_at = @now WHERE id = @ImageId AND status = 'queued'",
-                args, write.Transaction, cancellationToken: ct));
+            await backups.ReplicateAsync(write, new BackupReplica(p.SourceBackupId, p.TargetProjectId, p.VaultId, p.CheckpointId, p.BackupId),
+                job.NowMs, ct);
+            await images.AttachReplicaBackupAsync(write, p.ImageId, p.BackupId, job.NowMs, ct);
             job.Entities["process_percent"] = 50.0;
             job.Entities["current_task"] = "RegisterImage";
         }),
         new("RegisterImage", async (job, write, ct) =>
         {
-            var p = job.Payload<CrossRegionCopyPayload>();
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE images SET status = 'active', active_at = @now, updated_at = @now WHERE id = @ImageId AND status = 'saving'",
-                new { p.ImageId, now = job.NowMs }, write.Transaction, cancellationToken: ct));
+            await images.ActivateAsync(write, job.Payload<CrossRegionCopyPayload>().ImageId, job.NowMs, ct);
             job.Entities["process_percent"] = 100.0;
             job.Entities.Remove("current_task");
         }),
@@ -86,9 +54,7 @@ public sealed class CrossRegionCopyJob : JobHandler
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var p = job.Payload<CrossRegionCopyPayload>();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE images SET status = 'killed', backup_id = NULL, updated_at = @now WHERE id = @ImageId AND status IN ('queued', 'saving')",
-            new { p.ImageId, now = job.NowMs }, write.Transaction, cancellationToken: ct));
+        await images.KillAsync(write, p.ImageId, forgetBackup: true, job.NowMs, ct);
         await BackupRemoval.DeleteAsync(write, p.TargetProjectId, [p.BackupId], ct);
     }
 }

@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
-using Dapper;
 using Ims.Service.Auth;
+using Ims.Service.Backups;
 using Ims.Service.Cbr;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
@@ -37,7 +37,8 @@ public static partial class ImageCopyEndpoints
     }
 
     /// <summary><c>POST /v1/cloudimages/{image_id}/copy</c> (in-region replication).</summary>
-    private static async Task<IResult> CopyImage(string image_id, HttpContext http, Caller caller, Database db, IOptions<ServiceOptions> options)
+    private static async Task<IResult> CopyImage(string image_id, HttpContext http, Caller caller, ImageStore images,
+        IOptions<ServiceOptions> options)
     {
         var ct = http.RequestAborted;
         var (body, error) = await JsonBody.ReadAsync<CopyRequest>(http, ServiceKind.Ims);
@@ -46,29 +47,25 @@ public static partial class ImageCopyEndpoints
         // No key management service is modelled, so no key can be named.
         if (!string.IsNullOrEmpty(body.CmkId)) return ImsErrors.Of("IMG.0095", $"The KMS key {body.CmkId} does not exist.");
 
-        await using var conn = await db.OpenAsync(ct);
-        var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageRecords.NotFound(image_id);
-        var image = facts.Image;
+        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
+        if (image is null) return ImsErrors.ImageNotFound(image_id);
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
         if (image.WholeImage) return ImsErrors.Of("IMG.0130", "Full-ECS images cannot be replicated within a region.");
-        if (await NotAcceptedAsync(conn, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
+        if (await NotAcceptedAsync(images, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
         if (image.Status != "active") return ImsErrors.Of("IMG.0046");
         return ImsErrors.Of("IMG.0105", "In-region replication of system and data disk images is not available in this deployment.");
     }
 
     /// <summary><c>POST /v1/cloudimages/{image_id}/file</c> (export to OBS).</summary>
-    private static async Task<IResult> ExportImage(string image_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ExportImage(string image_id, HttpContext http, Caller caller, ImageStore images)
     {
         var ct = http.RequestAborted;
         var (body, error) = await JsonBody.ReadAsync<ExportRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
         if (ExportBodyError(body!) is { } bodyError) return bodyError;
 
-        await using var conn = await db.OpenAsync(ct);
-        var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageRecords.NotFound(image_id);
-        var image = facts.Image;
+        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
+        if (image is null) return ImsErrors.ImageNotFound(image_id);
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0077");
         if (image.WholeImage) return ImsErrors.Of("IMG.0128");
         if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047");
@@ -82,7 +79,7 @@ public static partial class ImageCopyEndpoints
     /// hidden until the job registers it, so the target's quota counts it at once.
     /// </summary>
     private static async Task<IResult> CopyImageAcrossRegions(string image_id, HttpContext http, Caller caller, Database db,
-        Accounts accounts, JobQueue jobs, IOptions<ServiceOptions> options, TimeProvider time)
+        ImageStore images, BackupStore backups, VaultStore vaults, Accounts accounts, JobQueue jobs, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
@@ -95,56 +92,55 @@ public static partial class ImageCopyEndpoints
         if (targetError is not null) return targetError;
 
         await using var write = await db.BeginWriteAsync(ct);
-        var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageRecords.NotFound(image_id);
+        var facts = await ImageMembers.FindAsync(write, images, backups, caller.ProjectId, image_id, ct);
+        if (facts is null) return ImsErrors.ImageNotFound(image_id);
         var image = facts.Image;
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
-        if (await NotAcceptedAsync(write.Connection, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
+        if (await NotAcceptedAsync(images, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
         if (image.Status != "active") return ImsErrors.Of("IMG.0046");
         if (!image.WholeImage)
             return ImsErrors.Of("IMG.0105", "Replicating system and data disk images is not available in this deployment; full-ECS images can be replicated.");
         if (string.IsNullOrEmpty(body.VaultId))
             return ImsErrors.Of("IMG.0184", "vault_id is required to replicate a full-ECS image: a server backup vault in the destination region.");
-        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, target!.Id, body.VaultId, ct);
+        var vault = await vaults.GetAsync(write, target!.Id, body.VaultId, ct);
         if (vault is null) return ImsErrors.Of("IMG.0184", $"Failed to obtain the vault {body.VaultId} in project {target.Name}.");
         if (vault.ObjectType != "server" || vault.ProtectType != "backup") return ImsErrors.Of("IMG.0193");
         if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
         if (facts.BackupService != "CBR" && facts.BackupService != "CSBS") return ImsErrors.Of("IMG.0032");
 
-        if (await ImageQuota.UsedAsync(write.Connection, write.Transaction, target.Id, ct) >= settings.ImageQuota)
+        if (await images.CountQuotaAsync(write, target.Id, ct) >= settings.ImageQuota)
             return ImsErrors.Of("IMG.0015", $"The project {target.Name} has reached its quota of private images.");
-        var running = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM jobs WHERE project_id = @project AND job_type = @type AND status IN ('INIT', 'RUNNING')",
-            new { project = caller.ProjectId, type = CrossRegionCopyJob.Type }, write.Transaction, cancellationToken: ct));
+        var running = await jobs.CountUnfinishedAsync(write, caller.ProjectId, CrossRegionCopyJob.Type, ct);
         if (running >= ConcurrentCrossRegionCopies)
             return ImsErrors.Of("IMG.0060", $"At most {ConcurrentCrossRegionCopies} images can be replicated across regions at a time.");
 
         var imageId = Ids.NewUuid();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO images (id, owner, name, status, visibility, imagetype, whole_image, os_type, os_version, platform, os_bit,
-                                min_disk, min_ram, max_ram, disk_format, container_format, size, image_size, description,
-                                data_origin, source_type, enterprise_project_id, protected, properties, tags,
-                                data_disks_offline, backup_made_by_image, created_at, updated_at)
-            SELECT @imageId, @owner, @name, 'queued', 'private', 'private', 1, os_type, os_version, platform, os_bit,
-                   min_disk, min_ram, max_ram, disk_format, container_format, size, image_size, @description,
-                   @dataOrigin, source_type, @eps, 0, properties, '[]',
-                   data_disks_offline, 1, @now, @now
-            FROM images WHERE id = @sourceId
-            """,
-            new
-            {
-                imageId,
-                owner = target.Id,
-                name = body.Name,
-                description = body.Description ?? "",
-                sourceId = image.Id,
-                now,
-                eps = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId,
-                // The real service's format: where the image came from, region first.
-                dataOrigin = $"image,{ProjectRegions.RegionOf(caller.Project)},{image.Id}",
-            }, write.Transaction, cancellationToken: ct));
+        // The replica copies the source's attributes; it is registered (saving, then active) by the job.
+        await images.InsertAsync(write, image with
+        {
+            Id = imageId,
+            Owner = target.Id,
+            Name = body.Name!,
+            Status = "queued",
+            Visibility = "private",
+            Imagetype = "private",
+            WholeImage = true,
+            Description = body.Description ?? "",
+            BackupId = null,
+            // The real service's format: where the image came from, region first.
+            DataOrigin = $"image,{ProjectRegions.RegionOf(caller.Project)},{image.Id}",
+            EnterpriseProjectId = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId,
+            Protected = false,
+            Tags = "[]",
+            CreatedAt = now,
+            UpdatedAt = now,
+            ActiveAt = null,
+            Checksum = null,
+            VirtualSize = null,
+            ManifestId = null,
+            SourceBackupShared = false,
+        }, new ImageProvenance(BackupMadeByImage: true), ct);
 
         var payload = new CrossRegionCopyPayload(image.Id, image.BackupId!, imageId, target.Id, vault.Id, Ids.NewUuid(), Ids.NewUuid());
         var entities = new JsonObject { ["image_name"] = body.Name, ["image_id"] = imageId, ["process_percent"] = 0.0 };
@@ -178,10 +174,10 @@ public static partial class ImageCopyEndpoints
     }
 
     /// <summary>An image shared with the caller that the caller has not accepted (its own images are always its own).</summary>
-    private static async Task<bool> NotAcceptedAsync(System.Data.Common.DbConnection conn, ImageRow image, string caller, CancellationToken ct)
+    private static async Task<bool> NotAcceptedAsync(ImageStore images, ImageRow image, string caller, CancellationToken ct)
     {
         if (image.Owner == caller) return false;
-        var member = await ImageMembers.FindMemberAsync(conn, null, image.Id, caller, ct);
+        var member = await images.GetMemberAsync(image.Id, caller, ct);
         return member?.Status != MemberStatus.Accepted;
     }
 

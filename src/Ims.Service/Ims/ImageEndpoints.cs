@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
 using Ims.Service.Data;
@@ -21,10 +20,12 @@ public static class ImageEndpoints
         return app;
     }
 
-    private static async Task<IResult> ListCloudImages(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListCloudImages(HttpContext http, Caller caller, ImageStore store)
     {
-        var (images, error) = await ImageQueries.ListAsync(db, http, caller.ProjectId, http.RequestAborted);
+        var (filter, error) = ImageListFilter.FromQuery(http);
         if (error is not null) return error;
+        var images = await store.ListAsync(caller.ProjectId, filter!, http.RequestAborted);
+        if (images is null) return filter!.UnknownMarker();
         return new JsonWriterResult(w =>
         {
             w.WriteStartObject();
@@ -35,10 +36,12 @@ public static class ImageEndpoints
         });
     }
 
-    private static async Task<IResult> ListNativeImages(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListNativeImages(HttpContext http, Caller caller, ImageStore store)
     {
-        var (images, error) = await ImageQueries.ListAsync(db, http, caller.ProjectId, http.RequestAborted);
+        var (filter, error) = ImageListFilter.FromQuery(http);
         if (error is not null) return error;
+        var images = await store.ListAsync(caller.ProjectId, filter!, http.RequestAborted);
+        if (images is null) return filter!.UnknownMarker();
         return new JsonWriterResult(w =>
         {
             w.WriteStartObject();
@@ -51,10 +54,10 @@ public static class ImageEndpoints
         });
     }
 
-    private static async Task<IResult> ShowNativeImage(string image_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ShowNativeImage(string image_id, HttpContext http, Caller caller, ImageStore images)
     {
-        var image = await ImageQueries.FindVisibleAsync(db, caller.ProjectId, image_id, http.RequestAborted);
-        if (image is null) return ApiError.Ims("IMG.0027", $"Image {image_id} does not exist.", StatusCodes.Status404NotFound);
+        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, http.RequestAborted);
+        if (image is null) return ImsErrors.ImageNotFound(image_id);
         return new JsonWriterResult(w => ImageWire.Write(w, image, caller.ProjectId));
     }
 
@@ -63,17 +66,16 @@ public static class ImageEndpoints
     /// gone from every list at once; with <c>delete_backup</c> its backup goes too, in the same transaction, so a
     /// CBR restore point it emptied answers 404 right after.
     /// </summary>
-    private static async Task<IResult> DeleteImage(string image_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> DeleteImage(string image_id, HttpContext http, Caller caller, Database db, ImageStore images,
+        TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (body, error) = await JsonBody.ReadAsync<DeleteImageRequest>(http, ServiceKind.Ims, allowEmpty: true);
         if (error is not null) return error;
 
         await using var write = await db.BeginWriteAsync(ct);
-        var image = await write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
-            $"SELECT {ImageRow.Columns} FROM images WHERE id = @image_id AND status NOT IN ('deleted', 'killed') AND {ImageQueries.VisibleTo}",
-            new { image_id, project = caller.ProjectId }, write.Transaction, cancellationToken: ct));
-        if (image is null) return ImsErrors.Of("IMG.0027", $"Image {image_id} does not exist.", StatusCodes.Status404NotFound);
+        var image = await images.GetVisibleAsync(write, caller.ProjectId, image_id, ct);
+        if (image is null) return ImsErrors.ImageNotFound(image_id);
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0094");
         if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0092");
         // A whole image is being created while queued; an image that only waits for its file can go (as in Glance),
@@ -81,9 +83,7 @@ public static class ImageEndpoints
         if (image.Status == "saving" || image.Status == "queued" && image.WholeImage) return ImsErrors.Of("IMG.0090");
         if (image.Protected) return ImsErrors.Of("IMG.0028");
 
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE images SET status = 'deleted', updated_at = @now WHERE id = @image_id",
-            new { image_id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, write.Transaction, cancellationToken: ct));
+        await images.MarkDeletedAsync(write, image.Id, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         if (body?.DeleteBackup == true && image.WholeImage && image.BackupId is not null)
             await BackupRemoval.DeleteAsync(write, caller.ProjectId, [image.BackupId], ct);
         // The image's content (its own, or its backup's) may have been the last user of some chunks.

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Ims.Service.Auth;
+using Ims.Service.Backups;
+using Ims.Service.Cbr;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
@@ -34,7 +36,8 @@ public static class ImageMemberEndpoints
 
     // ----- native (Glance) ----------------------------------------------------------------------------------------
 
-    private static async Task<IResult> AddMember(string image_id, HttpContext http, Caller caller, Database db, Accounts accounts,
+    private static async Task<IResult> AddMember(string image_id, HttpContext http, Caller caller, Database db, ImageStore images, BackupStore backups,
+        Accounts accounts,
         IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
@@ -43,33 +46,32 @@ public static class ImageMemberEndpoints
         if (string.IsNullOrEmpty(body!.Member)) return ImsErrors.Of("IMG.0001", "member is required.");
 
         await using var write = await db.BeginWriteAsync(ct);
-        var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageRecords.NotFound(image_id);
+        var facts = await ImageMembers.FindAsync(write, images, backups, caller.ProjectId, image_id, ct);
+        if (facts is null) return ImsErrors.ImageNotFound(image_id);
         var refusal = ImageMembers.CheckShareable(facts, caller.ProjectId, options.Value.Profile)
             ?? ImageMembers.CheckMemberProject(accounts, caller.Project, body.Member);
         if (refusal is not null) return refusal;
-        if (await ImageMembers.FindMemberAsync(write.Connection, write.Transaction, image_id, body.Member, ct) is not null)
+        if (await images.GetMemberAsync(write, image_id, body.Member, ct) is not null)
             return ImsErrors.Of("IMG.0112", $"Project {body.Member} is already a member of image {image_id}.", StatusCodes.Status409Conflict);
         if (facts.MemberCount >= ImageMembers.LimitOf(facts.Image))
             return ImsErrors.Of("IMG.0088", $"Image {image_id} already has {facts.MemberCount} members, the most it may have.");
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        await ImageMembers.AddAsync(write, image_id, body.Member, now, ct);
-        await ImageMembers.RefreshVisibilityAsync(write, [image_id], now, ct);
-        var member = await ImageMembers.FindMemberAsync(write.Connection, write.Transaction, image_id, body.Member, ct);
+        await images.AddMemberAsync(write, image_id, body.Member, now, ct);
+        await images.RefreshVisibilityAsync(write, [image_id], now, ct);
+        var member = await images.GetMemberAsync(write, image_id, body.Member, ct);
         await write.CommitAsync(ct);
         return new JsonWriterResult(w => ImageMembers.Write(w, member!));
     }
 
     /// <summary>The owner sees every member; a member sees only its own membership (as Glance does).</summary>
-    private static async Task<IResult> ListMembers(string image_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListMembers(string image_id, HttpContext http, Caller caller, ImageStore images)
     {
         var ct = http.RequestAborted;
-        await using var conn = await db.OpenAsync(ct);
-        var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageRecords.NotFound(image_id);
-        var members = (await ImageMembers.MembersOfAsync(conn, null, image_id, ct))
-            .Where(m => facts.Image.Owner == caller.ProjectId || m.MemberId == caller.ProjectId)
+        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
+        if (image is null) return ImsErrors.ImageNotFound(image_id);
+        var members = (await images.GetMembersAsync( image_id, ct))
+            .Where(m => image.Owner == caller.ProjectId || m.MemberId == caller.ProjectId)
             .ToList();
         return new JsonWriterResult(w =>
         {
@@ -82,20 +84,20 @@ public static class ImageMemberEndpoints
         });
     }
 
-    private static async Task<IResult> ShowMember(string image_id, string member_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ShowMember(string image_id, string member_id, HttpContext http, Caller caller, ImageStore images)
     {
         var ct = http.RequestAborted;
-        await using var conn = await db.OpenAsync(ct);
-        var facts = await ImageMembers.FindAsync(conn, null, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageRecords.NotFound(image_id);
-        var member = facts.Image.Owner == caller.ProjectId || member_id == caller.ProjectId
-            ? await ImageMembers.FindMemberAsync(conn, null, image_id, member_id, ct)
+        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
+        if (image is null) return ImsErrors.ImageNotFound(image_id);
+        var member = image.Owner == caller.ProjectId || member_id == caller.ProjectId
+            ? await images.GetMemberAsync( image_id, member_id, ct)
             : null;
         if (member is null) return MemberNotFound(image_id, member_id);
         return new JsonWriterResult(w => ImageMembers.Write(w, member));
     }
 
     private static async Task<IResult> UpdateMember(string image_id, string member_id, HttpContext http, Caller caller, Database db,
+        ImageStore images, BackupStore backups, VaultStore vaults,
         TimeProvider time)
     {
         var ct = http.RequestAborted;
@@ -104,8 +106,8 @@ public static class ImageMemberEndpoints
         if (StatusError(body!.Status) is { } statusError) return statusError;
 
         await using var write = await db.BeginWriteAsync(ct);
-        var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageRecords.NotFound(image_id);
+        var facts = await ImageMembers.FindAsync(write, images, backups, caller.ProjectId, image_id, ct);
+        if (facts is null) return ImsErrors.ImageNotFound(image_id);
         if (member_id != caller.ProjectId)
         {
             // The owner knows its members but cannot answer for them; anyone else does not see other memberships.
@@ -113,28 +115,29 @@ public static class ImageMemberEndpoints
                 ? ImsErrors.Of("IMG.0161", "Only the member project can accept or reject a shared image.", StatusCodes.Status403Forbidden)
                 : MemberNotFound(image_id, member_id);
         }
-        if (await ImageMembers.FindMemberAsync(write.Connection, write.Transaction, image_id, member_id, ct) is null)
+        if (await images.GetMemberAsync(write, image_id, member_id, ct) is null)
             return MemberNotFound(image_id, member_id);
         if (body.Status == MemberStatus.Accepted && facts.Image.WholeImage
-            && await ImageMembers.CheckMemberVaultAsync(write.Connection, write.Transaction, caller.ProjectId, body.VaultId, ct) is { } vaultError)
+            && await ImageMembers.CheckMemberVaultAsync(write, vaults, caller.ProjectId, body.VaultId, ct) is { } vaultError)
             return vaultError;
 
-        await ImageMembers.SetStatusAsync(write, image_id, member_id, body.Status!, body.VaultId, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
-        var member = await ImageMembers.FindMemberAsync(write.Connection, write.Transaction, image_id, member_id, ct);
+        await images.SetMemberStatusAsync(write, image_id, member_id, body.Status!, body.VaultId, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+        var member = await images.GetMemberAsync(write, image_id, member_id, ct);
         await write.CommitAsync(ct);
         return new JsonWriterResult(w => ImageMembers.Write(w, member!));
     }
 
     private static async Task<IResult> RemoveMember(string image_id, string member_id, HttpContext http, Caller caller, Database db,
+        ImageStore images, BackupStore backups,
         TimeProvider time)
     {
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, image_id, ct);
-        if (facts is null) return ImageRecords.NotFound(image_id);
+        var facts = await ImageMembers.FindAsync(write, images, backups, caller.ProjectId, image_id, ct);
+        if (facts is null) return ImsErrors.ImageNotFound(image_id);
         if (facts.Image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047");
-        if (!await ImageMembers.RemoveAsync(write, image_id, member_id, ct)) return MemberNotFound(image_id, member_id);
-        await ImageMembers.RefreshVisibilityAsync(write, [image_id], time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+        if (!await images.RemoveMemberAsync(write, image_id, member_id, ct)) return MemberNotFound(image_id, member_id);
+        await images.RefreshVisibilityAsync(write, [image_id], time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
     }
@@ -145,7 +148,8 @@ public static class ImageMemberEndpoints
     /// <c>POST /v1/cloudimages/members</c>: every image and project is checked now, so a request either answers with the
     /// first broken rule or starts a job that will succeed unless something changes meanwhile (the job checks again).
     /// </summary>
-    private static async Task<IResult> AddMembers(HttpContext http, Caller caller, Database db, Accounts accounts, JobQueue jobs,
+    private static async Task<IResult> AddMembers(HttpContext http, Caller caller, Database db, ImageStore store, BackupStore backups,
+        Accounts accounts, JobQueue jobs,
         IOptions<ServiceOptions> options)
     {
         var ct = http.RequestAborted;
@@ -158,7 +162,7 @@ public static class ImageMemberEndpoints
         var shared = new List<ShareFacts>();
         foreach (var imageId in images)
         {
-            var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, imageId, ct);
+            var facts = await ImageMembers.FindAsync(write, store, backups, caller.ProjectId, imageId, ct);
             if (facts is null) return ImageNotInRequest(imageId);
             if (ImageMembers.CheckShareable(facts, caller.ProjectId, options.Value.Profile) is { } refusal) return refusal;
             shared.Add(facts);
@@ -169,7 +173,7 @@ public static class ImageMemberEndpoints
         }
         foreach (var facts in shared)
         {
-            var existing = (await ImageMembers.MembersOfAsync(write.Connection, write.Transaction, facts.Image.Id, ct))
+            var existing = (await store.GetMembersAsync(write, facts.Image.Id, ct))
                 .Select(m => m.MemberId).ToHashSet(StringComparer.Ordinal);
             var total = existing.Count + projects.Count(p => !existing.Contains(p));
             if (total > ImageMembers.LimitOf(facts.Image))
@@ -183,7 +187,8 @@ public static class ImageMemberEndpoints
     }
 
     /// <summary><c>PUT /v1/cloudimages/members</c>: the member (and only it) accepts or rejects images shared with it.</summary>
-    private static async Task<IResult> UpdateMembers(HttpContext http, Caller caller, Database db, JobQueue jobs)
+    private static async Task<IResult> UpdateMembers(HttpContext http, Caller caller, Database db, ImageStore store, BackupStore backups,
+        VaultStore vaults, JobQueue jobs)
     {
         var ct = http.RequestAborted;
         var (body, error) = await JsonBody.ReadAsync<BatchMemberUpdateRequest>(http, ServiceKind.Ims);
@@ -199,14 +204,14 @@ public static class ImageMemberEndpoints
         var needsVault = false;
         foreach (var imageId in images)
         {
-            var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, imageId, ct);
+            var facts = await ImageMembers.FindAsync(write, store, backups, caller.ProjectId, imageId, ct);
             if (facts is null || facts.Image.Owner == caller.ProjectId
-                || await ImageMembers.FindMemberAsync(write.Connection, write.Transaction, imageId, caller.ProjectId, ct) is null)
+                || await store.GetMemberAsync(write, imageId, caller.ProjectId, ct) is null)
                 return ImsErrors.Of("IMG.0027", $"Image {imageId} is not shared with project {caller.ProjectId}.");
             needsVault |= facts.Image.WholeImage;
         }
         if (body.Status == MemberStatus.Accepted && needsVault
-            && await ImageMembers.CheckMemberVaultAsync(write.Connection, write.Transaction, caller.ProjectId, body.VaultId, ct) is { } vaultError)
+            && await ImageMembers.CheckMemberVaultAsync(write, vaults, caller.ProjectId, body.VaultId, ct) is { } vaultError)
             return vaultError;
         var jobId = await jobs.EnqueueAsync(write, "ims", UpdateImageMembersJob.Type, caller.ProjectId,
             new MembersPayload(images, [caller.ProjectId], body.Status, string.IsNullOrEmpty(body.VaultId) ? null : body.VaultId),
@@ -216,7 +221,8 @@ public static class ImageMemberEndpoints
     }
 
     /// <summary><c>DELETE /v1/cloudimages/members</c>: the owner stops sharing; a project that is no member is nothing to do.</summary>
-    private static async Task<IResult> RemoveMembers(HttpContext http, Caller caller, Database db, JobQueue jobs)
+    private static async Task<IResult> RemoveMembers(HttpContext http, Caller caller, Database db, ImageStore store, BackupStore backups,
+        JobQueue jobs)
     {
         var ct = http.RequestAborted;
         var (body, error) = await JsonBody.ReadAsync<BatchMembersRequest>(http, ServiceKind.Ims);
@@ -227,7 +233,7 @@ public static class ImageMemberEndpoints
         await using var write = await db.BeginWriteAsync(ct);
         foreach (var imageId in images)
         {
-            var facts = await ImageMembers.FindAsync(write.Connection, write.Transaction, caller.ProjectId, imageId, ct);
+            var facts = await ImageMembers.FindAsync(write, store, backups, caller.ProjectId, imageId, ct);
             if (facts is null) return ImageNotInRequest(imageId);
             if (facts.Image.Visibility == "public") return ImsErrors.Of("IMG.0089");
             if (facts.Image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047");

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
-using Dapper;
+using Ims.Service.Cbr;
 using Ims.Service.Jobs;
-using Ims.Service.Storage;
 
 namespace Ims.Service.Ims;
 
@@ -17,11 +16,6 @@ public sealed record MembersPayload(IReadOnlyList<string> Images, IReadOnlyList<
 public abstract class ImageMembersJob : JobHandler
 {
     protected sealed record Outcome(string ImageId, string ProjectId, string? Code = null, string? Reason = null);
-
-    protected static async Task<ImageRow?> LiveImageAsync(WriteScope write, string imageId, CancellationToken ct) =>
-        await write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
-            $"SELECT {ImageRow.Columns} FROM images WHERE id = @imageId AND status NOT IN ('deleted', 'killed')",
-            new { imageId }, write.Transaction, cancellationToken: ct));
 
     protected static Outcome Failed(string imageId, string projectId, string code, string? reason = null) =>
         new(imageId, projectId, code, reason ?? ImsErrors.MessageOf(code));
@@ -40,7 +34,7 @@ public abstract class ImageMembersJob : JobHandler
 }
 
 /// <summary><c>POST /v1/cloudimages/members</c>: the projects become pending members of the owner's images.</summary>
-public sealed class AddImageMembersJob : ImageMembersJob
+public sealed class AddImageMembersJob(ImageStore images) : ImageMembersJob
 {
     public const string Type = "imsAddImageMembersJob";
 
@@ -54,30 +48,30 @@ public sealed class AddImageMembersJob : ImageMembersJob
             var outcomes = new List<Outcome>();
             foreach (var imageId in payload.Images)
             {
-                var image = await LiveImageAsync(write, imageId, ct);
+                var image = await images.GetLiveAsync(write, imageId, ct);
                 foreach (var projectId in payload.Projects)
                 {
                     if (image is null || image.Owner != job.ProjectId) outcomes.Add(Failed(imageId, projectId, "IMG.0027"));
                     else if (image.Status != "active") outcomes.Add(Failed(imageId, projectId, "IMG.0046"));
-                    else if (await ImageMembers.FindMemberAsync(write.Connection, write.Transaction, imageId, projectId, ct) is not null)
+                    else if (await images.GetMemberAsync(write, imageId, projectId, ct) is not null)
                         outcomes.Add(new(imageId, projectId));
-                    else if ((await ImageMembers.MembersOfAsync(write.Connection, write.Transaction, imageId, ct)).Count >= ImageMembers.LimitOf(image))
+                    else if (await images.CountMembersAsync(write, imageId, ct) >= ImageMembers.LimitOf(image))
                         outcomes.Add(Failed(imageId, projectId, "IMG.0088"));
                     else
                     {
-                        await ImageMembers.AddAsync(write, imageId, projectId, job.NowMs, ct);
+                        await images.AddMemberAsync(write, imageId, projectId, job.NowMs, ct);
                         outcomes.Add(new(imageId, projectId));
                     }
                 }
             }
-            await ImageMembers.RefreshVisibilityAsync(write, payload.Images, job.NowMs, ct);
+            await images.RefreshVisibilityAsync(write, payload.Images, job.NowMs, ct);
             Report(job, outcomes);
         }),
     ];
 }
 
 /// <summary><c>PUT /v1/cloudimages/members</c>: the member records its answer for each image.</summary>
-public sealed class UpdateImageMembersJob : ImageMembersJob
+public sealed class UpdateImageMembersJob(ImageStore images, VaultStore vaults) : ImageMembersJob
 {
     public const string Type = "imsUpdateImageMembersJob";
 
@@ -91,7 +85,7 @@ public sealed class UpdateImageMembersJob : ImageMembersJob
             var outcomes = new List<Outcome>();
             foreach (var imageId in payload.Images)
             {
-                var image = await LiveImageAsync(write, imageId, ct);
+                var image = await images.GetLiveAsync(write, imageId, ct);
                 if (image is null)
                 {
                     outcomes.Add(Failed(imageId, job.ProjectId, "IMG.0027"));
@@ -99,12 +93,12 @@ public sealed class UpdateImageMembersJob : ImageMembersJob
                 }
                 // The vault may have gone since the request: an acceptance without one would leave nowhere for the backup.
                 if (payload.Status == MemberStatus.Accepted && image.WholeImage
-                    && await ImageMembers.CheckMemberVaultAsync(write.Connection, write.Transaction, job.ProjectId, payload.VaultId, ct) is { } vaultError)
+                    && await ImageMembers.CheckMemberVaultAsync(write, vaults, job.ProjectId, payload.VaultId, ct) is { } vaultError)
                 {
                     outcomes.Add(Failed(imageId, job.ProjectId, vaultError.Code, vaultError.Message));
                     continue;
                 }
-                outcomes.Add(await ImageMembers.SetStatusAsync(write, imageId, job.ProjectId, payload.Status!, payload.VaultId, job.NowMs, ct)
+                outcomes.Add(await images.SetMemberStatusAsync(write, imageId, job.ProjectId, payload.Status!, payload.VaultId, job.NowMs, ct)
                     ? new(imageId, job.ProjectId)
                     : Failed(imageId, job.ProjectId, "IMG.0027", $"Image {imageId} is not shared with project {job.ProjectId}."));
             }
@@ -114,7 +108,7 @@ public sealed class UpdateImageMembersJob : ImageMembersJob
 }
 
 /// <summary><c>DELETE /v1/cloudimages/members</c>: the owner stops sharing; removing a non-member succeeds.</summary>
-public sealed class RemoveImageMembersJob : ImageMembersJob
+public sealed class RemoveImageMembersJob(ImageStore images) : ImageMembersJob
 {
     public const string Type = "imsDelImageMembersJob";
 
@@ -128,7 +122,7 @@ public sealed class RemoveImageMembersJob : ImageMembersJob
             var outcomes = new List<Outcome>();
             foreach (var imageId in payload.Images)
             {
-                var image = await LiveImageAsync(write, imageId, ct);
+                var image = await images.GetLiveAsync(write, imageId, ct);
                 foreach (var projectId in payload.Projects)
                 {
                     if (image is null || image.Owner != job.ProjectId)
@@ -136,11 +130,11 @@ public sealed class RemoveImageMembersJob : ImageMembersJob
                         outcomes.Add(Failed(imageId, projectId, "IMG.0027"));
                         continue;
                     }
-                    await ImageMembers.RemoveAsync(write, imageId, projectId, ct);
+                    await images.RemoveMemberAsync(write, imageId, projectId, ct);
                     outcomes.Add(new(imageId, projectId));
                 }
             }
-            await ImageMembers.RefreshVisibilityAsync(write, payload.Images, job.NowMs, ct);
+            await images.RefreshVisibilityAsync(write, payload.Images, job.NowMs, ct);
             Report(job, outcomes);
         }),
     ];

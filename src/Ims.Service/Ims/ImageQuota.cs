@@ -1,27 +1,19 @@
-using System.Data.Common;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
-using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Ims.Service.Ims;
 
 /// <summary>
 /// The private-image quota (spec §4.8): what <c>GET /v1/cloudimages/quota</c> reports and what creating an image
-/// enforces (<c>IMG.0015</c>) are the same count. An image counts from the moment its create request is accepted
+/// enforces (<c>IMG.0015</c>) are the same count, <see cref="ImageStore.CountQuotaAsync(string, CancellationToken)"/>. An image counts from the moment its create request is accepted
 /// (<c>queued</c>, <c>saving</c>) while it lives (<c>active</c>); a failed (<c>killed</c>) or deleted one does not.
 /// </summary>
 public static class ImageQuota
 {
     /// <summary>The documented upper bound of the quota a tenant can be given; a larger configured quota raises it.</summary>
     public const int DocumentedMax = 1000;
-
-    public static Task<long> UsedAsync(DbConnection connection, DbTransaction? transaction, string project, CancellationToken ct) =>
-        connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM images WHERE owner = @project AND status IN ('queued', 'saving', 'active')",
-            new { project }, transaction, cancellationToken: ct));
 
     public static IEndpointRouteBuilder MapImageQuota(this IEndpointRouteBuilder app)
     {
@@ -30,11 +22,10 @@ public static class ImageQuota
     }
 
     /// <summary>Only the <c>image</c> resource is reported: the reference page's example lists no other.</summary>
-    private static async Task<IResult> ShowQuota(HttpContext http, Caller caller, Database db, IOptions<ServiceOptions> options)
+    private static async Task<IResult> ShowQuota(HttpContext http, Caller caller, ImageStore images, IOptions<ServiceOptions> options)
     {
         var quota = options.Value.ImageQuota;
-        await using var connection = await db.OpenAsync(http.RequestAborted);
-        var used = await UsedAsync(connection, null, caller.ProjectId, http.RequestAborted);
+        var used = await images.CountQuotaAsync(caller.ProjectId, http.RequestAborted);
         return new JsonWriterResult(w =>
         {
             w.WriteStartObject();

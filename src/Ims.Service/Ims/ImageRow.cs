@@ -12,7 +12,8 @@ public sealed record ImageRow
         "max_ram AS MaxRam, disk_format AS DiskFormat, container_format AS ContainerFormat, size, " +
         "image_size AS ImageSize, description, backup_id AS BackupId, data_origin AS DataOrigin, " +
         "source_type AS SourceType, enterprise_project_id AS EnterpriseProjectId, protected, properties, tags, " +
-        "created_at AS CreatedAt, updated_at AS UpdatedAt, active_at AS ActiveAt, checksum, virtual_size AS VirtualSize";
+        "created_at AS CreatedAt, updated_at AS UpdatedAt, active_at AS ActiveAt, checksum, virtual_size AS VirtualSize, " +
+        "data_disks_offline AS DataDisksOffline, manifest_id AS ManifestId, source_backup_shared AS SourceBackupShared";
 
     public required string Id { get; init; }
     public required string Owner { get; init; }
@@ -49,6 +50,12 @@ public sealed record ImageRow
     public string? Checksum { get; init; }
     /// <summary>The uploaded disk's size in bytes; null for images without a file.</summary>
     public long? VirtualSize { get; init; }
+    /// <summary>A whole image whose data disks come up offline (a Windows source without the OnlineAll SAN policy).</summary>
+    public bool DataDisksOffline { get; init; }
+    /// <summary>The data plane's manifest of a system-disk image's content; null while it has none.</summary>
+    public string? ManifestId { get; init; }
+    /// <summary>A whole image made from a CBR backup that was shared with its owner (OTC forbids sharing it on).</summary>
+    public bool SourceBackupShared { get; init; }
 
     /// <summary>Maps a row selected with <see cref="Columns"/>, by position (the hot list query skips Dapper).</summary>
     internal static ImageRow Read(DbDataReader r) => new()
@@ -84,5 +91,8 @@ public sealed record ImageRow
         ActiveAt = r.IsDBNull(28) ? null : r.GetInt64(28),
         Checksum = r.IsDBNull(29) ? null : r.GetString(29),
         VirtualSize = r.IsDBNull(30) ? null : r.GetInt64(30),
+        DataDisksOffline = r.GetInt64(31) != 0,
+        ManifestId = r.IsDBNull(32) ? null : r.GetString(32),
+        SourceBackupShared = r.GetInt64(33) != 0,
     };
 }

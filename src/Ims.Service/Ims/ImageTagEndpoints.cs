@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Http;
 using Ims.Service.Storage;
@@ -36,14 +35,10 @@ public static class ImageTagEndpoints
 
     // --- v2, project-scoped ----------------------------------------------------------------------------------------
 
-    private static async Task<IResult> ListImageTags(string image_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListImageTags(string image_id, HttpContext http, Caller caller, ImageStore store)
     {
-        var ct = http.RequestAborted;
-        await using var connection = await db.OpenAsync(ct);
-        var tags = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-            $"SELECT tags FROM images WHERE id = @image_id AND owner = @project AND {ImageRecords.Live}",
-            new { image_id, project = caller.ProjectId }, cancellationToken: ct));
-        if (tags is null) return ImageRecords.NotFound(image_id);
+        var tags = (await store.GetOwnAsync(caller.ProjectId, image_id, http.RequestAborted))?.Tags;
+        if (tags is null) return ImsErrors.ImageNotFound(image_id);
         return new JsonWriterResult(w =>
         {
             w.WriteStartObject();
@@ -54,20 +49,20 @@ public static class ImageTagEndpoints
         });
     }
 
-    private static async Task<IResult> AddImageTag(string image_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> AddImageTag(string image_id, HttpContext http, Caller caller, Database db, ImageStore store, TimeProvider time)
     {
         var (body, error) = await JsonBody.ReadAsync<AddTagRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
         if (body!.Tag is null) return ImsErrors.Of("IMG.0001", "tag is required.");
         if (!ImageTags.TryNormalize(body.Tag.Key, body.Tag.Value, out var tag)) return InvalidTag();
-        return await ChangeTagsAsync(db, time, caller.ProjectId, image_id, tags =>
+        return await ChangeTagsAsync(db, store, time, caller.ProjectId, image_id, tags =>
         {
             ImageTags.Upsert(tags, tag);
             return null;
         }, http.RequestAborted);
     }
 
-    private static async Task<IResult> BatchImageTags(string image_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> BatchImageTags(string image_id, HttpContext http, Caller caller, Database db, ImageStore store, TimeProvider time)
     {
         var (body, error) = await JsonBody.ReadAsync<BatchTagRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
@@ -83,7 +78,7 @@ public static class ImageTagEndpoints
                 if (!keys.Add(tag.Key)) return InvalidTag($"The key {tag.Key} appears more than once.");
                 valid.Add(tag);
             }
-            return await ChangeTagsAsync(db, time, caller.ProjectId, image_id, tags =>
+            return await ChangeTagsAsync(db, store, time, caller.ProjectId, image_id, tags =>
             {
                 foreach (var tag in valid) ImageTags.Upsert(tags, tag);
                 return null;
@@ -99,22 +94,22 @@ public static class ImageTagEndpoints
             if (!keys.Add(key)) return InvalidTag($"The key {key} appears more than once.");
             doomed.Add((key, item.Value?.Trim()));
         }
-        return await ChangeTagsAsync(db, time, caller.ProjectId, image_id, tags =>
+        return await ChangeTagsAsync(db, store, time, caller.ProjectId, image_id, tags =>
         {
             tags.RemoveAll(t => doomed.Any(d => d.Key == t.Key && (d.Value is null || d.Value == t.Value)));
             return null;
         }, http.RequestAborted);
     }
 
-    private static Task<IResult> DeleteImageTag(string image_id, string key, HttpContext http, Caller caller, Database db, TimeProvider time) =>
-        ChangeTagsAsync(db, time, caller.ProjectId, image_id, tags =>
+    private static Task<IResult> DeleteImageTag(string image_id, string key, HttpContext http, Caller caller, Database db, ImageStore store, TimeProvider time) =>
+        ChangeTagsAsync(db, store, time, caller.ProjectId, image_id, tags =>
             tags.RemoveAll(t => t.Key == key) > 0 ? null : ImsErrors.Of(NoSuchTag, $"The image has no tag {key}.", StatusCodes.Status404NotFound),
             http.RequestAborted);
 
     /// <summary>Every tag of the project's images, one entry per key with its distinct values.</summary>
-    private static async Task<IResult> ListProjectTags(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListProjectTags(HttpContext http, Caller caller, ImageStore store)
     {
-        var images = await OwnImagesAsync(db, caller.ProjectId, http.RequestAborted);
+        var images = await store.ListOwnAsync(caller.ProjectId, http.RequestAborted);
         var byKey = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var tag in images.SelectMany(i => ImageTags.Parse(i.Tags)))
         {
@@ -140,14 +135,14 @@ public static class ImageTagEndpoints
     }
 
     /// <summary><c>POST /v2/{project_id}/images/resource_instances/action</c>: filter or count the project's images by tag.</summary>
-    private static async Task<IResult> QueryImagesByTags(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> QueryImagesByTags(HttpContext http, Caller caller, ImageStore store)
     {
         var (body, error) = await JsonBody.ReadAsync<ResourceQueryRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
         var (query, invalid) = TagQuery.From(body!);
         if (invalid is not null) return invalid;
 
-        var images = await OwnImagesAsync(db, caller.ProjectId, http.RequestAborted);
+        var images = await store.ListOwnAsync(caller.ProjectId, http.RequestAborted);
         var matching = images.Select(i => (Image: i, Tags: ImageTags.Parse(i.Tags))).Where(x => query!.Matches(x.Image, x.Tags)).ToList();
         var count = query!.Count;
         var page = count ? [] : matching.Skip(query.Offset).Take(query.Limit).ToList();
@@ -180,7 +175,7 @@ public static class ImageTagEndpoints
     // --- v1 extension ------------------------------------------------------------------------------------------------
 
     /// <summary><c>PUT /v1/cloudimages/tags</c>: add or change one tag, given old-style (<c>tag</c>) or as <c>image_tag</c>.</summary>
-    private static async Task<IResult> PutTag(HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> PutTag(HttpContext http, Caller caller, Database db, ImageStore store, TimeProvider time)
     {
         var (body, error) = await JsonBody.ReadAsync<PutTagRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
@@ -189,7 +184,7 @@ public static class ImageTagEndpoints
         ImageTags.Tag tag;
         if (body.Tag is not null ? !ImageTags.TryParseOldTag(body.Tag, out tag) : !ImageTags.TryNormalize(body.ImageTag!.Key, body.ImageTag.Value, out tag))
             return InvalidTag();
-        return await ChangeTagsAsync(db, time, caller.ProjectId, body.ImageId, tags =>
+        return await ChangeTagsAsync(db, store, time, caller.ProjectId, body.ImageId, tags =>
         {
             ImageTags.Upsert(tags, tag);
             return null;
@@ -200,12 +195,14 @@ public static class ImageTagEndpoints
     /// <c>GET /v1/cloudimages/tags</c>: the distinct <c>key=value</c> tags of the images the list filters of
     /// <c>GET /v2/cloudimages</c> select; <c>limit</c> (default 500) and <c>page</c> (from 1) page through those images.
     /// </summary>
-    private static async Task<IResult> ListTagStrings(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListTagStrings(HttpContext http, Caller caller, ImageStore store)
     {
         if (!QueryArgs.TryInt(http, "page", ServiceKind.Ims, out var page, out var pageError, min: 1)) return pageError!;
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Ims, out var limit, out var limitError, min: 1, max: 1000)) return limitError!;
-        var (images, error) = await ImageQueries.ListAsync(db, http, caller.ProjectId, http.RequestAborted, rowLimit: int.MaxValue);
+        var (filter, error) = ImageListFilter.FromQuery(http);
         if (error is not null) return error;
+        var images = await store.ListAsync(caller.ProjectId, filter!, http.RequestAborted, rowLimit: int.MaxValue);
+        if (images is null) return filter!.UnknownMarker();
         var pageSize = limit ?? 500;
         var tags = images.Skip(((page ?? 1) - 1) * pageSize).Take(pageSize)
             .SelectMany(i => ImageTags.Parse(i.Tags)).Select(t => $"{t.Key}={t.Value}").Distinct(StringComparer.Ordinal).ToList();
@@ -222,18 +219,18 @@ public static class ImageTagEndpoints
     // --- native (Glance) -----------------------------------------------------------------------------------------------
 
     /// <summary>Adds a key with an empty value; a key the image has already keeps its value.</summary>
-    private static async Task<IResult> AddNativeTag(string image_id, string tag, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> AddNativeTag(string image_id, string tag, HttpContext http, Caller caller, Database db, ImageStore store, TimeProvider time)
     {
         if (!ImageTags.IsValidNativeTag(tag)) return InvalidTag("A tag has 1-255 letters, digits, _ and -.");
-        return await ChangeTagsAsync(db, time, caller.ProjectId, image_id, tags =>
+        return await ChangeTagsAsync(db, store, time, caller.ProjectId, image_id, tags =>
         {
             if (!tags.Exists(t => t.Key == tag)) tags.Add(new ImageTags.Tag(tag, ""));
             return null;
         }, http.RequestAborted);
     }
 
-    private static Task<IResult> DeleteNativeTag(string image_id, string tag, HttpContext http, Caller caller, Database db, TimeProvider time) =>
-        ChangeTagsAsync(db, time, caller.ProjectId, image_id, tags =>
+    private static Task<IResult> DeleteNativeTag(string image_id, string tag, HttpContext http, Caller caller, Database db, ImageStore store, TimeProvider time) =>
+        ChangeTagsAsync(db, store, time, caller.ProjectId, image_id, tags =>
             tags.RemoveAll(t => t.Key == tag) > 0 ? null : ImsErrors.Of(NoSuchTag, $"The image has no tag {tag}.", StatusCodes.Status404NotFound),
             http.RequestAborted);
 
@@ -243,32 +240,19 @@ public static class ImageTagEndpoints
     /// Loads the caller's image and its tags in a write transaction, lets <paramref name="change"/> edit them, enforces
     /// the ten-tag limit and stores the result: 204, or the error.
     /// </summary>
-    private static async Task<IResult> ChangeTagsAsync(Database db, TimeProvider time, string project, string imageId,
+    private static async Task<IResult> ChangeTagsAsync(Database db, ImageStore store, TimeProvider time, string project, string imageId,
         Func<List<ImageTags.Tag>, ApiError?> change, CancellationToken ct)
     {
         await using var write = await db.BeginWriteAsync(ct);
-        var image = await ImageRecords.FindOwnAsync(write, project, imageId, ct);
-        if (image is null) return ImageRecords.NotFound(imageId);
+        var image = await store.GetOwnAsync(write, project, imageId, ct);
+        if (image is null) return ImsErrors.ImageNotFound(imageId);
         var tags = ImageTags.Parse(image.Tags).ToList();
         var before = tags.Count;
         if (change(tags) is { } refused) return refused;
         if (tags.Count > ImageTags.MaxPerImage && tags.Count > before) return ImsErrors.Of("IMG.0116");
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE images SET tags = @tags, updated_at = @now WHERE id = @id",
-            new { tags = ImageTags.Serialize(tags), now = time.GetUtcNow().ToUnixTimeMilliseconds(), id = image.Id },
-            write.Transaction, cancellationToken: ct));
+        await store.SetTagsAsync(write, image.Id, tags, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
-    }
-
-    /// <summary>The project's live images, newest first (the order resource_instances pages in).</summary>
-    private static async Task<IReadOnlyList<ImageRow>> OwnImagesAsync(Database db, string project, CancellationToken ct)
-    {
-        await using var connection = await db.OpenAsync(ct);
-        var rows = await connection.QueryAsync<ImageRow>(new CommandDefinition(
-            $"SELECT {ImageRow.Columns} FROM images WHERE owner = @project AND {ImageRecords.Live} ORDER BY created_at DESC, id DESC",
-            new { project }, cancellationToken: ct));
-        return rows.AsList();
     }
 
     private static void WriteTag(Utf8JsonWriter w, ImageTags.Tag tag)

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
@@ -42,22 +41,20 @@ public static class ImageUploadEndpoints
     /// behind. Nobody is receiving those files any more (scratch files are local to this process's data folder), so the
     /// images are <c>queued</c> again, ready for another upload, and the files go.
     /// </summary>
-    public static async Task RecoverInterruptedAsync(Database db, string scratchDir, TimeProvider time, CancellationToken ct)
+    public static async Task RecoverInterruptedAsync(Database db, ImageStore images, string scratchDir, TimeProvider time, CancellationToken ct)
     {
         if (Directory.Exists(scratchDir))
         {
             foreach (var leftover in Directory.EnumerateFiles(scratchDir)) File.Delete(leftover);
         }
         await using var write = await db.BeginWriteAsync(ct);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE images SET status = 'queued', updated_at = @now WHERE status = 'saving' AND whole_image = 0",
-            new { now = time.GetUtcNow().ToUnixTimeMilliseconds() }, write.Transaction, cancellationToken: ct));
+        await images.RequeueInterruptedUploadsAsync(write, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         await write.CommitAsync(ct);
     }
 
     /// <summary>201 with the image record, <c>queued</c> until its file is uploaded. Counts against the quota at once.</summary>
-    private static async Task<IResult> CreateImage(HttpContext http, Caller caller, Database db, IOptions<ServiceOptions> options,
-        TimeProvider time)
+    private static async Task<IResult> CreateImage(HttpContext http, Caller caller, Database db, ImageStore images,
+        IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
@@ -68,27 +65,34 @@ public static class ImageUploadEndpoints
         var valid = request!;
 
         await using var write = await db.BeginWriteAsync(ct);
-        if (await ImageQuota.UsedAsync(write.Connection, write.Transaction, caller.ProjectId, ct) >= settings.ImageQuota)
+        if (await images.CountQuotaAsync(write, caller.ProjectId, ct) >= settings.ImageQuota)
             return ImsErrors.Of("IMG.0015");
-        var imageId = Ids.NewUuid();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO images (id, owner, name, status, visibility, imagetype, whole_image, os_type, os_version, platform, os_bit,
-                                min_disk, min_ram, disk_format, container_format, protected, source_type, properties, tags,
-                                created_at, updated_at)
-            VALUES (@imageId, @owner, @Name, 'queued', 'private', 'private', 0, @OsType, @OsVersion, @Platform, @OsBit,
-                    @MinDisk, @MinRam, @DiskFormat, @ContainerFormat, @isProtected, 'uds', @properties, @tags, @now, @now)
-            """,
-            new
-            {
-                imageId, owner = caller.ProjectId, valid.Name, valid.OsType, valid.OsVersion, valid.Platform, valid.OsBit,
-                valid.MinDisk, valid.MinRam, valid.DiskFormat, valid.ContainerFormat, isProtected = valid.Protected ? 1 : 0,
-                properties = """{"__root_origin":"file"}""", tags = ImageTags.Serialize(valid.Tags), now,
-            }, write.Transaction, cancellationToken: ct));
-        var image = await LoadAsync(write, imageId, ct);
+        var image = new ImageRow
+        {
+            Id = Ids.NewUuid(),
+            Owner = caller.ProjectId,
+            Name = valid.Name,
+            Status = "queued",
+            Visibility = "private",
+            Imagetype = "private",
+            OsType = valid.OsType,
+            OsVersion = valid.OsVersion,
+            Platform = valid.Platform,
+            OsBit = valid.OsBit,
+            MinDisk = valid.MinDisk,
+            MinRam = valid.MinRam,
+            DiskFormat = valid.DiskFormat,
+            ContainerFormat = valid.ContainerFormat,
+            Protected = valid.Protected,
+            Properties = """{"__root_origin":"file"}""",
+            Tags = ImageTags.Serialize(valid.Tags),
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        await images.InsertAsync(write, image, ImageProvenance.None, ct);
         await write.CommitAsync(ct);
-        return new JsonWriterResult(w => ImageWire.Write(w, image!, caller.ProjectId), StatusCodes.Status201Created);
+        return new JsonWriterResult(w => ImageWire.Write(w, image, caller.ProjectId), StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -98,7 +102,7 @@ public static class ImageUploadEndpoints
     /// <c>queued</c> again, ready for another try (as in Glance).
     /// </summary>
     private static async Task<IResult> UploadImageFile(string image_id, HttpContext http, Caller caller, Database db,
-        DataPlaneStore dataPlane, IOptions<ServiceOptions> options, TimeProvider time)
+        ImageStore images, DataPlaneStore dataPlane, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
@@ -109,10 +113,8 @@ public static class ImageUploadEndpoints
         DiskFormat format;
         await using (var write = await db.BeginWriteAsync(ct))
         {
-            var image = await write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
-                $"SELECT {ImageRow.Columns} FROM images WHERE id = @image_id AND status NOT IN ('deleted', 'killed') AND {ImageQueries.VisibleTo}",
-                new { image_id, project = caller.ProjectId }, write.Transaction, cancellationToken: ct));
-            if (image is null) return ImsErrors.Of("IMG.0027", $"Image {image_id} does not exist.", StatusCodes.Status404NotFound);
+            var image = await images.GetVisibleAsync(write, caller.ProjectId, image_id, ct);
+            if (image is null) return ImsErrors.ImageNotFound(image_id);
             if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047", status: StatusCodes.Status403Forbidden);
             if (image.WholeImage)
                 return ImsErrors.Of("IMG.0105", "A full-ECS image is made of backups; no image file can be uploaded to it.");
@@ -124,7 +126,7 @@ public static class ImageUploadEndpoints
             if (http.Request.ContentLength is 0) return ImsErrors.Of("IMG.0057", "The image file is empty.");
             if (http.Request.ContentLength > settings.MaxImageFileBytes) return TooLarge(settings);
 
-            await SetStatusAsync(write, image_id, "queued", "saving", time, ct);
+            await images.MarkSavingAsync(write, image_id, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
             await write.CommitAsync(ct);
         }
 
@@ -151,20 +153,8 @@ public static class ImageUploadEndpoints
             {
                 var disk = lease.Disks[0];
                 await using var write = await db.BeginWriteAsync(CancellationToken.None);
-                var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-                // A server's system disk must hold the whole disk: min_disk rises to the disk's size in whole GB.
-                await write.Connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    UPDATE images SET status = 'active', manifest_id = @manifest, size = @length, image_size = @length,
-                                      checksum = @checksum, virtual_size = @virtualSize,
-                                      min_disk = MAX(min_disk, @diskGb), active_at = @now, updated_at = @now
-                    WHERE id = @image_id AND status = 'saving'
-                    """,
-                    new
-                    {
-                        manifest = disk.ManifestId, length, checksum, virtualSize = disk.SizeBytes,
-                        diskGb = (disk.SizeBytes + (1L << 30) - 1) >> 30, now, image_id,
-                    }, write.Transaction));
+                await images.ActivateUploadAsync(write, image_id, new UploadedContent(disk.ManifestId, length, checksum, disk.SizeBytes),
+                    time.GetUtcNow().ToUnixTimeMilliseconds(), CancellationToken.None);
                 await write.CommitAsync(CancellationToken.None);
                 activated = true;
             }
@@ -176,7 +166,7 @@ public static class ImageUploadEndpoints
             if (!activated)
             {
                 await using var write = await db.BeginWriteAsync(CancellationToken.None);
-                await SetStatusAsync(write, image_id, "saving", "queued", time, CancellationToken.None);
+                await images.RequeueUploadAsync(write, image_id, time.GetUtcNow().ToUnixTimeMilliseconds(), CancellationToken.None);
                 await write.CommitAsync(CancellationToken.None);
             }
         }
@@ -252,13 +242,4 @@ public static class ImageUploadEndpoints
             if (block.Span.ContainsAnyExcept((byte)0)) await RandomAccess.WriteAsync(file, block, offset + at, ct);
         }
     }
-
-    private static Task SetStatusAsync(WriteScope write, string imageId, string from, string to, TimeProvider time, CancellationToken ct) =>
-        write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE images SET status = @to, updated_at = @now WHERE id = @imageId AND status = @from",
-            new { imageId, from, to, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, write.Transaction, cancellationToken: ct));
-
-    private static Task<ImageRow?> LoadAsync(WriteScope write, string imageId, CancellationToken ct) =>
-        write.Connection.QuerySingleOrDefaultAsync<ImageRow>(new CommandDefinition(
-            $"SELECT {ImageRow.Columns} FROM images WHERE id = @imageId", new { imageId }, write.Transaction, cancellationToken: ct));
 }

@@ -196,5 +196,8 @@ public static class ImsErrors
         return ApiError.Ims(code, detail ?? message, status ?? catalogued);
     }
 
+    /// <summary>404 for an image the caller cannot see (spec §6.3: what a project cannot see does not exist).</summary>
+    public static ApiError ImageNotFound(string imageId) => Of("IMG.0027", $"Image {imageId} does not exist.", StatusCodes.Status404NotFound);
+
     public static string MessageOf(string code) => Catalogue.TryGetValue(code, out var entry) ? entry.Message : "The request is invalid.";
 }

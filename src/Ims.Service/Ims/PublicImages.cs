@@ -1,4 +1,3 @@
-using Dapper;
 using Ims.Service.Storage;
 using DataPlaneStore = Ims.DataPlane.DataPlane;
 using DiskFormat = Ims.DataPlane.DiskFormat;
@@ -28,43 +27,46 @@ public static class PublicImages
         new(Windows2019, "Windows Server 2019 Datacenter 64bit English", "Windows", "Windows Server 2019 Datacenter 64bit English", "Windows", 16_106_127_360),
     ];
 
-    public static async Task SeedAsync(Database db, DataPlaneStore dataPlane, string scratchFolder, TimeProvider time, CancellationToken ct)
+    public static async Task SeedAsync(Database db, ImageStore images, DataPlaneStore dataPlane, string scratchFolder, TimeProvider time,
+        CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using (var write = await db.BeginWriteAsync(ct))
         {
             foreach (var seed in Seeds)
             {
-                await write.Connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    INSERT INTO images (id, owner, name, status, visibility, imagetype, os_type, os_version, platform, os_bit,
-                                        min_disk, min_ram, disk_format, image_size, source_type, properties, created_at, updated_at, active_at)
-                    VALUES (@Id, @owner, @Name, 'active', 'public', 'gold', @OsType, @OsVersion, @Platform, '64',
-                            40, 0, 'zvhd2', @ImageSize, 'uds', @properties, @now, @now, @now)
-                    ON CONFLICT (id) DO NOTHING
-                    """,
-                    new
-                    {
-                        seed.Id, seed.Name, seed.OsType, seed.OsVersion, seed.Platform, seed.ImageSize, owner = PlatformOwner, now,
-                        properties = """{"__support_kvm":"true","hw_firmware_type":"bios","__os_feature_list":"{}","__support_xen":"false"}""",
-                    }, write.Transaction, cancellationToken: ct));
+                await images.InsertAsync(write, new ImageRow
+                {
+                    Id = seed.Id,
+                    Owner = PlatformOwner,
+                    Name = seed.Name,
+                    Status = "active",
+                    Visibility = "public",
+                    Imagetype = "gold",
+                    OsType = seed.OsType,
+                    OsVersion = seed.OsVersion,
+                    Platform = seed.Platform,
+                    MinDisk = 40,
+                    ImageSize = seed.ImageSize,
+                    Properties = """{"__support_kvm":"true","hw_firmware_type":"bios","__os_feature_list":"{}","__support_xen":"false"}""",
+                    CreatedAt = now,
+                    UpdatedAt = now,
+                    ActiveAt = now,
+                }, ImageProvenance.None, ct);
             }
             await write.CommitAsync(ct);
         }
 
-        await using var connection = await db.OpenAsync(ct);
-        var withoutContent = (await connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT id FROM images WHERE id IN @ids AND manifest_id IS NULL",
-            new { ids = Seeds.Select(s => s.Id).ToArray() }, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
+        var withoutContent = await images.WithoutContentAsync([.. Seeds.Select(s => s.Id)], ct);
         // In parallel: each import waits mostly on its own fsyncs, and every test starts a service.
-        await Task.WhenAll(Seeds.Where(s => withoutContent.Contains(s.Id)).Select(seed => ImportContentAsync(db, dataPlane, scratchFolder, seed, ct)));
+        await Task.WhenAll(Seeds.Where(s => withoutContent.Contains(s.Id)).Select(seed => ImportContentAsync(db, images, dataPlane, scratchFolder, seed, ct)));
     }
 
     /// <summary>
     /// Generates the image's disk, stores it in the data plane and names its manifest on the row. The lease keeps the
     /// new manifest from garbage collection until the row that names it is committed.
     /// </summary>
-    private static async Task ImportContentAsync(Database db, DataPlaneStore dataPlane, string scratchFolder, Seed seed, CancellationToken ct)
+    private static async Task ImportContentAsync(Database db, ImageStore images, DataPlaneStore dataPlane, string scratchFolder, Seed seed, CancellationToken ct)
     {
         Directory.CreateDirectory(scratchFolder);
         var path = Path.Combine(scratchFolder, $"public-{seed.Id}-{Guid.NewGuid():N}.raw");
@@ -73,9 +75,7 @@ public static class PublicImages
             await PublicImageDisk.WriteAsync(path, seed.Name, seed.OsType == "Windows", ct);
             using var lease = await dataPlane.ImportAsync(path, DiskFormat.Raw, ct);
             await using var write = await db.BeginWriteAsync(ct);
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE images SET manifest_id = @manifest WHERE id = @Id AND manifest_id IS NULL",
-                new { manifest = lease.Disks[0].ManifestId, seed.Id }, write.Transaction, cancellationToken: ct));
+            await images.SetSeedContentAsync(write, seed.Id, lease.Disks[0].ManifestId, ct);
             await write.CommitAsync(ct);
         }
         finally

@@ -26,8 +26,8 @@ public static class WholeImageEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateWholeImage(HttpContext http, Caller caller, Database db, JobQueue jobs,
-        BackupCapture capture, IOptions<ServiceOptions> options, TimeProvider time)
+    private static async Task<IResult> CreateWholeImage(HttpContext http, Caller caller, Database db, ImageStore images,
+        BackupStore backups, VaultStore vaults, JobQueue jobs, BackupCapture capture, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
@@ -40,14 +40,13 @@ public static class WholeImageEndpoints
             return ImsErrors.Of("IMG.0190");
 
         await using var write = await db.BeginWriteAsync(ct);
-        var used = await ImageQuota.UsedAsync(write.Connection, write.Transaction, caller.ProjectId, ct);
-        if (used >= settings.ImageQuota) return ImsErrors.Of("IMG.0015");
+        if (await images.CountQuotaAsync(write, caller.ProjectId, ct) >= settings.ImageQuota) return ImsErrors.Of("IMG.0015");
 
         var imageId = Ids.NewUuid();
         string? backupId = valid.BackupId, checkpointId = null;
         if (valid.Mode == WholeImageMode.FromServer)
         {
-            var refusal = await CheckServerAsync(write, caller.ProjectId, valid, settings.Profile, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            var refusal = await CheckServerAsync(write, vaults, caller.ProjectId, valid, settings.Profile, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
             if (refusal is not null) return refusal;
             // Mode A really takes the backup: a CBR restore point in the vault, or a CSBS backup. It holds the server
             // (task_state) until captured, so the ECS refuses a start or a system-disk detach meanwhile.
@@ -58,30 +57,32 @@ public static class WholeImageEndpoints
         }
         else
         {
-            var refusal = await CheckBackupAsync(write, caller.ProjectId, valid, ct);
+            var refusal = await CheckBackupAsync(write, images, backups, caller.ProjectId, valid, ct);
             if (refusal is not null) return refusal;
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         try
         {
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO images (id, owner, name, status, visibility, imagetype, whole_image, min_ram, max_ram, disk_format,
-                                    description, backup_id, data_origin, source_type, enterprise_project_id, tags,
-                                    source_server_id, backup_made_by_image, created_at, updated_at)
-                VALUES (@imageId, @owner, @Name, 'queued', 'private', 'private', 1, @MinRam, @MaxRam, 'zvhd2',
-                        @Description, @backupId, @dataOrigin, 'uds', @EnterpriseProjectId, @tags,
-                        @InstanceId, @madeByImage, @now, @now)
-                """,
-                new
-                {
-                    imageId, owner = caller.ProjectId, valid.Name, valid.MinRam, valid.MaxRam, valid.Description, backupId,
-                    madeByImage = checkpointId is null ? 0 : 1,
-                    dataOrigin = valid.BackupId is not null ? $"backup,{valid.BackupId}" : $"instance,{valid.InstanceId}",
-                    valid.EnterpriseProjectId, tags = ImageTags.Serialize(valid.Tags),
-                    valid.InstanceId, now,
-                }, write.Transaction, cancellationToken: ct));
+            await images.InsertAsync(write, new ImageRow
+            {
+                Id = imageId,
+                Owner = caller.ProjectId,
+                Name = valid.Name,
+                Status = "queued",
+                Visibility = "private",
+                Imagetype = "private",
+                WholeImage = true,
+                MinRam = valid.MinRam,
+                MaxRam = valid.MaxRam,
+                Description = valid.Description,
+                BackupId = backupId,
+                DataOrigin = valid.BackupId is not null ? $"backup,{valid.BackupId}" : $"instance,{valid.InstanceId}",
+                EnterpriseProjectId = valid.EnterpriseProjectId,
+                Tags = ImageTags.Serialize(valid.Tags),
+                CreatedAt = now,
+                UpdatedAt = now,
+            }, new ImageProvenance(valid.InstanceId, BackupMadeByImage: checkpointId is not null), ct);
         }
         catch (Exception ex) when (db.IsUniqueViolation(ex))
         {
@@ -102,7 +103,7 @@ public static class WholeImageEndpoints
     /// a vault must be the caller's, a server-backup vault, available, and not another vault's server. A server not
     /// yet in the vault is added to it, as IMS does.
     /// </summary>
-    private static async Task<ApiError?> CheckServerAsync(WriteScope write, string project, ValidWholeImageRequest request,
+    private static async Task<ApiError?> CheckServerAsync(WriteScope write, VaultStore vaults, string project, ValidWholeImageRequest request,
         CloudProfile profile, long now, CancellationToken ct)
     {
         var serverId = request.InstanceId!;
@@ -129,56 +130,34 @@ public static class WholeImageEndpoints
         if (request.VaultId is null)
             return disks.Shared > 0 ? ImsErrors.Of("IMG.0033", "A CSBS backup cannot contain shared disks; give a CBR vault_id.") : null;
 
-        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, project, request.VaultId, ct);
+        var vault = await vaults.GetAsync(write, project, request.VaultId, ct);
         if (vault is null) return ImsErrors.Of("IMG.0184");
         if (vault.ObjectType != "server" || vault.ProtectType != "backup") return ImsErrors.Of("IMG.0193");
         if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
-        var boundTo = await write.Connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT vault_id FROM vault_resources WHERE resource_id = @serverId", new { serverId }, write.Transaction, cancellationToken: ct));
+        var boundTo = await vaults.GetVaultOfResourceAsync(write, serverId, ct);
         if (boundTo is not null && boundTo != vault.Id) return ImsErrors.Of("IMG.0183");
-        if (boundTo is null)
-        {
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO vault_resources (vault_id, resource_id, resource_type, name, added_at)
-                VALUES (@vaultId, @serverId, @type, @name, @now)
-                """,
-                new { vaultId = vault.Id, serverId, type = Vaults.ServerType, name = server.Name, now },
-                write.Transaction, cancellationToken: ct));
-        }
+        // As CBR's own association: another request may bind the server to another vault meanwhile.
+        if (boundTo is null && await vaults.AddResourcesAsync(write, vault.Id, [new NewVaultResource(serverId, Vaults.ServerType, server.Name)], now, ct) is not null)
+            return ImsErrors.Of("IMG.0183");
         return null;
     }
 
     /// <summary>Modes B and C: the backup must be the caller's, of the named kind, available, and not yet imaged.</summary>
-    private static async Task<ApiError?> CheckBackupAsync(WriteScope write, string project, ValidWholeImageRequest request, CancellationToken ct)
+    private static async Task<ApiError?> CheckBackupAsync(WriteScope write, ImageStore images, BackupStore backups, string project,
+        ValidWholeImageRequest request, CancellationToken ct)
     {
         var csbs = request.Mode == WholeImageMode.FromCsbsBackup;
-        var backup = await write.Connection.QuerySingleOrDefaultAsync<BackupState>(new CommandDefinition(
-            "SELECT service AS Service, status AS Status FROM backups WHERE id = @BackupId AND project_id = @project",
-            new { request.BackupId, project }, write.Transaction, cancellationToken: ct));
+        var backup = await backups.GetAsync(write, project, request.BackupId!, ct);
         if (backup is null) return ImsErrors.Of(csbs ? "IMG.0127" : "IMG.0020");
         if (backup.Service != (csbs ? "CSBS" : "CBR")) return ImsErrors.Of("IMG.0198");
         if (backup.Status != "available") return ImsErrors.Of(csbs ? "IMG.0132" : "IMG.0032");
 
-        var disks = await write.Connection.QuerySingleAsync<DiskCounts>(new CommandDefinition(
-            """
-            SELECT COALESCE(SUM(CASE WHEN multiattach = 1 THEN 1 ELSE 0 END), 0) AS Shared,
-                   COALESCE(SUM(CASE WHEN boot_index = 0 THEN 1 ELSE 0 END), 0) AS System,
-                   COALESCE(SUM(CASE WHEN volume_type = 'DSS' THEN 1 ELSE 0 END), 0) AS Dedicated
-            FROM backup_volumes WHERE backup_id = @BackupId
-            """, new { request.BackupId }, write.Transaction, cancellationToken: ct));
+        var disks = await backups.CountDisksAsync(write, request.BackupId!, ct);
         if (csbs && disks.Shared > 0) return ImsErrors.Of("IMG.0033", "A CSBS backup with shared disks cannot be used to create a full-ECS image.");
         if (disks.System == 0) return ImsErrors.Of(csbs ? "IMG.0033" : "IMG.0195");
 
-        var imaged = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM images WHERE backup_id = @BackupId AND whole_image = 1 AND status IN ('queued', 'saving', 'active')",
-            new { request.BackupId }, write.Transaction, cancellationToken: ct));
-        return imaged > 0 ? ImsErrors.Of(csbs ? "IMG.0134" : "IMG.0029") : null;
+        return await images.AnyLiveWholeImageOfBackupAsync(write, request.BackupId!, ct) ? ImsErrors.Of(csbs ? "IMG.0134" : "IMG.0029") : null;
     }
-
-    private sealed record BackupState(string Service, string Status);
-
-    private sealed record DiskCounts(long Shared, long System, long Dedicated);
 
     /// <summary>Huawei's ShowJobProgress: the job, with <c>process_percent</c> rising as the work goes on.</summary>
     private static async Task<IResult> ShowJobProgress(string job_id, Caller caller, JobQueue queue, HttpContext http)

@@ -1,5 +1,4 @@
 using Dapper;
-using Ims.Service.Hosting;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 
@@ -31,7 +30,7 @@ public sealed record FaultRule
 /// restarts; later steps (and a resumed job) find the binding on the job row. The rule itself is read again
 /// before each step, so deleting it stops what it does to jobs already bound to it.
 /// </summary>
-public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IOptions<ServiceOptions> options)
+public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IOptions<JobOptions> options)
 {
     private const string Columns = "id, job_type AS JobType, resource_id AS ResourceId, step, error_code AS ErrorCode, " +
         "message, delay_ms AS DelayMs, remaining, created_at AS CreatedAt";
@@ -47,7 +46,7 @@ public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IO
     public async Task<string?> BindRuleAsync(JobRow job, string owner, JobHandler handler, CancellationToken ct)
     {
         if (job.FaultId is not null) return job.FaultId;
-        if (job.Step != 0) return null;
+        if (job.LastStep is not null) return null;
 
         // Looking first without the write lock keeps the common case (no rules) to one read per job.
         List<FaultRule> candidates;
@@ -75,7 +74,7 @@ public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IO
                 new { id = rule.Id }, write.Transaction, cancellationToken: ct));
             if (taken == 0) continue;
             var bound = await write.Connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE jobs SET fault_id = @ruleId WHERE id = @jobId AND lease_owner = @owner AND fault_id IS NULL AND step = 0",
+                "UPDATE jobs SET fault_id = @ruleId WHERE id = @jobId AND lease_owner = @owner AND fault_id IS NULL AND last_step IS NULL",
                 new { ruleId = rule.Id, jobId = job.Id, owner }, write.Transaction, cancellationToken: ct));
             if (bound == 0) return null; // the lease is gone; disposing rolls the decrement back and the new owner binds
             await write.CommitAsync(ct);
@@ -100,7 +99,7 @@ public sealed class JobFaults(Database db, JobQueue queue, TimeProvider time, IO
     /// <summary>Waits the rule's delay, renewing the lease; returns null as soon as the rule has been deleted.</summary>
     private async Task<FaultRule?> WaitAsync(FaultRule rule, string jobId, string owner, CancellationToken ct)
     {
-        var lease = options.Value.Jobs.Lease;
+        var lease = options.Value.Lease;
         var until = time.GetUtcNow().AddMilliseconds(rule.DelayMs);
         var renewed = time.GetUtcNow();
         for (var now = renewed; now < until; now = time.GetUtcNow())

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
-using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
@@ -9,13 +8,13 @@ using Microsoft.Extensions.Options;
 namespace Ims.Service.Jobs;
 
 /// <summary>The jobs table: enqueue inside a caller's transaction, claim with a lease, record progress.</summary>
-public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOptions> options)
+public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions> options)
 {
     internal static readonly JsonSerializerOptions PayloadOptions = new(JsonSerializerDefaults.Web);
 
     /// <summary>In the order <see cref="JobRow.Read"/> reads them.</summary>
     private const string Columns = "id, project_id AS ProjectId, service, job_type AS JobType, status, payload, entities, " +
-        "resource_id AS ResourceId, step, attempts, begin_time AS BeginTime, end_time AS EndTime, " +
+        "resource_id AS ResourceId, last_step AS LastStep, attempts, begin_time AS BeginTime, end_time AS EndTime, " +
         "error_code AS ErrorCode, fail_reason AS FailReason, fault_id AS FaultId";
 
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
@@ -44,11 +43,17 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
         return id;
     }
 
+    /// <summary>The project's jobs of a type that have not finished (to cap how many may run at once).</summary>
+    public async Task<long> CountUnfinishedAsync(WriteScope tx, string projectId, string jobType, CancellationToken ct) =>
+        await tx.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM jobs WHERE project_id = @projectId AND job_type = @jobType AND status IN ('INIT', 'RUNNING')",
+            new { projectId, jobType }, ct);
+
     public void Wake() => _wake.Release();
 
     /// <summary>Waits until a job is queued or the poll interval passes.</summary>
     public Task<bool> WaitForWorkAsync(CancellationToken ct) =>
-        _wake.WaitAsync(options.Value.Jobs.PollInterval, ct);
+        _wake.WaitAsync(options.Value.PollInterval, ct);
 
     /// <summary>The job query (GET /v1/{project_id}/jobs/{job_id}): clients poll it, so it is a prepared read.</summary>
     public Task<JobRow?> FindAsync(string projectId, string jobId, CancellationToken ct) =>
@@ -71,29 +76,29 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
                         ORDER BY run_after LIMIT 1{db.ClaimLockClause})
             RETURNING {Columns}
             """,
-            new { owner, now, until = now + (long)options.Value.Jobs.Lease.TotalMilliseconds }, write.Transaction, cancellationToken: ct));
+            new { owner, now, until = now + (long)options.Value.Lease.TotalMilliseconds }, write.Transaction, cancellationToken: ct));
         await write.CommitAsync(ct);
         return row;
     }
 
     /// <summary>
-    /// Records progress inside the step's transaction, but only while <paramref name="owner"/> still holds the
-    /// lease; false means another worker took the job over and this one must stop.
+    /// Records <paramref name="step"/> as the job's last finished step inside the step's transaction, but only while
+    /// <paramref name="owner"/> still holds the lease; false means another worker took the job over and this one must stop.
     /// </summary>
-    public async Task<bool> RecordStepAsync(WriteScope write, string jobId, string owner, long step, JsonObject entities,
+    public async Task<bool> RecordStepAsync(WriteScope write, string jobId, string owner, string step, JsonObject entities,
         bool finished, CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var rows = await write.Connection.ExecuteAsync(new CommandDefinition(
             """
-            UPDATE jobs SET step = @step, entities = @entities, lease_until = @until,
+            UPDATE jobs SET last_step = @step, entities = @entities, lease_until = @until,
                 status = CASE WHEN @finished THEN 'SUCCESS' ELSE status END,
                 end_time = CASE WHEN @finished THEN @now ELSE end_time END,
                 lease_owner = CASE WHEN @finished THEN NULL ELSE lease_owner END
             WHERE id = @jobId AND lease_owner = @owner
             """,
             new { jobId, owner, step, finished, now, entities = entities.ToJsonString(),
-                  until = now + (long)options.Value.Jobs.Lease.TotalMilliseconds },
+                  until = now + (long)options.Value.Lease.TotalMilliseconds },
             write.Transaction, cancellationToken: ct));
         return rows == 1;
     }
@@ -120,7 +125,7 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<ServiceOpt
         await using var write = await db.BeginWriteAsync(ct);
         var rows = await write.Connection.ExecuteAsync(new CommandDefinition(
             "UPDATE jobs SET lease_until = @until WHERE id = @jobId AND lease_owner = @owner",
-            new { jobId, owner, until = time.GetUtcNow().Add(options.Value.Jobs.Lease).ToUnixTimeMilliseconds() },
+            new { jobId, owner, until = time.GetUtcNow().Add(options.Value.Lease).ToUnixTimeMilliseconds() },
             write.Transaction, cancellationToken: ct));
         await write.CommitAsync(ct);
         return rows == 1;

@@ -1,4 +1,3 @@
-using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
@@ -15,17 +14,24 @@ public sealed partial class JobRunner(
     IEnumerable<JobHandler> handlers,
     TimeProvider time,
     IServiceProvider services,
-    IOptions<ServiceOptions> options,
+    IOptions<JobOptions> options,
     ILogger<JobRunner> logger) : BackgroundService
 {
-    private readonly Dictionary<string, JobHandler> _handlers = handlers.ToDictionary(h => h.JobType, StringComparer.Ordinal);
+    private readonly Dictionary<string, JobHandler> _handlers = Checked(handlers).ToDictionary(h => h.JobType, StringComparer.Ordinal);
     // Resolved here rather than injected so that tests which build a runner by hand need not know about faults.
     private readonly JobFaults _faults = services.GetRequiredService<JobFaults>();
     private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Ids.NewHex32()[..8]}";
 
+    private static List<JobHandler> Checked(IEnumerable<JobHandler> handlers)
+    {
+        var list = handlers.ToList();
+        JobHandler.CheckAll(list);
+        return list;
+    }
+
     /// <summary>Zero workers makes a node that only serves the API (jobs then wait for another node).</summary>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, Math.Max(0, options.Value.Jobs.Workers)).Select(_ => WorkLoopAsync(stoppingToken)));
+        Task.WhenAll(Enumerable.Range(0, Math.Max(0, options.Value.Workers)).Select(_ => WorkLoopAsync(stoppingToken)));
 
     private async Task WorkLoopAsync(CancellationToken stop)
     {
@@ -49,7 +55,7 @@ public sealed partial class JobRunner(
             catch (Exception ex)
             {
                 Log.LoopFailed(logger, ex);
-                await Task.Delay(options.Value.Jobs.PollInterval, time, stop).ContinueWith(_ => { }, TaskScheduler.Default);
+                await Task.Delay(options.Value.PollInterval, time, stop).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
     }
@@ -62,31 +68,59 @@ public sealed partial class JobRunner(
             await FailAsync(context, null, "IMG.0014", $"No handler for job type {row.JobType}.", stop);
             return;
         }
-        if (row.Attempts > options.Value.Jobs.MaxAttempts)
+        if (row.Attempts > options.Value.MaxAttempts)
         {
             await FailAsync(context, handler, handler.InternalErrorCode, "The job failed repeatedly and was abandoned.", stop);
             return;
         }
-        Log.Claimed(logger, row.Id, row.JobType, row.Step);
+        var start = handler.ResumeIndex(row.LastStep);
+        if (start < 0)
+        {
+            // Running the step that now sits at some index could do the wrong thing to this job's resources: stop it,
+            // with the handler's compensation, and say why.
+            await FailAsync(context, handler, handler.InternalErrorCode,
+                $"The job cannot resume: its last finished step [{row.LastStep}] is not a step of {row.JobType} in this version of the service.",
+                stop);
+            return;
+        }
+        Log.Claimed(logger, row.Id, row.JobType, row.LastStep ?? "(none)");
         try
         {
             var fault = await _faults.BindRuleAsync(row, _owner, handler, stop);
-            for (var index = (int)row.Step; index < handler.Steps.Count; index++)
+            var steps = handler.Steps;
+            if (start == steps.Count)
             {
-                var step = handler.Steps[index];
-                if (options.Value.Jobs.StepDelay > TimeSpan.Zero)
-                    await Task.Delay(options.Value.Jobs.StepDelay, time, stop);
-                await _faults.BeforeStepAsync(fault, row, _owner, step, index, stop);
-                if (step.Work is not null) await WorkKeepingLeaseAsync(row.Id, () => step.Work(context, stop), stop);
+                // Recording the last step ends the job in the same transaction, so this is not expected; finish it anyway
+                // rather than hand it from worker to worker forever.
                 await using var write = await db.BeginWriteAsync(stop);
-                await step.Commit(context, write, stop);
-                var finished = index == handler.Steps.Count - 1;
-                if (!await queue.RecordStepAsync(write, row.Id, _owner, index + 1, context.Entities, finished, stop))
+                if (await queue.RecordStepAsync(write, row.Id, _owner, row.LastStep!, context.Entities, true, stop)) await write.CommitAsync(stop);
+                return;
+            }
+            for (var index = start; index < steps.Count; index++)
+            {
+                var step = steps[index];
+                if (options.Value.StepDelay > TimeSpan.Zero)
+                    await Task.Delay(options.Value.StepDelay, time, stop);
+                await _faults.BeforeStepAsync(fault, row, _owner, step, index, stop);
+                var work = step.HasWork ? await WorkKeepingLeaseAsync(row.Id, () => step.WorkAsync(context, stop), stop) : null;
+                try
                 {
-                    Log.LostLease(logger, row.Id);
-                    return; // disposing the scope rolls the step back; the new owner redoes it
+                    await using var write = await db.BeginWriteAsync(stop);
+                    await step.CommitAsync(context, work, write, stop);
+                    var finished = index == steps.Count - 1;
+                    if (!await queue.RecordStepAsync(write, row.Id, _owner, step.Name, context.Entities, finished, stop))
+                    {
+                        Log.LostLease(logger, row.Id);
+                        return; // disposing the scope rolls the step back; the new owner redoes it
+                    }
+                    await write.CommitAsync(stop);
                 }
-                await write.CommitAsync(stop);
+                finally
+                {
+                    // After the transaction ended, committed or not: what the work holds (a lease on new manifests)
+                    // protects it only until the records that name it are committed or abandoned.
+                    await JobStep.ReleaseAsync(work);
+                }
             }
             Log.Finished(logger, row.Id, row.JobType);
         }
@@ -111,13 +145,13 @@ public sealed partial class JobRunner(
     /// Runs a step's work while renewing the job's lease: a capture or restore of a large disk can outlast the lease,
     /// and a lapsed lease would let another worker run the same step at the same time.
     /// </summary>
-    private async Task WorkKeepingLeaseAsync(string jobId, Func<Task> work, CancellationToken stop)
+    private async Task<object?> WorkKeepingLeaseAsync(string jobId, Func<Task<object?>> work, CancellationToken stop)
     {
         using var workDone = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var keeper = KeepLeaseAsync(jobId, workDone.Token);
         try
         {
-            await work();
+            return await work();
         }
         finally
         {
@@ -132,7 +166,7 @@ public sealed partial class JobRunner(
         {
             while (true)
             {
-                await Task.Delay(options.Value.Jobs.Lease / 3, time, workDone);
+                await Task.Delay(options.Value.Lease / 3, time, workDone);
                 // A lost lease is noticed when the step is recorded; renewing further would be pointless.
                 if (!await queue.RenewLeaseAsync(jobId, _owner, workDone)) return;
             }
@@ -160,8 +194,8 @@ public sealed partial class JobRunner(
 
     private static partial class Log
     {
-        [LoggerMessage(1001, LogLevel.Debug, "Claimed job {JobId} ({JobType}) at step {Step}")]
-        public static partial void Claimed(ILogger logger, string jobId, string jobType, long step);
+        [LoggerMessage(1001, LogLevel.Debug, "Claimed job {JobId} ({JobType}) after step {LastStep}")]
+        public static partial void Claimed(ILogger logger, string jobId, string jobType, string lastStep);
 
         [LoggerMessage(1002, LogLevel.Information, "Job {JobId} ({JobType}) succeeded")]
         public static partial void Finished(ILogger logger, string jobId, string jobType);

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Ims.Service.Ecs;
-using Ims.Service.Hosting;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 using Ims.Tests.Infrastructure;
@@ -78,8 +77,8 @@ public sealed class ServerBuildFailureTests : IAsyncLifetime
         // Deleting the failed server removes it with its disks.
         var deleting = (await client.PostAsync($"/v1/{pid}/cloudservers/delete", new { servers = new[] { new { id = serverId } }, delete_volume = true }))
             .Expect(200);
-        var options = services.GetRequiredService<IOptions<ServiceOptions>>().Value;
-        options.Jobs.Workers = 1;
+        var options = services.GetRequiredService<IOptions<JobOptions>>().Value;
+        options.Workers = 1;
         using var runner = new JobRunner(queue, db, services.GetServices<JobHandler>(), TimeProvider.System, services,
             Options.Create(options), NullLogger<JobRunner>.Instance);
         await runner.StartAsync(CancellationToken.None);

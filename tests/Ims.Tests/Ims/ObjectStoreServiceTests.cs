@@ -1,6 +1,7 @@
 using Ims.Service.Hosting;
 using Ims.Tests.DataPlane;
 using Ims.Tests.Infrastructure;
+using Microsoft.Extensions.Options;
 
 namespace Ims.Tests.Ims;
 
@@ -44,15 +45,29 @@ public sealed class ObjectStoreServiceTests
     }
 
     [Fact]
-    public void Incomplete_object_store_settings_stop_the_service_at_start_naming_each_problem()
+    public void Incomplete_object_store_settings_stop_the_start_naming_each_problem()
     {
         var dataDir = TestService.NewDataDir();
-        var error = Assert.Throws<InvalidOperationException>(() => ServiceHost.Build(TestService.Arguments(dataDir,
+        var refused = Assert.Throws<OptionsValidationException>(() => ServiceHost.Build(TestService.Arguments(dataDir,
             Settings(new("not a url", "Bad_Bucket", null, "secret")))));
-        Assert.Contains("Ims:ObjectStore", error.Message, StringComparison.Ordinal);
-        Assert.Contains("Endpoint", error.Message, StringComparison.Ordinal);
-        Assert.Contains("Bucket", error.Message, StringComparison.Ordinal);
-        Assert.Contains("AccessKey", error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("secret", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Ims:ObjectStore:Endpoint must be an absolute http:// or https:// URL.", refused.Failures);
+        Assert.Contains(refused.Failures, f => f.StartsWith("Ims:ObjectStore:Bucket must be", StringComparison.Ordinal));
+        Assert.Contains("Ims:ObjectStore:AccessKey is required.", refused.Failures);
+        Assert.DoesNotContain("secret", refused.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dataDir, "ims.db")));
+    }
+
+    [RgwFact]
+    public void Wrong_keys_stop_the_start_naming_the_bucket_and_the_answer()
+    {
+        using var bucket = new TestBucket();
+        var o = bucket.Options;
+        var dataDir = TestService.NewDataDir();
+        var refused = Assert.Throws<OptionsValidationException>(() => ServiceHost.Build(TestService.Arguments(dataDir,
+            Settings(new(o.Endpoint, o.Bucket, o.AccessKey, "wrong-secret-key")))));
+        var failure = Assert.Single(refused.Failures);
+        Assert.StartsWith($"Ims:ObjectStore: The bucket {o.Bucket} at {o.Endpoint} is not usable:", failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-secret-key", failure, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dataDir, "ims.db")));
     }
 }

@@ -36,8 +36,9 @@ public sealed class WholeImageFailureTests(ServiceFixture fixture) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("CreateBackup")]
-    [InlineData("FinishBackup")]
+    [InlineData("capture")]
+    [InlineData("capture bytes")]
+    [InlineData("complete")]
     [InlineData("RegisterImage")]
     public async Task A_failed_mode_A_job_deletes_the_backup_it_made_and_releases_the_server(string step)
     {

@@ -44,6 +44,33 @@ public sealed partial class ServiceProcess : IDisposable
         return new ServiceProcess(process, await listening.Task);
     }
 
+    /// <summary>
+    /// Runs the service until it exits by itself (a start it refuses) and returns its exit code with everything it
+    /// wrote to standard output and error; fails the test if it is still running after 60 s.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunUntilExitAsync(string dataDir, params string[] extra)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Ims.Service.dll");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(dll);
+        foreach (var arg in TestService.Arguments(dataDir, ["--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information", .. extra]))
+            info.ArgumentList.Add(arg);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("The service process was expected to refuse to start, but it kept running for 60 s.");
+        }
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
     public ApiClient Client(TestTenant tenant, AuthMode mode = AuthMode.Token) => new(BaseAddress, tenant, mode);
 
     /// <summary>SIGKILL: no graceful shutdown, leases are left as they were.</summary>

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Dapper;
-using Ims.Service.Hosting;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 using Ims.Tests.Infrastructure;
@@ -28,6 +27,8 @@ public sealed class JobEngineTests : IAsyncLifetime
             b.Services.AddSingleton<JobHandler, CountingHandler>();
             b.Services.AddSingleton<JobHandler, FailingHandler>();
             b.Services.AddSingleton<JobHandler, SlowWorkHandler>();
+            b.Services.AddSingleton<JobHandler, UpgradedHandler>();
+            b.Services.AddSingleton<JobHandler, HeldWorkHandler>();
         }, extra: ["--Ims:Jobs:Workers=0", "--Ims:Jobs:Lease=00:00:30"]);
 
     public async Task DisposeAsync() => await _service.DisposeAsync();
@@ -47,8 +48,8 @@ public sealed class JobEngineTests : IAsyncLifetime
         var context = new JobContext(claimed, _clock, _service.App.Services);
         await using (var write = await Db.BeginWriteAsync(CancellationToken.None))
         {
-            await handler.Steps[0].Commit(context, write, CancellationToken.None);
-            Assert.True(await Queue.RecordStepAsync(write, jobId, "doomed-worker", 1, context.Entities, false, CancellationToken.None));
+            await handler.Steps[0].CommitAsync(context, null, write, CancellationToken.None);
+            Assert.True(await Queue.RecordStepAsync(write, jobId, "doomed-worker", "step-1", context.Entities, false, CancellationToken.None));
             await write.CommitAsync(CancellationToken.None);
         }
 
@@ -60,7 +61,7 @@ public sealed class JobEngineTests : IAsyncLifetime
         var job = await WaitForEndAsync(jobId);
 
         Assert.Equal(JobStatus.Success, job.Status);
-        Assert.Equal(3, job.Step);
+        Assert.Equal("step-3", job.LastStep);
         Assert.Equal(["step-1", "step-2", "step-3"], await StepsDoneAsync(jobId));
     }
 
@@ -90,8 +91,8 @@ public sealed class JobEngineTests : IAsyncLifetime
         var context = new JobContext(claimed!, _clock, _service.App.Services);
         await using (var write = await Db.BeginWriteAsync(CancellationToken.None))
         {
-            await new CountingHandler().Steps[0].Commit(context, write, CancellationToken.None);
-            Assert.False(await Queue.RecordStepAsync(write, jobId, "slow-worker", 1, context.Entities, false, CancellationToken.None));
+            await new CountingHandler().Steps[0].CommitAsync(context, null, write, CancellationToken.None);
+            Assert.False(await Queue.RecordStepAsync(write, jobId, "slow-worker", "step-1", context.Entities, false, CancellationToken.None));
         }
         Assert.Empty(await StepsDoneAsync(jobId));
     }
@@ -120,16 +121,84 @@ public sealed class JobEngineTests : IAsyncLifetime
         Assert.Equal(1, await connection.ExecuteScalarAsync<long>("SELECT attempts FROM jobs WHERE id = @jobId", new { jobId }));
     }
 
+    [Fact]
+    public async Task A_job_in_flight_resumes_after_the_step_it_recorded_by_name_wherever_that_step_now_is()
+    {
+        // The job finished step-1 under a release whose handler ran [step-1, step-2]; this release put "audit" first.
+        // Resuming by position would run step-1 again (its marker row would collide) and never reach step-2.
+        var jobId = await EnqueueAsync(UpgradedHandler.Type);
+        await FinishStepAndDieAsync(jobId, CountingHandler.Mark("step-1"));
+
+        await using var runner = await StartRunnerAsync();
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        var job = await WaitForEndAsync(jobId);
+
+        Assert.Equal(JobStatus.Success, job.Status);
+        Assert.Equal("step-2", job.LastStep);
+        Assert.Equal(["step-1", "step-2"], await StepsDoneAsync(jobId));
+    }
+
+    [Fact]
+    public async Task A_job_whose_recorded_step_its_handler_no_longer_has_fails_with_an_internal_error_after_its_compensation()
+    {
+        // A step the job finished was renamed or removed since: running whatever now sits at its position could harm
+        // the job's resources, so the job ends with the handler's internal code, its compensation, and a reason to read.
+        var jobId = await EnqueueAsync(FailingHandler.Type);
+        await FinishStepAndDieAsync(jobId, CountingHandler.Mark("retired-step"));
+
+        await using var runner = await StartRunnerAsync();
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        var job = await WaitForEndAsync(jobId);
+
+        Assert.Equal(JobStatus.Fail, job.Status);
+        Assert.Equal("IMG.0014", job.ErrorCode);
+        Assert.Equal("The job cannot resume: its last finished step [retired-step] is not a step of testFailing in this version of the service.",
+            job.FailReason);
+        Assert.Equal(["compensated", "retired-step"], await StepsDoneAsync(jobId)); // step-1 and step-2 never ran
+    }
+
+    [Fact]
+    public async Task What_a_step_work_holds_is_released_once_when_its_commit_is_recorded_and_when_the_step_fails()
+    {
+        var succeeding = await EnqueueAsync(HeldWorkHandler.Type, new HeldWorkPayload(Fail: false));
+        var failing = await EnqueueAsync(HeldWorkHandler.Type, new HeldWorkPayload(Fail: true));
+        await using var runner = await StartRunnerAsync();
+
+        var done = await WaitForEndAsync(succeeding);
+        var failed = await WaitForEndAsync(failing);
+
+        Assert.Equal(JobStatus.Success, done.Status);
+        Assert.Equal(JobStatus.Fail, failed.Status);
+        Assert.Equal("IMG.0182", failed.ErrorCode);
+        // The commit saw the work's result still held; the engine released it exactly once, after the transaction.
+        Assert.Equal((true, 1), HeldWorkHandler.Seen[succeeding]);
+        Assert.Equal((true, 1), HeldWorkHandler.Seen[failing]);
+        Assert.Equal(["held"], await StepsDoneAsync(succeeding));
+        Assert.Equal(["compensated"], await StepsDoneAsync(failing)); // the failing commit's marker was rolled back
+    }
+
+    /// <summary>A worker claims the job, commits <paramref name="step"/> and records it by its name, then dies.</summary>
+    private async Task FinishStepAndDieAsync(string jobId, JobStep step)
+    {
+        var claimed = await Queue.ClaimAsync("doomed-worker", CancellationToken.None);
+        Assert.Equal(jobId, claimed!.Id);
+        var context = new JobContext(claimed, _clock, _service.App.Services);
+        await using var write = await Db.BeginWriteAsync(CancellationToken.None);
+        await step.CommitAsync(context, null, write, CancellationToken.None);
+        Assert.True(await Queue.RecordStepAsync(write, jobId, "doomed-worker", step.Name, context.Entities, false, CancellationToken.None));
+        await write.CommitAsync(CancellationToken.None);
+    }
+
     private async Task<long> LeaseUntilAsync(string jobId)
     {
         await using var connection = await Db.OpenAsync(CancellationToken.None);
         return await connection.ExecuteScalarAsync<long>("SELECT lease_until FROM jobs WHERE id = @jobId", new { jobId });
     }
 
-    private async Task<string> EnqueueAsync(string jobType)
+    private async Task<string> EnqueueAsync(string jobType, object? payload = null)
     {
         await using var write = await Db.BeginWriteAsync(CancellationToken.None);
-        var id = await Queue.EnqueueAsync(write, "test", jobType, TestAccounts.Alice.ProjectId, new { }, null, null, CancellationToken.None);
+        var id = await Queue.EnqueueAsync(write, "test", jobType, TestAccounts.Alice.ProjectId, payload ?? new { }, null, null, CancellationToken.None);
         await write.CommitAsync(CancellationToken.None);
         return id;
     }
@@ -137,8 +206,8 @@ public sealed class JobEngineTests : IAsyncLifetime
     private async Task<RunnerHandle> StartRunnerAsync()
     {
         var services = _service.App.Services;
-        var options = services.GetRequiredService<IOptions<ServiceOptions>>().Value;
-        options.Jobs.Workers = 1;
+        var options = services.GetRequiredService<IOptions<JobOptions>>().Value;
+        options.Workers = 1;
         var runner = new JobRunner(Queue, Db, services.GetServices<JobHandler>(), _clock, services,
             Options.Create(options), NullLogger<JobRunner>.Instance);
         await runner.StartAsync(CancellationToken.None);
@@ -186,7 +255,7 @@ public sealed class JobEngineTests : IAsyncLifetime
         ];
 
         public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
-            CountingHandler.Mark("compensated").Commit(job, write, ct);
+            CountingHandler.Mark("compensated").CommitAsync(job, null, write, ct);
     }
 
     /// <summary>One step whose work waits until the test releases it, as a capture of a large disk takes its time.</summary>
@@ -199,16 +268,61 @@ public sealed class JobEngineTests : IAsyncLifetime
 
         public override IReadOnlyList<JobStep> Steps { get; } =
         [
-            CountingHandler.Mark("slow") with
-            {
-                Work = async (job, ct) =>
+            JobStep.WithWork("slow",
+                async (job, ct) =>
                 {
                     Working[job.JobId] = true;
                     await Releases.GetOrAdd(job.JobId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))
                         .Task.WaitAsync(ct);
                 },
-            },
+                (job, write, ct) => CountingHandler.Mark("slow").CommitAsync(job, null, write, ct)),
         ];
+    }
+
+    /// <summary>The steps of a handler whose release inserted "audit" before the steps jobs in flight recorded.</summary>
+    private sealed class UpgradedHandler : JobHandler
+    {
+        public const string Type = "testUpgraded";
+        public override string JobType => Type;
+        public override IReadOnlyList<JobStep> Steps { get; } =
+            [CountingHandler.Mark("audit"), CountingHandler.Mark("step-1"), CountingHandler.Mark("step-2")];
+    }
+
+    private sealed record HeldWorkPayload(bool Fail);
+
+    /// <summary>A step whose work returns something held (as a capture returns its lease on new manifests).</summary>
+    private sealed class HeldWorkHandler : JobHandler
+    {
+        public const string Type = "testHeldWork";
+        /// <summary>Per job: whether the commit found the result unreleased, and how often it was released.</summary>
+        public static readonly ConcurrentDictionary<string, (bool HeldAtCommit, int Releases)> Seen = new();
+        public override string JobType => Type;
+
+        public override IReadOnlyList<JobStep> Steps { get; } =
+        [
+            JobStep.WithWork("held",
+                (job, _) => Task.FromResult(new Held(job.JobId)),
+                async (job, held, write, ct) =>
+                {
+                    Seen[job.JobId] = (held.Releases == 0, 0);
+                    await CountingHandler.Mark("held").CommitAsync(job, null, write, ct);
+                    if (job.Payload<HeldWorkPayload>().Fail) throw JobContext.Fail("IMG.0182", "Insufficient vault capacity.");
+                }),
+        ];
+
+        public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
+            CountingHandler.Mark("compensated").CommitAsync(job, null, write, ct);
+
+        private sealed class Held(string jobId) : IDisposable
+        {
+            public int Releases { get; private set; }
+
+            public void Dispose()
+            {
+                Releases++;
+                Seen.AddOrUpdate(jobId, _ => (false, Releases), (_, seen) => (seen.HeldAtCommit, Releases));
+            }
+        }
     }
 
     private sealed class RunnerHandle(JobRunner runner) : IAsyncDisposable

@@ -1,0 +1,37 @@
+using Ims.DataPlane;
+using Ims.Service.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Ims.Service.Data;
+
+/// <summary>
+/// The data plane and its settings (<c>Ims:DataPlane</c>: <c>Parallelism</c>, <c>IoDepth</c>, <c>Root</c>; and
+/// <c>Ims:ObjectStore</c>: <c>Endpoint</c>, <c>Bucket</c>, <c>AccessKey</c>, <c>SecretKey</c>, <c>Region</c>, the bucket
+/// that holds the chunks and manifests when set).
+/// </summary>
+public static class DataPlaneRegistration
+{
+    public const string Section = "Ims:DataPlane";
+    public const string ObjectStoreSection = "Ims:ObjectStore";
+
+    public static IServiceCollection AddDataPlane(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddValidatedOptions<DataPlaneOptions>(configuration.GetSection(Section),
+                options => options.Problems().Select(problem => $"{Section}:{problem}"))
+            // The disks' bytes, chunks and manifests: by default a folder beside the database.
+            .PostConfigure<IOptions<ServiceOptions>>((options, service) =>
+            {
+                if (string.IsNullOrWhiteSpace(options.Root))
+                    options.Root = Path.Combine(Path.GetFullPath(service.Value.DataDir), "data");
+            });
+        services.AddValidatedOptions<ObjectStoreOptions>(configuration.GetSection(ObjectStoreSection),
+            options => options.IsSet ? options.Problems().Select(problem => $"{ObjectStoreSection}:{problem}") : []);
+        services.AddOptions<DataPlaneOptions>().PostConfigure<IOptions<ObjectStoreOptions>>((options, objectStore) =>
+        {
+            if (options.ObjectStore is null && objectStore.Value.IsSet) options.ObjectStore = objectStore.Value;
+        });
+        services.AddSingleton(sp => DataPlane.DataPlane.Open(sp.GetRequiredService<IOptions<DataPlaneOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>()));
+        return services;
+    }
+}
