@@ -192,7 +192,8 @@ public sealed class DataPlane : IDisposable
             {
                 bucket.Dispose();
                 throw new ObjectStoreUnusableException(
-                    $"The bucket {objectStore.Bucket} at {objectStore.Endpoint} is not usable: {e.Message} ({(int)e.StatusCode} {e.ErrorCode}).", e);
+                    $"The bucket {objectStore.Bucket} at {objectStore.Endpoint} is not usable: {(int)e.StatusCode} {e.ErrorCode}"
+                    + (string.IsNullOrWhiteSpace(e.Message) ? "." : $" ({e.Message.TrimEnd('.')})."), e);
             }
             catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException)
             {

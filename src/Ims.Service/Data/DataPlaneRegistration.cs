@@ -30,8 +30,18 @@ public static class DataPlaneRegistration
         {
             if (options.ObjectStore is null && objectStore.Value.IsSet) options.ObjectStore = objectStore.Value;
         });
-        services.AddSingleton(sp => DataPlane.DataPlane.Open(sp.GetRequiredService<IOptions<DataPlaneOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp =>
+        {
+            try
+            {
+                return DataPlane.DataPlane.Open(sp.GetRequiredService<IOptions<DataPlaneOptions>>().Value, sp.GetRequiredService<TimeProvider>());
+            }
+            catch (ObjectStoreUnusableException unusable)
+            {
+                // The operator's to fix, like a bad setting: named, without a stack trace.
+                throw new OptionsValidationException(ObjectStoreSection, typeof(ObjectStoreOptions), [$"{ObjectStoreSection}: {unusable.Message}"]);
+            }
+        });
         return services;
     }
 }
