@@ -176,10 +176,13 @@ public sealed class DataPlane : IDisposable
         ArgumentNullException.ThrowIfNull(time);
         options = options with { }; // a copy: the options are settable (configuration binds them), the open store's are not
         var temps = new TempFiles();
+        // Nothing of this instance is in flight yet: every temporary file is a crash's leftover, wherever it is (the
+        // root holds those of config and deletion-epoch, which a killed collection leaves).
+        temps.DeleteStale(Path.GetFullPath(options.Root), SearchOption.TopDirectoryOnly);
         var layout = StoreLayout.OpenOrCreate(options.Root, temps);
-        // Nothing of this instance is in flight yet: every temporary file is a crash's leftover.
         temps.DeleteStale(layout.Volumes);
         temps.DeleteStale(layout.Manifests);
+        temps.DeleteStale(layout.Chunks);
         Bucket? bucket = null;
         if (options.ObjectStore is { } objectStore)
         {

@@ -111,12 +111,12 @@ internal sealed class TempFiles
 
     public bool IsStale(string path) => IsTemp(path) && !inFlight.ContainsKey(path);
 
-    /// <summary>Deletes the stale temporary files under a folder; returns how many.</summary>
-    public int DeleteStale(string folder)
+    /// <summary>Deletes the stale temporary files under a folder (or only in it); returns how many.</summary>
+    public int DeleteStale(string folder, SearchOption depth = SearchOption.AllDirectories)
     {
         if (!Directory.Exists(folder)) return 0;
         var deleted = 0;
-        foreach (var path in Directory.EnumerateFiles(folder, "*" + Marker + "*", SearchOption.AllDirectories))
+        foreach (var path in Directory.EnumerateFiles(folder, "*" + Marker + "*", depth))
         {
             if (!IsStale(path)) continue;
             try

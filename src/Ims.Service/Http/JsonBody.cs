@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Ims.Service.Http;
@@ -26,19 +27,54 @@ public static class JsonBody
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    /// <summary>The raw body, read once (the AK/SK check hashes the same bytes the handler parses).</summary>
+    /// <summary>
+    /// The raw body, read once (the AK/SK check hashes the same bytes the handler parses). The 12 MB cap is enforced here,
+    /// not by Kestrel's limit: a body over Kestrel's limit poisons the connection, which is then reset under a client still
+    /// sending (a broken pipe instead of the answer). Ours throws a 413 that <see cref="ErrorMiddleware"/> answers, and
+    /// the server reads and discards the rest of the body, as it does for any body a handler did not read.
+    /// </summary>
     public static async Task<ReadOnlyMemory<byte>> RawAsync(HttpContext http)
     {
         if (http.Items.TryGetValue(RawBodyKey, out var cached) && cached is ReadOnlyMemory<byte> bytes) return bytes;
+        var declared = http.Request.ContentLength;
+        if (declared > MaxBodyBytes) throw TooLarge();
         var feature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (feature is { IsReadOnly: false } && feature.MaxRequestBodySize is null or > MaxBodyBytes)
-            feature.MaxRequestBodySize = MaxBodyBytes;
-        using var buffer = new MemoryStream();
-        await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
-        ReadOnlyMemory<byte> read = buffer.ToArray();
+        if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = null;
+
+        ReadOnlyMemory<byte> read;
+        if (declared is { } length)
+        {
+            // The declared length is the size: one array, no growing copies (a fuzzer's 12 MB bodies on every connection
+            // were two or three large arrays each).
+            var body = length == 0 ? [] : new byte[length];
+            var filled = 0;
+            while (filled < body.Length)
+            {
+                var n = await http.Request.Body.ReadAsync(body.AsMemory(filled), http.RequestAborted);
+                if (n == 0) break;
+                filled += n;
+            }
+            read = body.AsMemory(0, filled);
+        }
+        else
+        {
+            using var buffer = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            while (true)
+            {
+                var n = await http.Request.Body.ReadAsync(chunk, http.RequestAborted);
+                if (n == 0) break;
+                if (buffer.Length + n > MaxBodyBytes) throw TooLarge();
+                buffer.Write(chunk, 0, n);
+            }
+            read = buffer.ToArray();
+        }
         http.Items[RawBodyKey] = read;
         return read;
     }
+
+    private static BadHttpRequestException TooLarge() =>
+        new($"The request body is larger than {MaxBodyBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
 
     /// <summary>
     /// The body when something (the AK/SK check) has already read it whole; a handler that streams the body uses these
@@ -70,6 +106,7 @@ public static class JsonBody
                 ? ApiError.Ims("IMG.0007", "The request body is empty.")
                 : ApiError.BadBody(service, "The request body is empty."));
         }
+        if (!IsWellFormedText(raw.Span)) return (null, ApiError.BadBody(service, MalformedText));
         try
         {
             var value = JsonSerializer.Deserialize<T>(raw.Span, Options);
@@ -81,6 +118,38 @@ public static class JsonBody
             var where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "" : $" at {ex.Path}";
             return (null, ApiError.BadBody(service, $"The request message format is invalid{where}."));
         }
+    }
+
+    /// <summary>What a body that is not well-formed text is told.</summary>
+    public const string MalformedText = "The request body is not well-formed UTF-8 text: it has an invalid byte sequence or an unpaired surrogate escape.";
+
+    /// <summary>
+    /// Whether a JSON body is text that every later step can read: valid UTF-8, and no string or name whose escapes
+    /// decode to an unpaired surrogate (<c>"\ud800"</c>). The parsers accept both and throw only when a string is
+    /// read, so a body is checked once here, before any of its strings reaches a handler. Syntax errors are left to
+    /// the parser that reports them.
+    /// </summary>
+    public static bool IsWellFormedText(ReadOnlySpan<byte> json)
+    {
+        if (!Utf8.IsValid(json)) return false;
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+                    _ = reader.GetString();
+            }
+        }
+        catch (JsonException)
+        {
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+        return true;
     }
 
     private static bool IsBlank(ReadOnlySpan<byte> span)

@@ -88,6 +88,7 @@ public static partial class ImagePatch
                     StatusCodes.Status415UnsupportedMediaType));
         }
         if (body.Trim(" \t\r\n"u8).IsEmpty) return (null, ImsErrors.Of("IMG.0007"));
+        if (!JsonBody.IsWellFormedText(body)) return Invalid(JsonBody.MalformedText);
 
         JsonDocument doc;
         try

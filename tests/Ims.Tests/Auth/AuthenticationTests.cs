@@ -163,4 +163,44 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : IClassFixture<
         Assert.StartsWith("HTTP/1.1 413", text, StringComparison.Ordinal);
         Assert.Contains("X-Request-Id", text, StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary>
+    /// A client that sends its whole 13 MB body before it reads the answer (the Python SDK, terraform) reads the 413, with
+    /// either kind of credentials: the service reads and discards the rest of the body instead of resetting the
+    /// connection under the client's feet (a broken pipe, no answer at all).
+    /// </summary>
+    [Theory]
+    [InlineData(AuthMode.Token)]
+    [InlineData(AuthMode.AkSk)]
+    public async Task A_client_that_streams_a_13_MB_body_reads_the_413(AuthMode mode)
+    {
+        var alice = TestAccounts.Alice;
+        var body = new byte[13 * 1024 * 1024];
+        Array.Fill(body, (byte)' ');
+        body[0] = (byte)'{';
+        body[^1] = (byte)'}';
+        var uri = new Uri(Service.BaseAddress, "/v1/cloudimages/wholeimages/action");
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse("application/json");
+        if (mode == AuthMode.Token) request.Headers.TryAddWithoutValidation("X-Auth-Token", await Service.Client(alice).TokenAsync());
+        else
+        {
+            request.Headers.TryAddWithoutValidation("X-Project-Id", alice.ProjectId);
+            ClientSigner.Sign(request, body, alice.AccessKey, alice.SecretKey, DateTime.UtcNow);
+        }
+        var head = new StringBuilder($"POST {uri.PathAndQuery} HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n");
+        foreach (var (name, values) in request.Headers) head.Append(name).Append(": ").Append(string.Join(",", values)).Append("\r\n");
+        head.Append("\r\n");
+
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(uri.Host, uri.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()));
+        for (var offset = 0; offset < body.Length; offset += 64 * 1024)
+            await stream.WriteAsync(body.AsMemory(offset, Math.Min(64 * 1024, body.Length - offset)));
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        var answer = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.StartsWith("HTTP/1.1 413", answer, StringComparison.Ordinal);
+        Assert.Contains("\"error_code\":\"APIGW.0413\"", answer, StringComparison.Ordinal);
+    }
 }

@@ -172,4 +172,36 @@ public sealed class CollectionTests : IDisposable
         Assert.True(report.Ok, string.Join("; ", report.Damaged.Select(d => d.Problem)));
         foreach (var manifestId in live.Distinct()) await plane.HashManifestAsync(manifestId, None);
     }
+
+    /// <summary>
+    /// A process killed while it wrote a file under a temporary name (the collection's <c>deletion-epoch</c>, a chunk, a
+    /// manifest, a volume, the config) leaves that temporary file behind; the next start removes every one of them and
+    /// nothing else.
+    /// </summary>
+    [Fact]
+    public async Task A_restart_removes_the_temporary_files_a_killed_process_left_anywhere_in_the_store()
+    {
+        var plane = store.Plane;
+        await store.FillAsync("kept", 8, 1);
+        string manifestId;
+        using (var lease = await plane.CaptureAsync([new DiskToCapture("kept")], None)) manifestId = lease.Disks[0].ManifestId;
+        var chunk = store.ChunkFiles().First();
+        var stray = new[]
+        {
+            Path.Combine(store.Root, "deletion-epoch.tmp-" + Guid.NewGuid().ToString("N")),
+            Path.Combine(store.Root, "config.tmp-" + Guid.NewGuid().ToString("N")),
+            chunk + ".tmp-" + Guid.NewGuid().ToString("N"),
+            Path.Combine(store.Root, "manifests", manifestId + ".tmp-" + Guid.NewGuid().ToString("N")),
+            store.VolumePath("other") + ".tmp-" + Guid.NewGuid().ToString("N"),
+        };
+        foreach (var path in stray) await File.WriteAllBytesAsync(path, Random(4096, 7));
+        var before = Directory.EnumerateFiles(store.Root, "*", SearchOption.AllDirectories).Except(stray).Order().ToList();
+
+        store.Restart();
+
+        var left = stray.Where(File.Exists).ToList();
+        Assert.True(left.Count == 0, "left behind: " + string.Join(", ", left));
+        Assert.Equal(before, Directory.EnumerateFiles(store.Root, "*", SearchOption.AllDirectories).Order().ToList());
+        Assert.True((await store.Plane.VerifyAsync([manifestId], None)).Ok);
+    }
 }

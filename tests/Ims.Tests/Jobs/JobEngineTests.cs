@@ -177,6 +177,57 @@ public sealed class JobEngineTests : IAsyncLifetime
         Assert.Equal(["compensated"], await StepsDoneAsync(failing)); // the failing commit's marker was rolled back
     }
 
+    [Fact]
+    public async Task What_a_step_work_holds_is_released_when_another_worker_took_the_job_before_the_commit()
+    {
+        var jobId = await EnqueueAsync(HeldWorkHandler.Type, new HeldWorkPayload(Fail: false, Gated: true));
+        await using var runner = await StartRunnerAsync();
+        await Poll.UntilAsync(() => Task.FromResult(HeldWorkHandler.Working.ContainsKey(jobId)), TimeSpan.FromSeconds(20), "the work to start");
+
+        // Another worker owns the job now, as after a lapsed lease; then the old owner's work returns.
+        await SetLeaseOwnerAsync(jobId, "rescuer");
+        HeldWorkHandler.Gate(jobId).SetResult();
+
+        await Poll.UntilAsync(() => Task.FromResult(HeldWorkHandler.Seen.TryGetValue(jobId, out var seen) && seen.Releases > 0),
+            TimeSpan.FromSeconds(20), "the work's result to be released");
+        Assert.Equal((true, 1), HeldWorkHandler.Seen[jobId]);
+        Assert.Empty(await StepsDoneAsync(jobId)); // the old owner's commit was rolled back
+        Assert.Equal(("rescuer", (string?)null), await LeaseOwnerAndLastStepAsync(jobId));
+    }
+
+    [Fact]
+    public async Task What_a_step_work_holds_is_released_when_the_node_shuts_down_before_the_commit()
+    {
+        var jobId = await EnqueueAsync(HeldWorkHandler.Type, new HeldWorkPayload(Fail: false, Gated: true));
+        var runner = await StartRunnerAsync();
+        await using (runner)
+        {
+            await Poll.UntilAsync(() => Task.FromResult(HeldWorkHandler.Working.ContainsKey(jobId)), TimeSpan.FromSeconds(20), "the work to start");
+
+            var stopping = runner.StopAsync();
+            HeldWorkHandler.Gate(jobId).SetResult();
+            await stopping;
+        }
+
+        Assert.Equal(1, HeldWorkHandler.Seen[jobId].Releases);
+        Assert.Empty(await StepsDoneAsync(jobId));
+        // Handed back for the next start, with no step recorded.
+        Assert.Equal(((string?)null, (string?)null), await LeaseOwnerAndLastStepAsync(jobId));
+    }
+
+    private async Task SetLeaseOwnerAsync(string jobId, string owner)
+    {
+        await using var write = await Db.BeginWriteAsync(CancellationToken.None);
+        await write.Connection.ExecuteAsync("UPDATE jobs SET lease_owner = @owner WHERE id = @jobId", new { jobId, owner }, write.Transaction);
+        await write.CommitAsync(CancellationToken.None);
+    }
+
+    private async Task<(string? Owner, string? LastStep)> LeaseOwnerAndLastStepAsync(string jobId)
+    {
+        await using var connection = await Db.OpenAsync(CancellationToken.None);
+        return await connection.QuerySingleAsync<(string?, string?)>("SELECT lease_owner, last_step FROM jobs WHERE id = @jobId", new { jobId });
+    }
+
     /// <summary>A worker claims the job, commits <paramref name="step"/> and records it by its name, then dies.</summary>
     private async Task FinishStepAndDieAsync(string jobId, JobStep step)
     {
@@ -288,7 +339,9 @@ public sealed class JobEngineTests : IAsyncLifetime
             [CountingHandler.Mark("audit"), CountingHandler.Mark("step-1"), CountingHandler.Mark("step-2")];
     }
 
-    private sealed record HeldWorkPayload(bool Fail);
+    /// <param name="Fail">The commit fails the job.</param>
+    /// <param name="Gated">The work returns only once the test opens the job's gate (<see cref="HeldWorkHandler.Gate"/>).</param>
+    private sealed record HeldWorkPayload(bool Fail, bool Gated = false);
 
     /// <summary>A step whose work returns something held (as a capture returns its lease on new manifests).</summary>
     private sealed class HeldWorkHandler : JobHandler
@@ -296,12 +349,23 @@ public sealed class JobEngineTests : IAsyncLifetime
         public const string Type = "testHeldWork";
         /// <summary>Per job: whether the commit found the result unreleased, and how often it was released.</summary>
         public static readonly ConcurrentDictionary<string, (bool HeldAtCommit, int Releases)> Seen = new();
+        public static readonly ConcurrentDictionary<string, bool> Working = new();
+        private static readonly ConcurrentDictionary<string, TaskCompletionSource> Gates = new();
         public override string JobType => Type;
+
+        public static TaskCompletionSource Gate(string jobId) =>
+            Gates.GetOrAdd(jobId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
         public override IReadOnlyList<JobStep> Steps { get; } =
         [
             JobStep.WithWork("held",
-                (job, _) => Task.FromResult(new Held(job.JobId)),
+                async (job, _) =>
+                {
+                    Working[job.JobId] = true;
+                    // A gated work ignores cancellation, as a capture that finishes what it started before it returns.
+                    if (job.Payload<HeldWorkPayload>().Gated) await Gate(job.JobId).Task;
+                    return new Held(job.JobId);
+                },
                 async (job, held, write, ct) =>
                 {
                     Seen[job.JobId] = (held.Releases == 0, 0);
@@ -327,6 +391,8 @@ public sealed class JobEngineTests : IAsyncLifetime
 
     private sealed class RunnerHandle(JobRunner runner) : IAsyncDisposable
     {
+        public Task StopAsync() => runner.StopAsync(CancellationToken.None);
+
         public async ValueTask DisposeAsync()
         {
             await runner.StopAsync(CancellationToken.None);
