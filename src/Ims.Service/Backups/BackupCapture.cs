@@ -1,5 +1,3 @@
-using System.Data.Common;
-using Dapper;
 using Ims.DataPlane;
 using Ims.Service.Data;
 using Ims.Service.Ecs;
@@ -104,7 +102,7 @@ public sealed class CapturedBytes(IManifestLease? lease, IReadOnlyList<(string B
 /// defined once, in <see cref="BackupSteps"/>.
 /// </para>
 /// </summary>
-public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore store, DiskFiles files)
+public sealed class BackupCapture(TimeProvider time, BackupStore backups, ServerStore servers, DataPlaneStore store, DiskFiles files)
 {
     /// <summary>The <c>servers.task_state</c> a backup holds while it works on a server.</summary>
     public const string TaskState = "backing_up";
@@ -114,25 +112,15 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>Looks a server up in the caller's project and says whether it can be backed up now.</summary>
-    public static async Task<ServerCheck> CheckServerAsync(DbConnection conn, DbTransaction? tx, string projectId, string serverId,
-        CancellationToken ct)
+    public async Task<ServerCheck> CheckServerAsync(string projectId, string serverId, CancellationToken ct) =>
+        Classify(await servers.GetBackupFactsAsync(projectId, serverId, ct), serverId);
+
+    /// <summary><see cref="CheckServerAsync(string, string, CancellationToken)"/> inside a transaction.</summary>
+    public async Task<ServerCheck> CheckServerAsync(WriteScope tx, string projectId, string serverId, CancellationToken ct) =>
+        Classify(await servers.GetBackupFactsAsync(tx, projectId, serverId, ct), serverId);
+
+    private static ServerCheck Classify(ServerCheck? server, string serverId)
     {
-        var server = await conn.QuerySingleOrDefaultAsync<ServerCheck>(new CommandDefinition(
-            """
-            SELECT s.id, s.name, s.status, s.task_state AS TaskState, s.availability_zone AS AvailabilityZone,
-                   s.flavor_id AS FlavorId, s.image_id AS ImageId, s.os_type AS OsType, s.san_policy AS SanPolicy,
-                   s.enterprise_project_id AS EnterpriseProjectId,
-                   (SELECT COUNT(*) FROM volume_attachments a WHERE a.server_id = s.id) AS VolumeCount,
-                   (SELECT COALESCE(SUM(v.size_gb), 0) FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-                     WHERE a.server_id = s.id) AS TotalSizeGb,
-                   (SELECT MIN(v.id) FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-                     WHERE a.server_id = s.id AND v.multiattach = 1) AS SharedVolumeId,
-                   (SELECT COUNT(*) FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-                     WHERE a.server_id = s.id AND v.status IN ('attaching', 'detaching')) AS DisksInTransit
-            FROM servers s
-            WHERE s.id = @serverId AND s.project_id = @projectId AND s.status <> 'DELETED'
-            """,
-            new { serverId, projectId }, tx, cancellationToken: ct));
         if (server is null) return new ServerCheck { Problem = ServerProblem.NotFound, Id = serverId };
         var problem = server.Status is not ("ACTIVE" or "SHUTOFF") ? ServerProblem.BadStatus
             : server.TaskState is not null || server.DisksInTransit > 0 ? ServerProblem.Busy
@@ -141,27 +129,8 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
         return server with { Problem = problem };
     }
 
-    public async Task StartCheckpointAsync(WriteScope write, CheckpointStart start, CancellationToken ct)
-    {
-        var now = NowMs;
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO checkpoints (id, project_id, service, vault_id, name, description, status, incremental, created_at, updated_at)
-            VALUES (@CheckpointId, @ProjectId, @Service, @VaultId, @Name, @Description, 'protecting', @incremental, @now, @now)
-            """,
-            new
-            {
-                start.CheckpointId,
-                start.ProjectId,
-                start.Service,
-                start.VaultId,
-                start.Name,
-                start.Description,
-                incremental = start.Incremental ? 1 : 0,
-                now
-            },
-            write.Transaction, cancellationToken: ct));
-    }
+    public Task StartCheckpointAsync(WriteScope write, CheckpointStart start, CancellationToken ct) =>
+        backups.InsertCheckpointAsync(write, start, NowMs, ct);
 
     /// <summary>
     /// Starts a checkpoint holding one backup of one server, as a CSBS protect call does and as a whole image taken
@@ -172,7 +141,7 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
     public async Task<(string CheckpointId, string BackupId)?> StartServerBackupAsync(WriteScope write, string service, string projectId,
         string serverId, string? vaultId, string name, string description, bool incremental, CancellationToken ct)
     {
-        if (!(await CheckServerAsync(write.Connection, write.Transaction, projectId, serverId, ct)).Ok) return null;
+        if (!(await CheckServerAsync(write, projectId, serverId, ct)).Ok) return null;
         var checkpointId = Ids.NewUuid();
         var backupId = Ids.NewUuid();
         await StartCheckpointAsync(write, new CheckpointStart
@@ -207,42 +176,12 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
     public async Task<bool> BeginAsync(WriteScope write, BackupStart start, CancellationToken ct)
     {
         var now = NowMs;
-        var server = await CheckServerAsync(write.Connection, write.Transaction, start.ProjectId, start.ServerId, ct);
+        var server = await CheckServerAsync(write, start.ProjectId, start.ServerId, ct);
         if (!server.Ok) return false;
         var claim = await ServerGuards.TryClaimAsync(write, start.ProjectId, start.ServerId, TaskState, now, ct);
         if (!claim.Claimed) return false;
 
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO backups (id, project_id, service, checkpoint_id, vault_id, resource_id, resource_type, resource_name,
-                                 resource_az, resource_size, name, description, status, incremental, os_type, image_id,
-                                 san_policy, enterprise_project_id, created_at, updated_at)
-            VALUES (@BackupId, @ProjectId, @Service, @CheckpointId, @VaultId, @ServerId, @resourceType, @resourceName,
-                    @resourceAz, @resourceSize, @Name, @Description, 'protecting', @incremental, @osType, @imageId,
-                    @sanPolicy, @enterpriseProjectId, @now, @now)
-            """,
-            new
-            {
-                start.BackupId,
-                start.ProjectId,
-                start.Service,
-                start.CheckpointId,
-                start.VaultId,
-                start.ServerId,
-                resourceType = ServerResourceType,
-                resourceName = server.Name,
-                resourceAz = server.AvailabilityZone,
-                resourceSize = server.TotalSizeGb,
-                start.Name,
-                start.Description,
-                incremental = start.Incremental ? 1 : 0,
-                osType = server.OsType,
-                imageId = server.ImageId,
-                sanPolicy = server.SanPolicy,
-                enterpriseProjectId = server.EnterpriseProjectId,
-                now,
-            },
-            write.Transaction, cancellationToken: ct));
+        await backups.InsertBackupAsync(write, start, server, ServerResourceType, now, ct);
         return true;
     }
 
@@ -254,45 +193,13 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
     public async Task<bool> CaptureAsync(WriteScope write, string backupId, IReadOnlyCollection<string> excludeVolumeIds,
         CancellationToken ct)
     {
-        var backup = await write.Connection.QuerySingleOrDefaultAsync<BackupRow>(new CommandDefinition(
-            $"SELECT {BackupRecords.BackupColumns} FROM backups WHERE id = @backupId",
-            new { backupId }, write.Transaction, cancellationToken: ct));
+        var backup = await backups.GetAsync(write, backupId, ct);
         if (backup is null) return false;
-        var server = await CheckServerAsync(write.Connection, write.Transaction, backup.ProjectId, backup.ResourceId, ct);
+        var server = await CheckServerAsync(write, backup.ProjectId, backup.ResourceId, ct);
         if (server.Problem == ServerProblem.NotFound) return false;
 
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM backup_volumes WHERE backup_id = @backupId", new { backupId }, write.Transaction, cancellationToken: ct));
-        var captured = await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO backup_volumes (backup_id, volume_id, name, size_gb, volume_type, device, boot_index, multiattach, bootable)
-            SELECT @backupId, v.id, v.name, v.size_gb, v.volume_type, a.device, a.boot_index, v.multiattach, v.bootable
-            FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-            WHERE a.server_id = @serverId AND v.project_id = @projectId AND v.id NOT IN @excluded
-            """,
-            new { backupId, serverId = backup.ResourceId, projectId = backup.ProjectId, excluded = excludeVolumeIds.ToArray() },
-            write.Transaction, cancellationToken: ct));
-        if (captured == 0) return false;
-
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE backups SET
-                resource_size = (SELECT COALESCE(SUM(size_gb), 0) FROM backup_volumes WHERE backup_id = @backupId),
-                resource_name = @name, resource_az = @az, os_type = @osType, image_id = @imageId, san_policy = @sanPolicy,
-                updated_at = @now
-            WHERE id = @backupId
-            """,
-            new
-            {
-                backupId,
-                name = server.Name,
-                az = server.AvailabilityZone,
-                osType = server.OsType,
-                imageId = server.ImageId,
-                sanPolicy = server.SanPolicy,
-                now = NowMs
-            },
-            write.Transaction, cancellationToken: ct));
+        if (await backups.RecordDisksAsync(write, backup, excludeVolumeIds, ct) == 0) return false;
+        await backups.RefreshServerFactsAsync(write, backupId, server, NowMs, ct);
         return true;
     }
 
@@ -304,17 +211,7 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
     public async Task<CapturedBytes> CaptureBytesAsync(IReadOnlyCollection<string> backupIds, CancellationToken ct)
     {
         if (backupIds.Count == 0) return CapturedBytes.Nothing;
-        List<DiskRow> disks;
-        await using (var connection = await db.OpenAsync(ct))
-        {
-            disks = (await connection.QueryAsync<DiskRow>(new CommandDefinition(
-                """
-                SELECT bv.backup_id AS BackupId, bv.volume_id AS VolumeId, v.size_gb AS SizeGb
-                FROM backup_volumes bv JOIN backups b ON b.id = bv.backup_id JOIN volumes v ON v.id = bv.volume_id
-                WHERE bv.backup_id IN @backupIds AND b.status = 'protecting'
-                ORDER BY bv.backup_id, bv.device
-                """, new { backupIds }, cancellationToken: ct))).AsList();
-        }
+        var disks = await backups.GetDisksToCaptureAsync(backupIds, ct);
         if (disks.Count == 0) return CapturedBytes.Nothing;
         // A disk shared by two servers of one checkpoint is captured once and named by both backups.
         var volumes = disks.DistinctBy(d => d.VolumeId, StringComparer.Ordinal).ToList();
@@ -332,17 +229,7 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
     {
         if (captured.Lease is null) return; // nothing was left to capture
         var manifests = captured.Lease.Disks.ToDictionary(d => d.VolumeId, d => d.ManifestId, StringComparer.Ordinal);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE backup_volumes SET manifest_id = @manifestId WHERE backup_id = @backupId AND volume_id = @volumeId",
-            captured.Disks.Select(d => new { manifestId = manifests[d.VolumeId], backupId = d.BackupId, volumeId = d.VolumeId }),
-            write.Transaction, cancellationToken: ct));
-    }
-
-    private sealed record DiskRow
-    {
-        public string BackupId { get; init; } = "";
-        public string VolumeId { get; init; } = "";
-        public long SizeGb { get; init; }
+        await backups.SetManifestsAsync(write, captured.Disks.Select(d => (d.BackupId, d.VolumeId, manifests[d.VolumeId])), ct);
     }
 
     /// <summary>Marks a captured backup available and releases its server.</summary>
@@ -356,31 +243,18 @@ public sealed class BackupCapture(TimeProvider time, Database db, DataPlaneStore
     /// <summary>Finishes every backup still protecting in a checkpoint, then the checkpoint itself.</summary>
     public async Task FinishCheckpointAsync(WriteScope write, string checkpointId, bool succeeded, CancellationToken ct)
     {
-        var backupIds = await write.Connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT id FROM backups WHERE checkpoint_id = @checkpointId AND status = 'protecting'",
-            new { checkpointId }, write.Transaction, cancellationToken: ct));
-        foreach (var backupId in backupIds)
-            await FinishAsync(write, backupId, succeeded ? BackupStatus.Available : BackupStatus.Error, ct);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE checkpoints SET status = @status, updated_at = @now WHERE id = @checkpointId AND status = 'protecting'",
-            new { checkpointId, status = succeeded ? BackupStatus.Available : BackupStatus.Error, now = NowMs },
-            write.Transaction, cancellationToken: ct));
+        var status = succeeded ? BackupStatus.Available : BackupStatus.Error;
+        foreach (var backupId in await backups.GetProtectingBackupIdsAsync(write, checkpointId, ct))
+            await FinishAsync(write, backupId, status, ct);
+        await backups.FinishCheckpointAsync(write, checkpointId, status, NowMs, ct);
     }
 
     private async Task FinishAsync(WriteScope write, string backupId, string status, CancellationToken ct)
     {
         var now = NowMs;
-        var serverId = await write.Connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-            "SELECT resource_id FROM backups WHERE id = @backupId AND status = 'protecting'",
-            new { backupId }, write.Transaction, cancellationToken: ct));
+        var serverId = await backups.GetProtectingServerAsync(write, backupId, ct);
         if (serverId is null) return;
         await ServerGuards.ReleaseAsync(write, serverId, TaskState, now, ct);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE backups SET status = @status, updated_at = @now,
-                protected_at = CASE WHEN @status = 'available' THEN @now ELSE protected_at END
-            WHERE id = @backupId
-            """,
-            new { backupId, status, now }, write.Transaction, cancellationToken: ct));
+        await backups.FinishBackupAsync(write, backupId, status, now, ct);
     }
 }

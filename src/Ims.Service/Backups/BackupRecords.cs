@@ -1,7 +1,5 @@
-using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
-using Dapper;
 
 namespace Ims.Service.Backups;
 
@@ -69,7 +67,7 @@ public static class BackupStatus
     public const string Error = "error";
 }
 
-/// <summary>Column lists and loaders shared by the CBR and CSBS views of the same rows.</summary>
+/// <summary>Column lists and rules shared by the CBR and CSBS views of the same rows (which <see cref="BackupStore"/> reads).</summary>
 public static class BackupRecords
 {
     public const string CheckpointColumns =
@@ -82,54 +80,6 @@ public static class BackupRecords
         "resource_az AS ResourceAz, resource_size AS ResourceSize, name, description, status, incremental, " +
         "os_type AS OsType, image_id AS ImageId, san_policy AS SanPolicy, enterprise_project_id AS EnterpriseProjectId, " +
         "created_at AS CreatedAt, updated_at AS UpdatedAt, protected_at AS ProtectedAt";
-
-    private const string VolumeColumns =
-        "backup_id AS BackupId, volume_id AS VolumeId, name, size_gb AS SizeGb, volume_type AS VolumeType, device, " +
-        "boot_index AS BootIndex, multiattach, bootable";
-
-    public static async Task<BackupRow?> FindBackupAsync(DbConnection conn, DbTransaction? tx, string projectId, string service,
-        string backupId, CancellationToken ct) =>
-        await conn.QuerySingleOrDefaultAsync<BackupRow>(new CommandDefinition(
-            $"SELECT {BackupColumns} FROM backups WHERE id = @backupId AND project_id = @projectId AND service = @service",
-            new { backupId, projectId, service }, tx, cancellationToken: ct));
-
-    public static async Task<CheckpointRow?> FindCheckpointAsync(DbConnection conn, DbTransaction? tx, string projectId, string service,
-        string checkpointId, CancellationToken ct) =>
-        await conn.QuerySingleOrDefaultAsync<CheckpointRow>(new CommandDefinition(
-            $"SELECT {CheckpointColumns} FROM checkpoints WHERE id = @checkpointId AND project_id = @projectId AND service = @service",
-            new { checkpointId, projectId, service }, tx, cancellationToken: ct));
-
-    public static async Task<IReadOnlyList<BackupRow>> BackupsOfCheckpointAsync(DbConnection conn, DbTransaction? tx,
-        string checkpointId, CancellationToken ct) =>
-        (await conn.QueryAsync<BackupRow>(new CommandDefinition(
-            $"SELECT {BackupColumns} FROM backups WHERE checkpoint_id = @checkpointId ORDER BY created_at, id",
-            new { checkpointId }, tx, cancellationToken: ct))).AsList();
-
-    /// <summary>The captured disks of each backup, system disk first.</summary>
-    public static async Task<ILookup<string, BackupVolumeRow>> VolumesOfAsync(DbConnection conn, DbTransaction? tx,
-        IReadOnlyCollection<string> backupIds, CancellationToken ct)
-    {
-        if (backupIds.Count == 0) return Array.Empty<BackupVolumeRow>().ToLookup(v => v.BackupId);
-        var rows = await conn.QueryAsync<BackupVolumeRow>(new CommandDefinition(
-            $"SELECT {VolumeColumns} FROM backup_volumes WHERE backup_id IN @backupIds",
-            new { backupIds }, tx, cancellationToken: ct));
-        return rows
-            .OrderBy(v => v.BootIndex is null ? 1 : 0).ThenBy(v => v.BootIndex).ThenBy(v => v.Device, StringComparer.Ordinal)
-            .ToLookup(v => v.BackupId);
-    }
-
-    /// <summary>
-    /// Ids of the images registered from each backup (a whole image records its source in <c>images.backup_id</c>).
-    /// </summary>
-    public static async Task<ILookup<string, string>> ImagesOfAsync(DbConnection conn, DbTransaction? tx,
-        IReadOnlyCollection<string> backupIds, CancellationToken ct)
-    {
-        if (backupIds.Count == 0) return Array.Empty<(string, string)>().ToLookup(r => r.Item1, r => r.Item2);
-        var rows = await conn.QueryAsync<(string BackupId, string ImageId)>(new CommandDefinition(
-            "SELECT backup_id, id FROM images WHERE backup_id IN @backupIds AND status <> 'deleted' ORDER BY created_at, id",
-            new { backupIds }, tx, cancellationToken: ct));
-        return rows.ToLookup(r => r.BackupId, r => r.ImageId);
-    }
 
     /// <summary>
     /// A stable id for the per-disk part of a backup: the wire shows each captured disk as a child backup (CBR) or a

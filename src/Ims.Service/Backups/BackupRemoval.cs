@@ -1,5 +1,5 @@
-using Dapper;
 using Ims.Service.Data;
+using Ims.Service.Ims;
 using Ims.Service.Storage;
 
 namespace Ims.Service.Backups;
@@ -19,47 +19,24 @@ public enum RemovalProblem
 /// it holds a backup (clients poll it until 404 after deleting its backups). Shared by CBR, CSBS and IMS
 /// (<c>delete_backup</c>). Their chunks are freed by the next garbage collection, which the deletion requests.
 /// </summary>
-public static class BackupRemoval
+public sealed class BackupRemoval(BackupStore backups, ImageStore images)
 {
-    public static async Task<RemovalProblem> CheckAsync(WriteScope write, IReadOnlyCollection<string> backupIds, CancellationToken ct)
+    public async Task<RemovalProblem> CheckAsync(WriteScope tx, IReadOnlyCollection<string> backupIds, CancellationToken ct)
     {
-        if (backupIds.Count == 0) return RemovalProblem.None;
-        var protecting = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM backups WHERE id IN @backupIds AND status = 'protecting'",
-            new { backupIds }, write.Transaction, cancellationToken: ct));
-        if (protecting > 0) return RemovalProblem.Protecting;
-        var images = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM images WHERE backup_id IN @backupIds AND status IN ('queued', 'saving', 'active')",
-            new { backupIds }, write.Transaction, cancellationToken: ct));
-        return images > 0 ? RemovalProblem.UsedByImage : RemovalProblem.None;
+        if (await backups.AnyProtectingAsync(tx, backupIds, ct)) return RemovalProblem.Protecting;
+        return await images.AnyLiveFromBackupsAsync(tx, backupIds, ct) ? RemovalProblem.UsedByImage : RemovalProblem.None;
     }
 
-    /// <summary>Deletes the backups of <paramref name="projectId"/> among <paramref name="backupIds"/>.</summary>
-    public static async Task DeleteAsync(WriteScope write, string projectId, IReadOnlyCollection<string> backupIds, CancellationToken ct)
+    /// <summary>
+    /// Deletes the backups of <paramref name="projectId"/> among <paramref name="backupIds"/>, and the checkpoints among
+    /// <paramref name="checkpointIds"/> (besides those of the backups) left empty.
+    /// </summary>
+    public async Task DeleteAsync(WriteScope tx, string projectId, IReadOnlyCollection<string> backupIds, CancellationToken ct,
+        IReadOnlyCollection<string>? checkpointIds = null)
     {
-        if (backupIds.Count == 0) return;
-        var args = new { projectId, backupIds };
-        var checkpointIds = (await write.Connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT DISTINCT checkpoint_id FROM backups WHERE project_id = @projectId AND id IN @backupIds",
-            args, write.Transaction, cancellationToken: ct))).AsList();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            DELETE FROM backup_volumes
-            WHERE backup_id IN (SELECT id FROM backups WHERE project_id = @projectId AND id IN @backupIds)
-            """,
-            args, write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM backups WHERE project_id = @projectId AND id IN @backupIds",
-            args, write.Transaction, cancellationToken: ct));
+        if (backupIds.Count == 0 && checkpointIds is not { Count: > 0 }) return;
+        await backups.DeleteAsync(tx, projectId, backupIds, ct, checkpointIds);
         // Their chunks may have no other user now: the data janitor collects them after the commit.
-        await DataJanitor.RequestCollectionAsync(write, ct);
-        if (checkpointIds.Count == 0) return;
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            DELETE FROM checkpoints
-            WHERE project_id = @projectId AND id IN @checkpointIds
-              AND NOT EXISTS (SELECT 1 FROM backups b WHERE b.checkpoint_id = checkpoints.id)
-            """,
-            new { projectId, checkpointIds }, write.Transaction, cancellationToken: ct));
+        if (backupIds.Count > 0) await DataJanitor.RequestCollectionAsync(tx, ct);
     }
 }

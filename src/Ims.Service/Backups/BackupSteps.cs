@@ -25,7 +25,7 @@ public sealed record BackupJob(
 /// </list>
 /// A failed job calls <see cref="FailAsync"/> from its compensation.
 /// </summary>
-public sealed class BackupSteps(BackupCapture capture, Database db)
+public sealed class BackupSteps(BackupCapture capture, BackupStore backups)
 {
     public const string Capture = "capture";
     public const string CaptureBytes = "capture bytes";
@@ -47,9 +47,9 @@ public sealed class BackupSteps(BackupCapture capture, Database db)
     private async Task CaptureAsync(BackupJob job, JobContext context, WriteScope write, CancellationToken ct)
     {
         var excludes = job.Excludes(context);
-        var backups = await BackupRecords.BackupsOfCheckpointAsync(write.Connection, write.Transaction, job.CheckpointId(context), ct);
+        var started = await backups.GetBackupsOfCheckpointAsync(write, job.CheckpointId(context), ct);
         var captured = 0;
-        foreach (var backup in backups.Where(b => b.Status == BackupStatus.Protecting))
+        foreach (var backup in started.Where(b => b.Status == BackupStatus.Protecting))
         {
             var excluded = excludes?.GetValueOrDefault(backup.Id) ?? [];
             if (await capture.CaptureAsync(write, backup.Id, excluded, ct)) captured++;
@@ -61,12 +61,8 @@ public sealed class BackupSteps(BackupCapture capture, Database db)
     /// <summary>Every disk of every server of the checkpoint, at one instant.</summary>
     private async Task<CapturedBytes> CaptureBytesAsync(string checkpointId, CancellationToken ct)
     {
-        List<string> backupIds;
-        await using (var connection = await db.OpenAsync(ct))
-        {
-            backupIds = (await BackupRecords.BackupsOfCheckpointAsync(connection, null, checkpointId, ct))
-                .Where(b => b.Status == BackupStatus.Protecting).Select(b => b.Id).ToList();
-        }
+        var backupIds = (await backups.GetBackupsOfCheckpointAsync(checkpointId, ct))
+            .Where(b => b.Status == BackupStatus.Protecting).Select(b => b.Id).ToList();
         return await capture.CaptureBytesAsync(backupIds, ct);
     }
 }

@@ -1,11 +1,10 @@
-using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
 using Ims.Service.Http;
+using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 
@@ -32,7 +31,8 @@ public static class CbrBackupEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateCheckpoint(HttpContext http, Caller caller, Database db, BackupCapture capture, JobQueue jobs)
+    private static async Task<IResult> CreateCheckpoint(HttpContext http, Caller caller, Database db, VaultStore vaults, BackupStore backups,
+        BackupCapture capture, JobQueue jobs)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<CheckpointCreateRequest>(http, ServiceKind.Cbr);
@@ -49,11 +49,11 @@ public static class CbrBackupEndpoints
         if (requestError is not null) return requestError;
 
         await using var write = await db.BeginWriteAsync(ct);
-        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, caller.ProjectId, body.VaultId, ct);
+        var vault = await vaults.GetAsync(write, caller.ProjectId, body.VaultId, ct);
         if (vault is null) return CbrErrors.VaultNotFound(body.VaultId);
         if (vault.ObjectType != "server")
             return CbrErrors.BadRequest("Only server vaults can be backed up here; disk and SFS Turbo backups are not supported.");
-        var members = (await Vaults.ResourcesAsync(write.Connection, write.Transaction, [vault.Id], ct))
+        var members = (await vaults.GetResourcesAsync(write, [vault.Id], ct))
             .ToDictionary(r => r.ResourceId, StringComparer.Ordinal);
 
         var skipped = new List<SkippedResourceWire>();
@@ -68,7 +68,7 @@ public static class CbrBackupEndpoints
                     "The resource is not associated with the vault."));
                 continue;
             }
-            var check = await BackupCapture.CheckServerAsync(write.Connection, write.Transaction, caller.ProjectId, id, ct);
+            var check = await capture.CheckServerAsync(write, caller.ProjectId, id, ct);
             if (!check.Ok)
             {
                 skipped.Add(Skip(member, check));
@@ -117,87 +117,78 @@ public static class CbrBackupEndpoints
 
         await jobs.EnqueueAsync(write, "cbr", JobType, caller.ProjectId, new CheckpointJobPayload(checkpointId, excludesByBackup),
             new JsonObject { ["checkpoint_id"] = checkpointId }, checkpointId, ct);
-        var checkpoint = await BackupRecords.FindCheckpointAsync(write.Connection, write.Transaction, caller.ProjectId, Service,
-            checkpointId, ct);
-        var rendered = await RenderCheckpointAsync(write.Connection, write.Transaction, checkpoint!, skipped, ct);
+        var checkpoint = await backups.GetCheckpointAsync(write, caller.ProjectId, Service, checkpointId, ct);
+        var rendered = RenderCheckpoint(checkpoint!, vault,
+            await backups.GetBackupsOfCheckpointAsync(write, checkpointId, ct), skipped,
+            await backups.CountAvailableByResourceAsync(write, vault.Id, [.. targets.Select(t => t.Member.ResourceId)], ct));
         await write.CommitAsync(ct);
         return TypedResults.Json(new { checkpoint = rendered });
     }
 
-    private static async Task<IResult> ShowCheckpoint(string checkpoint_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ShowCheckpoint(string checkpoint_id, HttpContext http, Caller caller, VaultStore vaults,
+        BackupStore backups)
     {
         var ct = http.RequestAborted;
-        await using var conn = await db.OpenAsync(ct);
-        var checkpoint = await BackupRecords.FindCheckpointAsync(conn, null, caller.ProjectId, Service, checkpoint_id, ct);
+        var checkpoint = await backups.GetCheckpointAsync(caller.ProjectId, Service, checkpoint_id, ct);
         if (checkpoint is null) return CbrErrors.ResourceNotFound("checkpoint", checkpoint_id);
-        var rendered = await RenderCheckpointAsync(conn, null, checkpoint, [], ct);
+        var members = await backups.GetBackupsOfCheckpointAsync(checkpoint.Id, ct);
+        var rendered = RenderCheckpoint(checkpoint,
+            checkpoint.VaultId is null ? null : await vaults.GetAsync(checkpoint.ProjectId, checkpoint.VaultId, ct), members, [],
+            await backups.CountAvailableByResourceAsync(checkpoint.VaultId, [.. members.Select(b => b.ResourceId)], ct));
         if (rendered.Vault.Resources.Count == 0) return CbrErrors.ResourceNotFound("checkpoint", checkpoint_id);
         return TypedResults.Json(new { checkpoint = rendered });
     }
 
-    private static async Task<IResult> ListBackups(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListBackups(HttpContext http, Caller caller, BackupStore store, ImageStore images)
     {
         var ct = http.RequestAborted;
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Cbr, out var offset, out var error)) return error!;
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Cbr, out var limit, out error, min: 1, max: 1000)) return error!;
-        var where = new List<string> { "project_id = @projectId", "service = 'CBR'" };
-        var args = new DynamicParameters(new { projectId = caller.ProjectId, offset = offset ?? 0, limit = limit ?? 1000 });
-        foreach (var (query, column) in new[]
-                 {
-                     ("checkpoint_id", "checkpoint_id"), ("vault_id", "vault_id"), ("resource_id", "resource_id"),
-                     ("resource_type", "resource_type"), ("resource_name", "resource_name"), ("resource_az", "resource_az"),
-                     ("status", "status"), ("name", "name"),
-                 })
+        bool? incremental = null;
+        if (QueryArgs.String(http, "incremental") is { Length: > 0 } rawIncremental)
         {
-            if (QueryArgs.String(http, query) is not { Length: > 0 } value) continue;
-            where.Add($"{column} = @{query}");
-            args.Add(query, value);
+            if (!bool.TryParse(rawIncremental, out var flag))
+                return CbrErrors.BadRequest($"Invalid value '{rawIncremental}' for query parameter incremental.");
+            incremental = flag;
         }
-        if (QueryArgs.String(http, "incremental") is { Length: > 0 } incremental)
+        var filter = BackupListFilter.FromQuery(http, caller.ProjectId, Service, "resource_az") with
         {
-            if (!bool.TryParse(incremental, out var flag))
-                return CbrErrors.BadRequest($"Invalid value '{incremental}' for query parameter incremental.");
-            where.Add("incremental = @incremental");
-            args.Add("incremental", flag ? 1 : 0);
-        }
-        // Every backup here is a backup (not a replica) of the caller's own project.
-        if (QueryArgs.String(http, "image_type") is { Length: > 0 } imageType && imageType != "backup") where.Add("1 = 0");
-        if (QueryArgs.String(http, "parent_id") is { Length: > 0 }) where.Add("1 = 0");
-
-        var clause = string.Join(" AND ", where);
-        await using var conn = await db.OpenAsync(ct);
-        var count = await conn.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT COUNT(*) FROM backups WHERE {clause}", args, cancellationToken: ct));
-        var page = (await conn.QueryAsync<BackupRow>(new CommandDefinition(
-            $"SELECT {BackupRecords.BackupColumns} FROM backups WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset",
-            args, cancellationToken: ct))).AsList();
-        var backups = await RenderBackupsAsync(conn, page, ct);
+            VaultId = QueryArgs.String(http, "vault_id"),
+            Incremental = incremental,
+            // Every backup here is a backup (not a replica) of the caller's own project.
+            MatchesNothing = QueryArgs.String(http, "image_type") is { Length: > 0 } imageType && imageType != "backup"
+                || QueryArgs.String(http, "parent_id") is { Length: > 0 },
+            Offset = offset ?? 0,
+            Limit = limit ?? 1000,
+        };
+        var (page, count) = (await store.ListAsync(filter, ct))!.Value;
+        var backups = await RenderBackupsAsync(store, images, page, ct);
         return TypedResults.Json(new { backups, count, offset = offset ?? 0, limit = limit ?? 1000 });
     }
 
-    private static async Task<IResult> ShowBackup(string backup_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ShowBackup(string backup_id, HttpContext http, Caller caller, BackupStore backups, ImageStore images)
     {
         var ct = http.RequestAborted;
-        await using var conn = await db.OpenAsync(ct);
-        var backup = await BackupRecords.FindBackupAsync(conn, null, caller.ProjectId, Service, backup_id, ct);
+        var backup = await backups.GetBackupAsync(caller.ProjectId, Service, backup_id, ct);
         if (backup is null) return CbrErrors.ResourceNotFound("backup", backup_id);
-        return TypedResults.Json(new { backup = (await RenderBackupsAsync(conn, [backup], ct))[0] });
+        return TypedResults.Json(new { backup = (await RenderBackupsAsync(backups, images, [backup], ct))[0] });
     }
 
-    private static async Task<IResult> DeleteBackup(string backup_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> DeleteBackup(string backup_id, HttpContext http, Caller caller, Database db, BackupStore backups,
+        BackupRemoval removal)
     {
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var backup = await BackupRecords.FindBackupAsync(write.Connection, write.Transaction, caller.ProjectId, Service, backup_id, ct);
+        var backup = await backups.GetBackupAsync(write, caller.ProjectId, Service, backup_id, ct);
         if (backup is null) return CbrErrors.ResourceNotFound("backup", backup_id);
-        switch (await BackupRemoval.CheckAsync(write, [backup_id], ct))
+        switch (await removal.CheckAsync(write, [backup_id], ct))
         {
             case RemovalProblem.Protecting:
                 return CbrErrors.InUse($"Backup {backup_id} is still being created.");
             case RemovalProblem.UsedByImage:
                 return CbrErrors.InUse($"Backup {backup_id} was used to create an image; delete the image first.");
         }
-        await BackupRemoval.DeleteAsync(write, caller.ProjectId, [backup_id], ct);
+        await removal.DeleteAsync(write, caller.ProjectId, [backup_id], ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
     }
@@ -235,19 +226,9 @@ public static class CbrBackupEndpoints
         _ => new(member.ResourceId, member.ResourceType, member.Name, "BackupService.0001", "The server has no disk to back up."),
     };
 
-    private static async Task<CheckpointWire> RenderCheckpointAsync(DbConnection conn, DbTransaction? tx, CheckpointRow checkpoint,
-        IReadOnlyList<SkippedResourceWire> skipped, CancellationToken ct)
+    private static CheckpointWire RenderCheckpoint(CheckpointRow checkpoint, VaultRow? vault, IReadOnlyList<BackupRow> backups,
+        IReadOnlyList<SkippedResourceWire> skipped, IReadOnlyDictionary<string, long> counts)
     {
-        var backups = await BackupRecords.BackupsOfCheckpointAsync(conn, tx, checkpoint.Id, ct);
-        var vault = checkpoint.VaultId is null ? null : await Vaults.FindAsync(conn, tx, checkpoint.ProjectId, checkpoint.VaultId, ct);
-        var resourceIds = backups.Select(b => b.ResourceId).ToArray();
-        var counts = (await conn.QueryAsync<(string ResourceId, long Count)>(new CommandDefinition(
-            """
-            SELECT resource_id, COUNT(*) FROM backups
-            WHERE vault_id = @vaultId AND service = 'CBR' AND status = 'available' AND resource_id IN @resourceIds
-            GROUP BY resource_id
-            """,
-            new { vaultId = checkpoint.VaultId, resourceIds }, tx, cancellationToken: ct))).ToDictionary(r => r.ResourceId, r => r.Count);
         return new CheckpointWire
         {
             Id = checkpoint.Id,
@@ -274,12 +255,12 @@ public static class CbrBackupEndpoints
         };
     }
 
-    private static async Task<IReadOnlyList<BackupWire>> RenderBackupsAsync(DbConnection conn, IReadOnlyList<BackupRow> backups,
-        CancellationToken ct)
+    private static async Task<IReadOnlyList<BackupWire>> RenderBackupsAsync(BackupStore store, ImageStore imageStore,
+        IReadOnlyList<BackupRow> backups, CancellationToken ct)
     {
         var ids = backups.Select(b => b.Id).ToArray();
-        var volumes = await BackupRecords.VolumesOfAsync(conn, null, ids, ct);
-        var images = await BackupRecords.ImagesOfAsync(conn, null, ids, ct);
+        var volumes = await store.GetVolumesOfAsync(ids, ct);
+        var images = await imageStore.ImagesOfBackupsAsync(ids, ct);
         return backups.Select(b =>
         {
             var disks = volumes[b.Id].ToList();

@@ -1,7 +1,8 @@
 using System.Text.Json;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
+using Ims.Service.Ecs;
+using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Storage;
 
@@ -33,7 +34,8 @@ public static class VaultEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateVault(HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> CreateVault(HttpContext http, Caller caller, Database db, VaultStore vaults, BackupStore backups,
+        ServerStore servers, VolumeStore volumes, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<VaultCreateRequest>(http, ServiceKind.Cbr);
@@ -54,55 +56,46 @@ public static class VaultEndpoints
         var vaultId = Ids.NewUuid();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var write = await db.BeginWriteAsync(ct);
-        var (resources, resourceError) = await ValidateNewResourcesAsync(write, caller.ProjectId, vaultId, billing.ObjectType!,
+        var (resources, resourceError) = await ValidateNewResourcesAsync(write, vaults, servers, volumes, caller.ProjectId, vaultId, billing.ObjectType!,
             body.Resources ?? [], ct);
         if (resourceError is not null) return resourceError;
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO vaults (id, project_id, name, description, object_type, protect_type, consistent_level, size_gb,
-                                is_multi_az, auto_bind, auto_expand, locked, status, enterprise_project_id,
-                                backup_name_prefix, tags, created_at, updated_at)
-            VALUES (@vaultId, @projectId, @name, @description, @objectType, @protectType, @consistentLevel, @size,
-                    @isMultiAz, @autoBind, @autoExpand, @locked, 'available', @enterpriseProjectId,
-                    @prefix, @tags, @now, @now)
-            """,
-            new
-            {
-                vaultId,
-                projectId = caller.ProjectId,
-                name = body.Name,
-                description = body.Description ?? "",
-                objectType = billing.ObjectType,
-                protectType = billing.ProtectType,
-                consistentLevel = billing.ConsistentLevel,
-                size = billing.Size,
-                isMultiAz = Flag(billing.IsMultiAz),
-                autoBind = Flag(body.AutoBind),
-                autoExpand = Flag(body.AutoExpand),
-                locked = Flag(body.Locked),
-                enterpriseProjectId,
-                prefix = body.BackupNamePrefix ?? "",
-                tags = Vaults.SerializeTags(tags),
-                now,
-            },
-            write.Transaction, cancellationToken: ct));
-        if (await InsertResourcesAsync(write, db, vaultId, resources, now, ct) is { } conflict) return conflict;
-        var vault = await RenderOneAsync(write, caller.ProjectId, vaultId, ct);
+        await vaults.InsertAsync(write, new VaultRow
+        {
+            Id = vaultId,
+            ProjectId = caller.ProjectId,
+            Name = body.Name!,
+            Description = body.Description ?? "",
+            ObjectType = billing.ObjectType!,
+            ProtectType = billing.ProtectType!,
+            ConsistentLevel = billing.ConsistentLevel!,
+            SizeGb = billing.Size!.Value,
+            IsMultiAz = Flag(billing.IsMultiAz),
+            AutoBind = Flag(body.AutoBind),
+            AutoExpand = Flag(body.AutoExpand),
+            Locked = Flag(body.Locked),
+            Status = "available",
+            EnterpriseProjectId = enterpriseProjectId,
+            BackupNamePrefix = body.BackupNamePrefix ?? "",
+            Tags = Vaults.SerializeTags(tags),
+            CreatedAt = now,
+            UpdatedAt = now,
+        }, ct);
+        if (await vaults.AddResourcesAsync(write, vaultId, resources, now, ct) is { } taken) return CbrErrors.AlreadyInOtherVault(taken);
+        var vault = await RenderOneAsync(write, vaults, backups, caller.ProjectId, vaultId, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { vault });
     }
 
-    private static async Task<IResult> ShowVault(string vault_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ShowVault(string vault_id, HttpContext http, Caller caller, VaultStore vaults, BackupStore backups)
     {
         var ct = http.RequestAborted;
-        await using var conn = await db.OpenAsync(ct);
-        var vault = await Vaults.FindAsync(conn, null, caller.ProjectId, vault_id, ct);
+        var vault = await vaults.GetAsync(caller.ProjectId, vault_id, ct);
         if (vault is null) return CbrErrors.VaultNotFound(vault_id);
-        var rendered = await Vaults.RenderAsync(conn, null, [vault], ct);
+        var rendered = await Vaults.RenderAsync(vaults, backups, [vault], ct);
         return TypedResults.Json(new { vault = rendered[0] });
     }
 
-    private static async Task<IResult> ListVaults(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListVaults(HttpContext http, Caller caller, VaultStore store, BackupStore backups)
     {
         var ct = http.RequestAborted;
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Cbr, out var offset, out var error)) return error!;
@@ -112,13 +105,13 @@ public static class VaultEndpoints
         var filter = new VaultFilter(QueryArgs.String(http, "id"), QueryArgs.String(http, "name"),
             QueryArgs.String(http, "object_type"), QueryArgs.String(http, "protect_type"), QueryArgs.String(http, "status"),
             resourceIds);
-        await using var conn = await db.OpenAsync(ct);
-        var (page, count) = await Vaults.ListAsync(conn, caller.ProjectId, filter, offset ?? 0, limit ?? 1000, ct);
-        var vaults = await Vaults.RenderAsync(conn, null, page, ct);
+        var (page, count) = await store.ListAsync(caller.ProjectId, filter, offset ?? 0, limit ?? 1000, ct);
+        var vaults = await Vaults.RenderAsync(store, backups, page, ct);
         return TypedResults.Json(new { vaults, count });
     }
 
-    private static async Task<IResult> UpdateVault(string vault_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> UpdateVault(string vault_id, HttpContext http, Caller caller, Database db, VaultStore vaults,
+        BackupStore backups, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<VaultUpdateRequest>(http, ServiceKind.Cbr);
@@ -131,73 +124,47 @@ public static class VaultEndpoints
         if (size is < 1 or > MaxVaultSizeGb) return CbrErrors.InvalidSize($"billing.size must be between 1 and {MaxVaultSizeGb} GB.");
 
         await using var write = await db.BeginWriteAsync(ct);
-        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, caller.ProjectId, vault_id, ct);
+        var vault = await vaults.GetAsync(write, caller.ProjectId, vault_id, ct);
         if (vault is null) return CbrErrors.VaultNotFound(vault_id);
         if (size is { } newSize)
         {
-            var usedGb = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT COALESCE(SUM(resource_size), 0) FROM backups WHERE vault_id = @vault_id AND status <> 'error'",
-                new { vault_id }, write.Transaction, cancellationToken: ct));
+            var usedGb = await backups.UsedGbAsync(write, vault_id, ct);
             if (newSize < usedGb)
                 return new ApiError(ServiceKind.Cbr, StatusCodes.Status400BadRequest, "BackupService.6107",
                     $"The vault size cannot be smaller than the {usedGb} GB its backups use.");
         }
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE vaults SET name = COALESCE(@name, name), description = COALESCE(@description, description),
-                size_gb = COALESCE(@size, size_gb), auto_bind = COALESCE(@autoBind, auto_bind),
-                auto_expand = COALESCE(@autoExpand, auto_expand), locked = COALESCE(@locked, locked), updated_at = @now
-            WHERE id = @vault_id AND project_id = @projectId
-            """,
-            new
-            {
-                vault_id,
-                projectId = caller.ProjectId,
-                name = body.Name,
-                description = body.Description,
-                size,
-                autoBind = OptionalFlag(body.AutoBind),
-                autoExpand = OptionalFlag(body.AutoExpand),
-                locked = OptionalFlag(body.Locked),
-                now = time.GetUtcNow().ToUnixTimeMilliseconds(),
-            },
-            write.Transaction, cancellationToken: ct));
-        var rendered = await RenderOneAsync(write, caller.ProjectId, vault_id, ct);
+        await vaults.UpdateAsync(write, caller.ProjectId, vault_id, new VaultChange(body.Name, body.Description, size,
+            OptionalFlag(body.AutoBind), OptionalFlag(body.AutoExpand), OptionalFlag(body.Locked)), time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+        var rendered = await RenderOneAsync(write, vaults, backups, caller.ProjectId, vault_id, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { vault = rendered });
     }
 
     /// <summary>Deletes the vault with all its backups (and so their checkpoints), unless one is still in use.</summary>
-    private static async Task<IResult> DeleteVault(string vault_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> DeleteVault(string vault_id, HttpContext http, Caller caller, Database db, VaultStore vaults,
+        BackupStore backups, BackupRemoval removal)
     {
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, caller.ProjectId, vault_id, ct);
+        var vault = await vaults.GetAsync(write, caller.ProjectId, vault_id, ct);
         if (vault is null) return CbrErrors.VaultNotFound(vault_id);
-        var backupIds = (await write.Connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT id FROM backups WHERE vault_id = @vault_id AND project_id = @projectId",
-            new { vault_id, projectId = caller.ProjectId }, write.Transaction, cancellationToken: ct))).AsList();
-        switch (await BackupRemoval.CheckAsync(write, backupIds, ct))
+        var backupIds = await backups.GetBackupIdsOfVaultAsync(write, caller.ProjectId, vault_id, ct);
+        switch (await removal.CheckAsync(write, backupIds, ct))
         {
             case RemovalProblem.Protecting:
                 return CbrErrors.InUse($"Vault {vault_id} has a backup in progress; delete it when the backup has finished.");
             case RemovalProblem.UsedByImage:
                 return CbrErrors.InUse($"A backup in vault {vault_id} was used to create an image; delete the image first.");
         }
-        await BackupRemoval.DeleteAsync(write, caller.ProjectId, backupIds, ct);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            DELETE FROM checkpoints WHERE vault_id = @vault_id AND project_id = @projectId
-              AND NOT EXISTS (SELECT 1 FROM backups b WHERE b.checkpoint_id = checkpoints.id);
-            DELETE FROM vault_resources WHERE vault_id = @vault_id;
-            DELETE FROM vaults WHERE id = @vault_id AND project_id = @projectId;
-            """,
-            new { vault_id, projectId = caller.ProjectId }, write.Transaction, cancellationToken: ct));
+        await removal.DeleteAsync(write, caller.ProjectId, backupIds, ct);
+        await backups.DeleteEmptyCheckpointsOfVaultAsync(write, caller.ProjectId, vault_id, ct);
+        await vaults.DeleteAsync(write, caller.ProjectId, vault_id, ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 
-    private static async Task<IResult> AddResources(string vault_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> AddResources(string vault_id, HttpContext http, Caller caller, Database db, VaultStore vaults,
+        ServerStore servers, VolumeStore volumes, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<AddResourcesRequest>(http, ServiceKind.Cbr);
@@ -205,17 +172,17 @@ public static class VaultEndpoints
         if (request!.Resources is not { Count: > 0 } requested) return CbrErrors.BadRequest("resources must be a non-empty list.");
 
         await using var write = await db.BeginWriteAsync(ct);
-        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, caller.ProjectId, vault_id, ct);
+        var vault = await vaults.GetAsync(write, caller.ProjectId, vault_id, ct);
         if (vault is null) return CbrErrors.VaultNotFound(vault_id);
-        var (resources, resourceError) = await ValidateNewResourcesAsync(write, caller.ProjectId, vault_id, vault.ObjectType, requested, ct);
+        var (resources, resourceError) = await ValidateNewResourcesAsync(write, vaults, servers, volumes, caller.ProjectId, vault_id, vault.ObjectType, requested, ct);
         if (resourceError is not null) return resourceError;
-        if (await InsertResourcesAsync(write, db, vault_id, resources, time.GetUtcNow().ToUnixTimeMilliseconds(), ct) is { } conflict)
-            return conflict;
+        if (await vaults.AddResourcesAsync(write, vault_id, resources, time.GetUtcNow().ToUnixTimeMilliseconds(), ct) is { } taken)
+            return CbrErrors.AlreadyInOtherVault(taken);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { add_resource_ids = resources.Select(r => r.Id).ToList() });
     }
 
-    private static async Task<IResult> RemoveResources(string vault_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> RemoveResources(string vault_id, HttpContext http, Caller caller, Database db, VaultStore vaults)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<RemoveResourcesRequest>(http, ServiceKind.Cbr);
@@ -226,16 +193,12 @@ public static class VaultEndpoints
             return CbrErrors.DuplicateResource(ids.GroupBy(i => i, StringComparer.Ordinal).First(g => g.Count() > 1).Key);
 
         await using var write = await db.BeginWriteAsync(ct);
-        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, caller.ProjectId, vault_id, ct);
+        var vault = await vaults.GetAsync(write, caller.ProjectId, vault_id, ct);
         if (vault is null) return CbrErrors.VaultNotFound(vault_id);
-        var present = (await write.Connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT resource_id FROM vault_resources WHERE vault_id = @vault_id AND resource_id IN @ids",
-            new { vault_id, ids }, write.Transaction, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
+        var present = await vaults.GetResourceIdsInAsync(write, vault_id, ids, ct);
         if (ids.FirstOrDefault(id => !present.Contains(id)) is { } missing)
             return CbrErrors.ResourceNotFound("resource in this vault", missing);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM vault_resources WHERE vault_id = @vault_id AND resource_id IN @ids",
-            new { vault_id, ids }, write.Transaction, cancellationToken: ct));
+        await vaults.RemoveResourcesAsync(write, vault_id, ids, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { remove_resource_ids = ids });
     }
@@ -243,7 +206,8 @@ public static class VaultEndpoints
     /// <summary>Backup policies are not supported: every vault has none, which clients treat as "no policy bound".</summary>
     private static IResult ListPolicies() => TypedResults.Json(new { policies = Array.Empty<object>() });
 
-    private static async Task<IResult> TagAction(string vault_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> TagAction(string vault_id, HttpContext http, Caller caller, Database db, VaultStore vaults,
+        TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<TagActionRequest>(http, ServiceKind.Cbr);
@@ -261,7 +225,7 @@ public static class VaultEndpoints
                 return CbrErrors.BadRequest("tags must be a non-empty list of tags with a key.");
             changes = request.Tags.Select(t => new TagWire(t.Key!, t.Value ?? "")).ToList();
         }
-        return await ChangeTagsAsync(vault_id, caller, db, time, tags =>
+        return await ChangeTagsAsync(vault_id, caller, db, vaults, time, tags =>
         {
             var keys = changes.Select(c => c.Key).ToHashSet(StringComparer.Ordinal);
             var kept = tags.Where(t => !keys.Contains(t.Key));
@@ -269,52 +233,47 @@ public static class VaultEndpoints
         }, ct);
     }
 
-    private static async Task<IResult> ListTags(string vault_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListTags(string vault_id, HttpContext http, Caller caller, VaultStore vaults)
     {
-        var ct = http.RequestAborted;
-        await using var conn = await db.OpenAsync(ct);
-        var vault = await Vaults.FindAsync(conn, null, caller.ProjectId, vault_id, ct);
+        var vault = await vaults.GetAsync(caller.ProjectId, vault_id, http.RequestAborted);
         if (vault is null) return CbrErrors.VaultNotFound(vault_id);
         return TypedResults.Json(new { tags = Vaults.ParseTags(vault.Tags) });
     }
 
-    private static async Task<IResult> CreateTag(string vault_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> CreateTag(string vault_id, HttpContext http, Caller caller, Database db, VaultStore vaults,
+        TimeProvider time)
     {
         var (request, error) = await JsonBody.ReadAsync<SingleTagRequest>(http, ServiceKind.Cbr);
         if (error is not null) return error;
         if (request!.Tag is null) return CbrErrors.BadRequest("tag is required.");
         if (ValidateTags([request.Tag], out var added) is { } tagError) return tagError;
-        return await ChangeTagsAsync(vault_id, caller, db, time,
+        return await ChangeTagsAsync(vault_id, caller, db, vaults, time,
             tags => [.. tags.Where(t => t.Key != added[0].Key), added[0]], http.RequestAborted);
     }
 
-    private static async Task<IResult> DeleteTag(string vault_id, string key, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> DeleteTag(string vault_id, string key, HttpContext http, Caller caller, Database db, VaultStore vaults,
+        TimeProvider time)
     {
-        return await ChangeTagsAsync(vault_id, caller, db, time,
+        return await ChangeTagsAsync(vault_id, caller, db, vaults, time,
             tags => tags.Any(t => t.Key == key) ? [.. tags.Where(t => t.Key != key)] : null, http.RequestAborted,
             missingTag: key);
     }
 
-    private static async Task<IResult> ChangeTagsAsync(string vaultId, Caller caller, Database db, TimeProvider time,
+    private static async Task<IResult> ChangeTagsAsync(string vaultId, Caller caller, Database db, VaultStore vaults, TimeProvider time,
         Func<IReadOnlyList<TagWire>, List<TagWire>?> change, CancellationToken ct, string? missingTag = null)
     {
         await using var write = await db.BeginWriteAsync(ct);
-        var vault = await Vaults.FindAsync(write.Connection, write.Transaction, caller.ProjectId, vaultId, ct);
+        var vault = await vaults.GetAsync(write, caller.ProjectId, vaultId, ct);
         if (vault is null) return CbrErrors.VaultNotFound(vaultId);
         var tags = change(Vaults.ParseTags(vault.Tags));
         if (tags is null) return CbrErrors.ResourceNotFound("tag", missingTag ?? "");
         if (tags.Count > 10) return CbrErrors.BadRequest("A vault can have at most 10 tags.");
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE vaults SET tags = @tags, updated_at = @now WHERE id = @vaultId AND project_id = @projectId",
-            new { vaultId, projectId = caller.ProjectId, tags = Vaults.SerializeTags(tags), now = time.GetUtcNow().ToUnixTimeMilliseconds() },
-            write.Transaction, cancellationToken: ct));
+        await vaults.SetTagsAsync(write, caller.ProjectId, vaultId, Vaults.SerializeTags(tags), time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 
     // ----- validation ---------------------------------------------------------------------------------------------
-
-    private sealed record NewResource(string Id, string Type, string Name, string ExcludeVolumes, string IncludeVolumes);
 
     private static ApiError? ValidateName(string? name) =>
         string.IsNullOrWhiteSpace(name) || name.Length > 64 || name.Any(c => char.IsControl(c) || c is '<' or '>')
@@ -359,8 +318,8 @@ public static class VaultEndpoints
     /// caller's project only (anything else answers like a missing resource), not yet in any vault, and excluded disks
     /// really attached to the server.
     /// </summary>
-    private static async Task<(List<NewResource> Resources, ApiError? Error)> ValidateNewResourcesAsync(WriteScope write,
-        string projectId, string vaultId, string objectType, List<ResourceBody> requested, CancellationToken ct)
+    private static async Task<(List<NewVaultResource> Resources, ApiError? Error)> ValidateNewResourcesAsync(WriteScope write,
+        VaultStore vaults, ServerStore servers, VolumeStore volumes, string projectId, string vaultId, string objectType, List<ResourceBody> requested, CancellationToken ct)
     {
         var expectedType = Vaults.ResourceTypeOf(objectType);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -375,73 +334,43 @@ public static class VaultEndpoints
                 return ([], CbrErrors.BadRequest("extra_info volume ids must be non-empty strings."));
         }
         var ids = seen.ToArray();
-        var names = (await write.Connection.QueryAsync<(string Id, string Name)>(new CommandDefinition(
-            expectedType == Vaults.ServerType
-                ? "SELECT id, name FROM servers WHERE id IN @ids AND project_id = @projectId AND status <> 'DELETED'"
-                : expectedType == Vaults.VolumeType
-                    ? "SELECT id, name FROM volumes WHERE id IN @ids AND project_id = @projectId AND status <> 'deleting'"
-                    : "SELECT id, name FROM volumes WHERE 1 = 0",
-            new { ids, projectId }, write.Transaction, cancellationToken: ct))).ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal);
+        var names = expectedType == Vaults.ServerType ? await servers.GetNamesAsync(write, projectId, ids, ct)
+            : expectedType == Vaults.VolumeType ? await volumes.GetNamesAsync(write, projectId, ids, ct)
+            : new Dictionary<string, string>();
         if (ids.FirstOrDefault(id => !names.ContainsKey(id)) is { } missing)
             return ([], CbrErrors.ResourceNotFound("resource", missing));
 
-        var owners = (await write.Connection.QueryAsync<(string ResourceId, string VaultId)>(new CommandDefinition(
-            "SELECT resource_id, vault_id FROM vault_resources WHERE resource_id IN @ids",
-            new { ids }, write.Transaction, cancellationToken: ct))).AsList();
+        var owners = await vaults.GetVaultsOfResourcesAsync(write, ids, ct);
         if (owners.Count > 0)
         {
             var (resourceId, ownerVault) = owners[0];
             return ([], ownerVault == vaultId ? CbrErrors.DuplicateResource(resourceId) : CbrErrors.AlreadyInOtherVault(resourceId));
         }
 
-        var result = new List<NewResource>();
+        var result = new List<NewVaultResource>();
         foreach (var resource in requested)
         {
             var excluded = resource.ExtraInfo?.ExcludeVolumes ?? [];
             if (excluded.Count > 0)
             {
-                var attached = (await write.Connection.QueryAsync<string>(new CommandDefinition(
-                    "SELECT volume_id FROM volume_attachments WHERE server_id = @serverId",
-                    new { serverId = resource.Id }, write.Transaction, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
+                var attached = (await volumes.GetAttachmentsOfServersAsync(write, [resource.Id!], ct))
+                    .Select(a => a.VolumeId).ToHashSet(StringComparer.Ordinal);
                 if (excluded.FirstOrDefault(v => !attached.Contains(v)) is { } stray)
                     return ([], CbrErrors.BadRequest($"Volume {stray} is not attached to server {resource.Id}."));
             }
             var included = (resource.ExtraInfo?.IncludeVolumes ?? []).Select(v => new IncludeVolumeWire(v.Id!, v.OsVersion ?? ""));
-            result.Add(new NewResource(resource.Id!, resource.Type!, names[resource.Id!],
+            result.Add(new NewVaultResource(resource.Id!, resource.Type!, names[resource.Id!],
                 JsonSerializer.Serialize(excluded.Distinct(StringComparer.Ordinal)), JsonSerializer.Serialize(included)));
         }
         return (result, null);
     }
 
-    /// <summary>Inserts associations; the unique index on resource_id settles a race with another vault.</summary>
-    private static async Task<ApiError?> InsertResourcesAsync(WriteScope write, Database db, string vaultId,
-        IReadOnlyList<NewResource> resources, long now, CancellationToken ct)
+    private static async Task<VaultWire> RenderOneAsync(WriteScope write, VaultStore vaults, BackupStore backups, string projectId,
+        string vaultId, CancellationToken ct)
     {
-        foreach (var resource in resources)
-        {
-            try
-            {
-                await write.Connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    INSERT INTO vault_resources (vault_id, resource_id, resource_type, name, exclude_volumes, include_volumes, added_at)
-                    VALUES (@vaultId, @Id, @Type, @Name, @ExcludeVolumes, @IncludeVolumes, @now)
-                    """,
-                    new { vaultId, resource.Id, resource.Type, resource.Name, resource.ExcludeVolumes, resource.IncludeVolumes, now },
-                    write.Transaction, cancellationToken: ct));
-            }
-            catch (Exception ex) when (db.IsUniqueViolation(ex))
-            {
-                return CbrErrors.AlreadyInOtherVault(resource.Id);
-            }
-        }
-        return null;
-    }
-
-    private static async Task<VaultWire> RenderOneAsync(WriteScope write, string projectId, string vaultId, CancellationToken ct)
-    {
-        var row = await Vaults.FindAsync(write.Connection, write.Transaction, projectId, vaultId, ct)
+        var row = await vaults.GetAsync(write, projectId, vaultId, ct)
             ?? throw new InvalidOperationException($"Vault {vaultId} vanished inside its own transaction.");
-        return (await Vaults.RenderAsync(write.Connection, write.Transaction, [row], ct))[0];
+        return (await Vaults.RenderAsync(write, vaults, backups, [row], ct))[0];
     }
 
     private static int Flag(bool? value) => value == true ? 1 : 0;

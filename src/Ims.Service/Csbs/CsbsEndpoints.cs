@@ -1,13 +1,13 @@
-using System.Data.Common;
 using System.Text.Json.Nodes;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
 using Ims.Service.Ecs;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
+using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
+using Ims.Service.Vpc;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 
@@ -38,7 +38,7 @@ public static class CsbsEndpoints
         return app;
     }
 
-    private static async Task<IResult> CheckProtectable(string provider_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> CheckProtectable(string provider_id, HttpContext http, Caller caller, BackupCapture capture)
     {
         var ct = http.RequestAborted;
         if (provider_id != ProviderId) return ProviderInvalid();
@@ -49,13 +49,12 @@ public static class CsbsEndpoints
         if (queries.Any(q => q is null || string.IsNullOrEmpty(q.ResourceId) || string.IsNullOrEmpty(q.ResourceType)))
             return ApiError.BadBody(ServiceKind.Csbs, "Each entry of check_protectable needs resource_id and resource_type.");
 
-        await using var conn = await db.OpenAsync(ct);
         var results = new List<ProtectableWire>();
         foreach (var query in queries)
         {
             var problem = query.ResourceType != ServerType
                 ? CsbsErrors.TypeNotSupported(query.ResourceId!, query.ResourceType!)
-                : CsbsErrors.Of(await BackupCapture.CheckServerAsync(conn, null, caller.ProjectId, query.ResourceId!, ct));
+                : CsbsErrors.Of(await capture.CheckServerAsync(caller.ProjectId, query.ResourceId!, ct));
             results.Add(new ProtectableWire(problem is null, query.ResourceType!, query.ResourceId!,
                 problem?.Code ?? "", problem?.Message ?? ""));
         }
@@ -63,7 +62,7 @@ public static class CsbsEndpoints
     }
 
     private static async Task<IResult> Protect(string provider_id, string resource_id, HttpContext http, Caller caller, Database db,
-        BackupCapture capture, JobQueue jobs)
+        BackupStore backups, BackupCapture capture, JobQueue jobs)
     {
         var ct = http.RequestAborted;
         if (provider_id != ProviderId) return ProviderInvalid();
@@ -81,7 +80,7 @@ public static class CsbsEndpoints
         if (resourceType != ServerType) return CsbsErrors.TypeNotSupported(resource_id, resourceType);
 
         await using var write = await db.BeginWriteAsync(ct);
-        var server = await BackupCapture.CheckServerAsync(write.Connection, write.Transaction, caller.ProjectId, resource_id, ct);
+        var server = await capture.CheckServerAsync(write, caller.ProjectId, resource_id, ct);
         if (CsbsErrors.Of(server) is { } refused) return refused;
 
         var backupName = body.BackupName ?? $"manualbk_{Ids.NewHex32()[..4]}";
@@ -91,8 +90,7 @@ public static class CsbsEndpoints
         var (checkpointId, backupId) = started.Value;
         await jobs.EnqueueAsync(write, "csbs", JobType, caller.ProjectId, new CheckpointJobPayload(checkpointId),
             new JsonObject { ["checkpoint_id"] = checkpointId, ["backup_id"] = backupId }, checkpointId, ct);
-        var checkpoint = await BackupRecords.FindCheckpointAsync(write.Connection, write.Transaction, caller.ProjectId, Service,
-            checkpointId, ct);
+        var checkpoint = await backups.GetCheckpointAsync(write, caller.ProjectId, Service, checkpointId, ct);
         await write.CommitAsync(ct);
 
         return TypedResults.Json(new
@@ -109,81 +107,61 @@ public static class CsbsEndpoints
         });
     }
 
-    private static async Task<IResult> ListItems(HttpContext http, Caller caller, Database db, IOptions<ServiceOptions> options)
+    private static async Task<IResult> ListItems(HttpContext http, Caller caller, BackupStore backups, ImageStore images, ServerStore servers,
+        VpcStore vpcs, IOptions<ServiceOptions> options)
     {
+        var stores = new Stores(backups, images, servers, vpcs);
         var ct = http.RequestAborted;
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Csbs, out var limit, out var error, min: 1, max: 1000)) return error!;
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Csbs, out var offset, out error)) return error!;
         var pageSize = limit ?? 1000;
-        var where = new List<string> { "project_id = @projectId", "service = 'CSBS'" };
-        var args = new DynamicParameters(new { projectId = caller.ProjectId, take = pageSize + 1, offset = offset ?? 0 });
-        foreach (var (query, column) in new[]
-                 {
-                     ("checkpoint_id", "checkpoint_id"), ("resource_id", "resource_id"), ("resource_name", "resource_name"),
-                     ("resource_type", "resource_type"), ("status", "status"), ("name", "name"), ("az", "resource_az"),
-                 })
+        var marker = QueryArgs.String(http, "marker") is { Length: > 0 } m ? m : null;
+        var listed = await stores.Backups.ListAsync(BackupListFilter.FromQuery(http, caller.ProjectId, Service, "az") with
         {
-            if (QueryArgs.String(http, query) is not { Length: > 0 } value) continue;
-            where.Add($"{column} = @{query}");
-            args.Add(query, value);
-        }
-
-        await using var conn = await db.OpenAsync(ct);
-        var count = await conn.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT COUNT(*) FROM backups WHERE {string.Join(" AND ", where)}", args, cancellationToken: ct));
-        if (QueryArgs.String(http, "marker") is { Length: > 0 } marker)
-        {
-            var anchor = await BackupRecords.FindBackupAsync(conn, null, caller.ProjectId, Service, marker, ct);
-            if (anchor is null) return ApiError.BadBody(ServiceKind.Csbs, $"The marker {marker} does not exist.");
-            where.Add("(created_at < @markerTime OR (created_at = @markerTime AND id < @markerId))");
-            args.Add("markerTime", anchor.CreatedAt);
-            args.Add("markerId", anchor.Id);
-        }
-        var rows = (await conn.QueryAsync<BackupRow>(new CommandDefinition(
-            $"""
-            SELECT {BackupRecords.BackupColumns} FROM backups WHERE {string.Join(" AND ", where)}
-            ORDER BY created_at DESC, id DESC LIMIT @take OFFSET @offset
-            """,
-            args, cancellationToken: ct))).AsList();
+            Marker = marker,
+            Offset = offset ?? 0,
+            // One more than the page: whether a next page exists.
+            Limit = pageSize + 1,
+        }, ct);
+        if (listed is null) return ApiError.BadBody(ServiceKind.Csbs, $"The marker {marker} does not exist.");
+        var (rows, count) = listed.Value;
         var page = rows.Take(pageSize).ToList();
-        var items = await RenderAsync(conn, page, options.Value.EffectiveRegion, ct);
+        var items = await RenderAsync(stores, page, options.Value.EffectiveRegion, ct);
         var links = rows.Count > pageSize ? new[] { new { href = NextPage(http, page[^1].Id), rel = "next" } } : [];
         return TypedResults.Json(new { checkpoint_items = items, checkpoint_items_links = links, count });
     }
 
-    private static async Task<IResult> ShowItem(string checkpoint_item_id, HttpContext http, Caller caller, Database db,
-        IOptions<ServiceOptions> options)
+    private static async Task<IResult> ShowItem(string checkpoint_item_id, HttpContext http, Caller caller, BackupStore backups,
+        ImageStore images, ServerStore servers, VpcStore vpcs, IOptions<ServiceOptions> options)
     {
+        var stores = new Stores(backups, images, servers, vpcs);
         var ct = http.RequestAborted;
-        await using var conn = await db.OpenAsync(ct);
-        var backup = await BackupRecords.FindBackupAsync(conn, null, caller.ProjectId, Service, checkpoint_item_id, ct);
+        var backup = await stores.Backups.GetBackupAsync(caller.ProjectId, Service, checkpoint_item_id, ct);
         if (backup is null) return ApiError.NotFound(ServiceKind.Csbs, $"The backup {checkpoint_item_id} does not exist.");
-        var items = await RenderAsync(conn, [backup], options.Value.EffectiveRegion, ct);
+        var items = await RenderAsync(stores, [backup], options.Value.EffectiveRegion, ct);
         return TypedResults.Json(new { checkpoint_item = items[0] });
     }
 
     /// <summary>Deletes a backup record with its backup; refused (400, which clients retry) while it is still being created.</summary>
-    private static async Task<IResult> DeleteCheckpoint(string provider_id, string checkpoint_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> DeleteCheckpoint(string provider_id, string checkpoint_id, HttpContext http, Caller caller, Database db,
+        BackupStore backups, BackupRemoval removal)
     {
         var ct = http.RequestAborted;
         if (provider_id != ProviderId) return ProviderInvalid();
         await using var write = await db.BeginWriteAsync(ct);
-        var checkpoint = await BackupRecords.FindCheckpointAsync(write.Connection, write.Transaction, caller.ProjectId, Service, checkpoint_id, ct);
+        var checkpoint = await backups.GetCheckpointAsync(write, caller.ProjectId, Service, checkpoint_id, ct);
         if (checkpoint is null) return ApiError.NotFound(ServiceKind.Csbs, $"The backup record {checkpoint_id} does not exist.");
-        var backupIds = (await BackupRecords.BackupsOfCheckpointAsync(write.Connection, write.Transaction, checkpoint_id, ct))
+        var backupIds = (await backups.GetBackupsOfCheckpointAsync(write, checkpoint_id, ct))
             .Select(b => b.Id).ToList();
-        switch (await BackupRemoval.CheckAsync(write, backupIds, ct))
+        switch (await removal.CheckAsync(write, backupIds, ct))
         {
             case RemovalProblem.Protecting:
                 return ApiError.BadBody(ServiceKind.Csbs, $"The backup record {checkpoint_id} is still being created.");
             case RemovalProblem.UsedByImage:
                 return ApiError.BadBody(ServiceKind.Csbs, $"A backup of record {checkpoint_id} was used to create an image; delete the image first.");
         }
-        await BackupRemoval.DeleteAsync(write, caller.ProjectId, backupIds, ct);
-        // A record whose backups were already gone would otherwise linger.
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM checkpoints WHERE id = @checkpoint_id AND project_id = @projectId AND NOT EXISTS (SELECT 1 FROM backups b WHERE b.checkpoint_id = checkpoints.id)",
-            new { checkpoint_id, projectId = caller.ProjectId }, write.Transaction, cancellationToken: ct));
+        // The record goes with its backups (also one whose backups were already gone, which would otherwise linger).
+        await removal.DeleteAsync(write, caller.ProjectId, backupIds, ct, checkpointIds: [checkpoint_id]);
         await write.CommitAsync(ct);
         return TypedResults.Ok();
     }
@@ -201,6 +179,9 @@ public static class CsbsEndpoints
         return QueryHelpers.AddQueryString($"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}{http.Request.Path}", query);
     }
 
+    /// <summary>The stores a checkpoint item is read from.</summary>
+    private sealed record Stores(BackupStore Backups, ImageStore Images, ServerStore Servers, VpcStore Vpcs);
+
     private sealed record ServerFacts
     {
         public string Id { get; init; } = "";
@@ -209,22 +190,22 @@ public static class CsbsEndpoints
         public string? ImageType { get; init; }
     }
 
-    private static async Task<IReadOnlyList<CheckpointItemWire>> RenderAsync(DbConnection conn, IReadOnlyList<BackupRow> backups,
-        string region, CancellationToken ct)
+    private static async Task<IReadOnlyList<CheckpointItemWire>> RenderAsync(Stores stores, IReadOnlyList<BackupRow> backups, string region,
+        CancellationToken ct)
     {
         var ids = backups.Select(b => b.Id).ToArray();
-        var volumes = await BackupRecords.VolumesOfAsync(conn, null, ids, ct);
-        var images = await BackupRecords.ImagesOfAsync(conn, null, ids, ct);
-        var serverIds = backups.Select(b => b.ResourceId).Distinct().ToArray();
-        var servers = (await conn.QueryAsync<ServerFacts>(new CommandDefinition(
-            """
-            SELECT s.id, s.flavor_id AS FlavorId,
-                   (SELECT MIN(p.ip_address) FROM ports p WHERE p.device_id = s.id AND p.project_id = s.project_id
-                     AND p.is_primary = 1) AS PrivateIp,
-                   (SELECT i.imagetype FROM images i WHERE i.id = s.image_id) AS ImageType
-            FROM servers s WHERE s.id IN @serverIds
-            """,
-            new { serverIds }, cancellationToken: ct))).ToDictionary(s => s.Id, StringComparer.Ordinal);
+        var volumes = await stores.Backups.GetVolumesOfAsync(ids, ct);
+        var images = await stores.Images.ImagesOfBackupsAsync(ids, ct);
+        var rows = await stores.Servers.GetManyAsync([.. backups.Select(b => b.ResourceId).Distinct()], ct);
+        var addresses = await stores.Vpcs.GetPrimaryAddressesAsync([.. rows.Values.Select(r => new PortOwner(r.Id, r.ProjectId))], ct);
+        var imageTypes = await stores.Images.GetManyAsync([.. rows.Values.Select(r => r.ImageId).Distinct()], ct);
+        var servers = rows.Values.ToDictionary(r => r.Id, r => new ServerFacts
+        {
+            Id = r.Id,
+            FlavorId = r.FlavorId,
+            PrivateIp = addresses.GetValueOrDefault(r.Id),
+            ImageType = imageTypes.GetValueOrDefault(r.ImageId)?.Imagetype,
+        }, StringComparer.Ordinal);
         return backups.Select(b =>
         {
             var disks = volumes[b.Id].ToList();

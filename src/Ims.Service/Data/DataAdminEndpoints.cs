@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
-using Dapper;
+using Ims.Service.Backups;
 using Ims.Service.Http;
-using Ims.Service.Storage;
+using Ims.Service.Ims;
 using DataPlaneStore = Ims.DataPlane.DataPlane;
 
 namespace Ims.Service.Data;
@@ -33,7 +33,7 @@ public static class DataAdminEndpoints
         });
     }
 
-    private static async Task<IResult> Verify(Database db, DataPlaneStore store, HttpContext http)
+    private static async Task<IResult> Verify(ImageStore images, BackupStore backups, DataPlaneStore store, HttpContext http)
     {
         var ct = http.RequestAborted;
         var (body, error) = await JsonBody.ReadAsync<VerifyRequest>(http, ServiceKind.Admin);
@@ -42,32 +42,20 @@ public static class DataAdminEndpoints
             return ApiError.BadBody(ServiceKind.Admin, "Send exactly one of backup_id and image_id.");
 
         List<string?> manifests;
-        await using (var connection = await db.OpenAsync(ct))
+        if (body.BackupId is { } backupId)
         {
-            if (body.BackupId is { } backupId)
-            {
-                if (await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                        "SELECT COUNT(*) FROM backups WHERE id = @backupId", new { backupId }, cancellationToken: ct)) == 0)
-                    return ApiError.NotFound(ServiceKind.Admin, $"Backup {backupId} does not exist.");
-                manifests = (await connection.QueryAsync<string?>(new CommandDefinition(
-                    "SELECT manifest_id FROM backup_volumes WHERE backup_id = @backupId", new { backupId }, cancellationToken: ct))).AsList();
-            }
-            else
-            {
-                var imageId = body.ImageId!;
-                var image = await connection.QuerySingleOrDefaultAsync<ImageContent>(new CommandDefinition(
-                    """
-                    SELECT manifest_id AS ManifestId, backup_id AS BackupId FROM images
-                    WHERE id = @imageId AND status NOT IN ('deleted', 'killed')
-                    """, new { imageId }, cancellationToken: ct));
-                if (image is null) return ApiError.NotFound(ServiceKind.Admin, $"Image {imageId} does not exist.");
-                // A whole image's content is its backup's disks; a system-disk image has its own manifest.
-                manifests = [image.ManifestId];
-                if (image.BackupId is not null)
-                    manifests.AddRange(await connection.QueryAsync<string?>(new CommandDefinition(
-                        "SELECT manifest_id FROM backup_volumes WHERE backup_id = @backupId", new { backupId = image.BackupId },
-                        cancellationToken: ct)));
-            }
+            var captured = await backups.GetDiskManifestsAsync(backupId, ct);
+            if (captured is null) return ApiError.NotFound(ServiceKind.Admin, $"Backup {backupId} does not exist.");
+            manifests = [.. captured];
+        }
+        else
+        {
+            var imageId = body.ImageId!;
+            var image = await images.GetLiveAsync(imageId, ct);
+            if (image is null) return ApiError.NotFound(ServiceKind.Admin, $"Image {imageId} does not exist.");
+            // A whole image's content is its backup's disks; a system-disk image has its own manifest.
+            manifests = [image.ManifestId];
+            if (image.BackupId is not null) manifests.AddRange(await backups.GetDiskManifestsAsync(image.BackupId, ct) ?? []);
         }
         var named = manifests.OfType<string>().Distinct(StringComparer.Ordinal).ToList();
         var report = await store.VerifyAsync(named, ct);
@@ -83,10 +71,4 @@ public static class DataAdminEndpoints
     private sealed record VerifyRequest(
         [property: JsonPropertyName("backup_id")] string? BackupId,
         [property: JsonPropertyName("image_id")] string? ImageId);
-
-    private sealed record ImageContent
-    {
-        public string? ManifestId { get; init; }
-        public string? BackupId { get; init; }
-    }
 }

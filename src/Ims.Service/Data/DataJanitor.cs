@@ -1,5 +1,8 @@
 using Dapper;
 using Ims.DataPlane;
+using Ims.Service.Backups;
+using Ims.Service.Evs;
+using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
@@ -48,13 +51,11 @@ public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeP
     /// <summary>Every manifest a record still names: the chunks they hold are kept.</summary>
     public async Task<IReadOnlyCollection<string>> LiveManifestsAsync(CancellationToken ct)
     {
+        // One statement, so the three owners' manifests are read at one instant; each store gives its part.
         await using var connection = await db.OpenAsync(ct);
         return (await connection.QueryAsync<string>(new CommandDefinition(
-            """
-            SELECT manifest_id FROM backup_volumes WHERE manifest_id IS NOT NULL
-            UNION SELECT manifest_id FROM images WHERE manifest_id IS NOT NULL AND status NOT IN ('deleted', 'killed')
-            UNION SELECT source_manifest_id FROM volumes WHERE source_manifest_id IS NOT NULL
-            """, cancellationToken: ct))).AsList();
+            $"{BackupStore.LiveManifestsSql} UNION {ImageStore.LiveManifestsSql} UNION {VolumeStore.LiveManifestsSql}",
+            cancellationToken: ct))).AsList();
     }
 
     /// <summary>Removes the files of deleted volumes, then collects garbage. Safe to run at any time.</summary>

@@ -1,7 +1,6 @@
-using Dapper;
 using Ims.DataPlane;
+using Ims.Service.Evs;
 using Ims.Service.Jobs;
-using Ims.Service.Storage;
 using DataPlaneStore = Ims.DataPlane.DataPlane;
 
 namespace Ims.Service.Data;
@@ -10,7 +9,7 @@ namespace Ims.Service.Data;
 /// The bytes behind volume records: job steps call this from their <c>Work</c> (outside any transaction) to give new
 /// volumes their files, restored from the manifest recorded in <c>volumes.source_manifest_id</c> or empty.
 /// </summary>
-public sealed class DiskFiles(Database db, DataPlaneStore store)
+public sealed class DiskFiles(VolumeStore volumes, DataPlaneStore store)
 {
     public const long BytesPerGb = 1L << 30;
 
@@ -28,15 +27,7 @@ public sealed class DiskFiles(Database db, DataPlaneStore store)
     public async Task MaterialiseAsync(IReadOnlyCollection<string> volumeIds, string damagedCode, CancellationToken ct)
     {
         if (volumeIds.Count == 0) return;
-        List<NewDisk> disks;
-        await using (var connection = await db.OpenAsync(ct))
-        {
-            disks = (await connection.QueryAsync<NewDisk>(new CommandDefinition(
-                """
-                SELECT id AS Id, size_gb AS SizeGb, source_manifest_id AS SourceManifestId
-                FROM volumes WHERE id IN @volumeIds AND status = 'creating'
-                """, new { volumeIds }, cancellationToken: ct))).AsList();
-        }
+        var disks = await volumes.GetCreatingAsync(volumeIds, ct);
         foreach (var disk in disks)
             await WriteDiskAsync(disk.Id, disk.SizeGb * BytesPerGb, disk.SourceManifestId, damagedCode, ct);
     }
@@ -85,11 +76,4 @@ public sealed class DiskFiles(Database db, DataPlaneStore store)
 
     private static string Describe(DamagedChunk chunk) =>
         $"chunk {chunk.ChunkIndex} ({chunk.ChunkId}) of manifest {chunk.ManifestId}: {chunk.Problem}";
-
-    private sealed record NewDisk
-    {
-        public string Id { get; init; } = "";
-        public long SizeGb { get; init; }
-        public string? SourceManifestId { get; init; }
-    }
 }

@@ -4,7 +4,6 @@ using Ims.DataPlane;
 using Ims.Service.Auth;
 using Ims.Service.Evs;
 using Ims.Service.Http;
-using Ims.Service.Storage;
 using Microsoft.AspNetCore.Http.Features;
 using DataPlaneStore = Ims.DataPlane.DataPlane;
 
@@ -21,7 +20,7 @@ public static class VolumeDataEndpoints
     public const int MaxTransferBytes = 8 * 1024 * 1024;
 
     private static readonly HashSet<string> UsableStatuses =
-        new(StringComparer.Ordinal) { Volumes.Available, Volumes.InUse, Volumes.Attaching, Volumes.Detaching };
+        new(StringComparer.Ordinal) { VolumeStatus.Available, VolumeStatus.InUse, VolumeStatus.Attaching, VolumeStatus.Detaching };
 
     public static IEndpointRouteBuilder MapVolumeData(this IEndpointRouteBuilder app)
     {
@@ -33,13 +32,13 @@ public static class VolumeDataEndpoints
         return app;
     }
 
-    private static async Task<IResult> WriteBytes(string volume_id, HttpContext http, Caller caller, Database db, DataPlaneStore store,
+    private static async Task<IResult> WriteBytes(string volume_id, HttpContext http, Caller caller, VolumeStore volumes, DataPlaneStore store,
         DiskFiles files)
     {
         var ct = http.RequestAborted;
         if (!TryLong(http, "offset", out var offset, out var error)) return error!;
         if (http.Request.ContentLength is > MaxTransferBytes) return TooLarge();
-        var (volume, problem) = await UsableVolumeAsync(db, caller, volume_id, ct);
+        var (volume, problem) = await UsableVolumeAsync(volumes, caller, volume_id, ct);
         if (problem is not null) return problem;
         var size = volume!.SizeGb * DiskFiles.BytesPerGb;
 
@@ -65,14 +64,14 @@ public static class VolumeDataEndpoints
         }
     }
 
-    private static async Task<IResult> ReadBytes(string volume_id, HttpContext http, Caller caller, Database db, DataPlaneStore store,
+    private static async Task<IResult> ReadBytes(string volume_id, HttpContext http, Caller caller, VolumeStore volumes, DataPlaneStore store,
         DiskFiles files)
     {
         var ct = http.RequestAborted;
         if (!TryLong(http, "offset", out var offset, out var error)) return error!;
         if (!TryLong(http, "length", out var length, out error)) return error!;
         if (length is < 1 or > MaxTransferBytes) return Invalid($"length must be between 1 and {MaxTransferBytes}.");
-        var (volume, problem) = await UsableVolumeAsync(db, caller, volume_id, ct);
+        var (volume, problem) = await UsableVolumeAsync(volumes, caller, volume_id, ct);
         if (problem is not null) return problem;
         var size = volume!.SizeGb * DiskFiles.BytesPerGb;
         if (offset > size - length) return Invalid($"The range {offset}+{length} ends past the end of volume {volume_id} ({size} bytes).");
@@ -96,21 +95,21 @@ public static class VolumeDataEndpoints
         }
     }
 
-    private static async Task<IResult> Sha256(string volume_id, HttpContext http, Caller caller, Database db, DataPlaneStore store,
+    private static async Task<IResult> Sha256(string volume_id, HttpContext http, Caller caller, VolumeStore volumes, DataPlaneStore store,
         DiskFiles files)
     {
         var ct = http.RequestAborted;
-        var (size, problem) = await VolumeWithFileAsync(db, files, caller, volume_id, ct);
+        var (size, problem) = await VolumeWithFileAsync(volumes, files, caller, volume_id, ct);
         if (problem is not null) return problem;
         var hash = await store.HashVolumeAsync(volume_id, ct);
         return TypedResults.Json(new { volume_id, size, sha256 = hash });
     }
 
-    private static async Task<IResult> Chunks(string volume_id, HttpContext http, Caller caller, Database db, DataPlaneStore store,
+    private static async Task<IResult> Chunks(string volume_id, HttpContext http, Caller caller, VolumeStore volumes, DataPlaneStore store,
         DiskFiles files)
     {
         var ct = http.RequestAborted;
-        var (size, problem) = await VolumeWithFileAsync(db, files, caller, volume_id, ct);
+        var (size, problem) = await VolumeWithFileAsync(volumes, files, caller, volume_id, ct);
         if (problem is not null) return problem;
         var chunks = await store.ListChunksAsync(volume_id, ct);
         return TypedResults.Json(new
@@ -123,10 +122,10 @@ public static class VolumeDataEndpoints
     }
 
     /// <summary>The size of the caller's usable volume, whose file exists once this returns without a problem.</summary>
-    private static async Task<(long Size, ApiError? Problem)> VolumeWithFileAsync(Database db, DiskFiles files, Caller caller,
+    private static async Task<(long Size, ApiError? Problem)> VolumeWithFileAsync(VolumeStore volumes, DiskFiles files, Caller caller,
         string volumeId, CancellationToken ct)
     {
-        var (volume, problem) = await UsableVolumeAsync(db, caller, volumeId, ct);
+        var (volume, problem) = await UsableVolumeAsync(volumes, caller, volumeId, ct);
         if (problem is not null) return (0, problem);
         var size = volume!.SizeGb * DiskFiles.BytesPerGb;
         await files.EnsureAsync(volumeId, size, ct);
@@ -134,11 +133,10 @@ public static class VolumeDataEndpoints
     }
 
     /// <summary>The caller's volume, if its bytes can be used now (not while it is created, deleted or failed).</summary>
-    private static async Task<(VolumeRow? Volume, ApiError? Problem)> UsableVolumeAsync(Database db, Caller caller, string volumeId,
+    private static async Task<(VolumeRow? Volume, ApiError? Problem)> UsableVolumeAsync(VolumeStore volumes, Caller caller, string volumeId,
         CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
-        var volume = await Volumes.FindAsync(connection, null, caller.ProjectId, volumeId, ct);
+        var volume = await volumes.GetAsync(caller.ProjectId, volumeId, ct);
         if (volume is null) return (null, ApiError.NotFound(ServiceKind.Evs, $"Volume {volumeId} could not be found."));
         if (!UsableStatuses.Contains(volume.Status))
             return (null, Invalid($"Volume {volumeId} is {volume.Status}: its data can be used once it is available or in-use."));

@@ -7,11 +7,12 @@ public static class EcsRegistration
     public static IServiceCollection AddEcs(this IServiceCollection services)
     {
         services.AddSingleton<Catalog>();
+        services.AddSingleton<ServerStore>();
         services.AddSingleton<JobHandler, CreateServerJob>();
         services.AddSingleton<JobHandler, DeleteServerJob>();
-        services.AddSingleton<JobHandler>(_ => PowerJob.Stop());
-        services.AddSingleton<JobHandler>(_ => PowerJob.Start());
-        services.AddSingleton<JobHandler>(_ => PowerJob.Reboot());
+        services.AddSingleton<JobHandler>(sp => PowerJob.Stop(sp.GetRequiredService<ServerStore>()));
+        services.AddSingleton<JobHandler>(sp => PowerJob.Start(sp.GetRequiredService<ServerStore>()));
+        services.AddSingleton<JobHandler>(sp => PowerJob.Reboot(sp.GetRequiredService<ServerStore>()));
         services.AddSingleton<JobHandler, AttachVolumeJob>();
         services.AddSingleton<JobHandler, DetachVolumeJob>();
         services.AddSingleton<JobHandler, ChangeOsJob>();

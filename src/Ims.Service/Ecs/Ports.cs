@@ -1,23 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using Dapper;
 using Ims.Service.Storage;
+using Ims.Service.Vpc;
 
 namespace Ims.Service.Ecs;
 
-/// <summary>A subnet as a NIC sees it.</summary>
-public sealed record SubnetRow
-{
-    public string Id { get; init; } = "";
-    public string VpcId { get; init; } = "";
-    public string Cidr { get; init; } = "";
-    public string GatewayIp { get; init; } = "";
-}
-
 /// <summary>
-/// Creates the VPC ports of a server's NICs. The VPC slice owns the read API of ports; creating a server is
-/// the only thing that makes them, so the allocation lives with ECS.
+/// Allocates the addresses of a server's NICs. The ports are VPC's (<see cref="VpcStore"/> writes them); creating a server
+/// is the only thing that makes them, so the allocation rule lives with ECS.
 /// </summary>
 public static class Ports
 {
@@ -35,7 +26,7 @@ public static class Ports
     /// the network address, the gateway, the broadcast address and the two addresses below it (DHCP and DNS)
     /// are never handed out.
     /// </summary>
-    public static async Task<(string? Ip, Refusal Refusal)> AllocateAsync(WriteScope write, SubnetRow subnet, string? requested,
+    public static async Task<(string? Ip, Refusal Refusal)> AllocateAsync(WriteScope write, VpcStore vpcs, SubnetRow subnet, string? requested,
         ISet<string> takenInThisRequest, CancellationToken ct)
     {
         if (!TryParseCidr(subnet.Cidr, out var network, out var prefix)) return (null, Refusal.Exhausted);
@@ -43,9 +34,7 @@ public static class Ports
         var first = network + 1;
         var last = network + size - 1 - 3;
         var gateway = TryToUInt(subnet.GatewayIp, out var g) ? g : network + 1;
-        var taken = (await write.Connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT ip_address FROM ports WHERE subnet_id = @id", new { id = subnet.Id }, write.Transaction, cancellationToken: ct)))
-            .ToHashSet(StringComparer.Ordinal);
+        var taken = new HashSet<string>(await vpcs.GetTakenAddressesAsync(write, subnet.Id, ct), StringComparer.Ordinal);
         taken.UnionWith(takenInThisRequest);
 
         if (requested is not null)

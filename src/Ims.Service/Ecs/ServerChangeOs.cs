@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Data;
+using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Ims;
 using Ims.Service.Jobs;
@@ -27,7 +27,9 @@ public static class ServerChangeOs
         return app;
     }
 
-    private static async Task<IResult> ChangeOsAsync(string server_id, Caller caller, Database db, ImageStore images, JobQueue jobs,
+    private static async Task<IResult> ChangeOsAsync(string server_id, Caller caller, Database db, ServerStore servers, ImageStore images,
+        VolumeStore volumes,
+        JobQueue jobs,
         TimeProvider time, HttpContext http)
     {
         var (body, error) = await JsonBody.ReadAsync<ChangeOsRequest>(http, ServiceKind.Ecs);
@@ -44,7 +46,7 @@ public static class ServerChangeOs
         var ct = http.RequestAborted;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var write = await db.BeginWriteAsync(ct);
-        var server = await ServerViews.FindAsync(write.Connection, write.Transaction, caller.ProjectId, server_id, ct);
+        var server = await servers.GetAsync(write, caller.ProjectId, server_id, ct);
         if (server is null) return EcsErrors.NotFound(server_id);
 
         var image = await images.GetVisibleAsync(write, caller.ProjectId, imageId, ct);
@@ -55,11 +57,7 @@ public static class ServerChangeOs
 
         if (server.Status != ServerStatus.Shutoff && !(withStop.Value && server.Status == ServerStatus.Active))
             return EcsErrors.Conflict($"Instance[{server_id}] must be stopped to change its OS (or send mode withStopServer).");
-        var systemDiskGb = await write.Connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            """
-            SELECT v.size_gb FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-            WHERE a.server_id = @server_id AND a.boot_index = 0
-            """, new { server_id }, write.Transaction, cancellationToken: ct));
+        var systemDiskGb = (await volumes.GetSystemDiskAsync(write, server_id, ct))?.SizeGb;
         if (systemDiskGb is null) return EcsErrors.Conflict($"Instance[{server_id}] has no system disk.");
         if (systemDiskGb < image.MinDisk)
             return EcsErrors.Invalid($"The system disk ({systemDiskGb} GB) is smaller than the image's minimum disk size ({image.MinDisk} GB).");
@@ -67,11 +65,7 @@ public static class ServerChangeOs
         var claim = await ServerGuards.TryClaimAsync(write, caller.ProjectId, server_id, TaskState, now, ct);
         if (!claim.Claimed) return claim.EcsRefusal()!;
         // The system disk will be the new image's content; recording the manifest now keeps it alive until the job wrote it.
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE volumes SET source_manifest_id = @manifestId
-            WHERE id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @server_id AND boot_index = 0)
-            """, new { manifestId = image.ManifestId, server_id }, write.Transaction, cancellationToken: ct));
+        await volumes.SetSystemDiskSourceAsync(write, server_id, image.ManifestId, ct);
         var jobId = await jobs.EnqueueAsync(write, "ecs", ChangeOsJob.Type, caller.ProjectId,
             new ChangeOsPayload(server_id, imageId, server.Status == ServerStatus.Active),
             EcsJobEntities.ForServers("changeOS", [server_id]), server_id, ct);
@@ -90,7 +84,7 @@ public static class ServerChangeOs
 }
 
 /// <summary>Puts the new image on the server and its system disk, then hands the server back (running again).</summary>
-public sealed class ChangeOsJob(Database db, ImageStore images, DiskFiles files) : JobHandler
+public sealed class ChangeOsJob(ServerStore servers, ImageStore images, VolumeStore volumes, DiskFiles files) : JobHandler
 {
     public const string Type = "changeOS";
 
@@ -107,54 +101,23 @@ public sealed class ChangeOsJob(Database db, ImageStore images, DiskFiles files)
     private async Task RestoreSystemDiskAsync(JobContext job, CancellationToken ct)
     {
         var payload = job.Payload<ChangeOsPayload>();
-        SystemDisk? disk;
-        await using (var connection = await db.OpenAsync(ct))
-        {
-            disk = await connection.QuerySingleOrDefaultAsync<SystemDisk>(new CommandDefinition(
-                """
-                SELECT v.id AS Id, v.size_gb AS SizeGb, v.source_manifest_id AS ManifestId
-                FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id
-                WHERE a.server_id = @ServerId AND a.boot_index = 0
-                """, payload, cancellationToken: ct));
-        }
+        var disk = await volumes.GetSystemDiskAsync(payload.ServerId, ct);
         if (disk is null) return;
-        await files.ReplaceAsync(disk.Id, disk.SizeGb * DiskFiles.BytesPerGb, disk.ManifestId, DiskFiles.EcsDamagedCode, ct);
+        await files.ReplaceAsync(disk.Id, disk.SizeGb * DiskFiles.BytesPerGb, disk.SourceManifestId, DiskFiles.EcsDamagedCode, ct);
     }
 
     private async Task CommitAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var payload = job.Payload<ChangeOsPayload>();
         var os = (await images.GetAsync(write, payload.ImageId, ct))!;
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE servers SET image_id = @ImageId, os_type = @osType, status = 'ACTIVE', task_state = NULL, updated_at = @now,
-                   san_policy = CASE WHEN @osType = 'Windows' THEN COALESCE(san_policy, 'OnlineAll') ELSE NULL END
-            WHERE id = @ServerId AND task_state = @taskState
-            """,
-            new { payload.ImageId, payload.ServerId, osType = os.OsType, now = job.NowMs, taskState = ServerChangeOs.TaskState },
-            write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE volumes SET image_id = @ImageId, source_manifest_id = NULL, updated_at = @now
-            WHERE id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @ServerId AND boot_index = 0)
-            """, new { payload.ImageId, payload.ServerId, now = job.NowMs }, write.Transaction, cancellationToken: ct));
+        await servers.CompleteChangeOsAsync(write, payload.ServerId, payload.ImageId, os.OsType, ServerChangeOs.TaskState, job.NowMs, ct);
+        await volumes.SetSystemDiskImageAsync(write, payload.ServerId, payload.ImageId, ct);
     }
 
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var payload = job.Payload<ChangeOsPayload>();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE volumes SET source_manifest_id = NULL
-            WHERE id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @ServerId AND boot_index = 0)
-            """, payload, write.Transaction, cancellationToken: ct));
+        await volumes.SetSystemDiskSourceAsync(write, payload.ServerId, null, ct);
         await ServerGuards.ReleaseAsync(write, payload.ServerId, ServerChangeOs.TaskState, job.NowMs, ct);
-    }
-
-    private sealed record SystemDisk
-    {
-        public string Id { get; init; } = "";
-        public long SizeGb { get; init; }
-        public string? ManifestId { get; init; }
     }
 }

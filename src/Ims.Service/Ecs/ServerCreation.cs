@@ -1,12 +1,13 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Dapper;
 using Ims.Service.Auth;
+using Ims.Service.Backups;
 using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Ims;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
+using Ims.Service.Vpc;
 
 namespace Ims.Service.Ecs;
 
@@ -31,8 +32,8 @@ public static partial class ServerCreation
         "metering.resourcespeccode", "metering.resourcetype",
     };
 
-    public static async Task<IResult> CreateAsync(HttpContext http, Caller caller, Database db, ImageStore images, JobQueue jobs, Catalog catalog,
-        Volumes volumes, TimeProvider time)
+    public static async Task<IResult> CreateAsync(HttpContext http, Caller caller, Database db, ServerStore serverStore, ImageStore images,
+        BackupStore backups, VolumeStore volumes, VpcStore vpcs, JobQueue jobs, Catalog catalog, TimeProvider time)
     {
         var (body, error) = await JsonBody.ReadAsync<CreateServerRequest>(http, ServiceKind.Ecs);
         if (error is not null) return error;
@@ -51,7 +52,7 @@ public static partial class ServerCreation
         var windows = string.Equals(image.OsType, "Windows", StringComparison.OrdinalIgnoreCase);
 
         // A whole image brings its disks: the system disk and one data disk per captured disk, as recorded.
-        var wholeImage = image.WholeImage ? await WholeImageDisks.LoadAsync(write, image.BackupId!, ct) : null;
+        var wholeImage = image.WholeImage ? await WholeImageDisks.LoadAsync(write, backups, image.BackupId!, ct) : null;
         if (image.WholeImage && wholeImage is null) return EcsErrors.Invalid($"Image [{spec.ImageRef}] has no system disk to restore.");
 
         var rootSize = spec.RootVolume!.Size ?? (int)Math.Max(image.MinDisk, 1);
@@ -69,15 +70,10 @@ public static partial class ServerCreation
         // The SAN policy lives in the guest, so a server made from a whole image has its source's policy.
         if (windows) sanPolicy = requestedSan ?? wholeImage?.SanPolicy ?? "OnlineAll";
 
-        var vpcExists = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM vpcs WHERE id = @id AND project_id = @pid", new { id = spec.VpcId, pid }, write.Transaction,
-            cancellationToken: ct)) > 0;
-        if (!vpcExists) return EcsErrors.Invalid($"VPC [{spec.VpcId}] could not be found.");
+        if (await vpcs.GetVpcAsync(write, pid, spec.VpcId!, ct) is null) return EcsErrors.Invalid($"VPC [{spec.VpcId}] could not be found.");
 
         var subnetIds = spec.Nics!.Select(n => n!.SubnetId!).Distinct().ToList();
-        var subnets = (await write.Connection.QueryAsync<SubnetRow>(new CommandDefinition(
-            "SELECT id AS Id, vpc_id AS VpcId, cidr AS Cidr, gateway_ip AS GatewayIp FROM subnets WHERE project_id = @pid AND id IN @subnetIds",
-            new { pid, subnetIds }, write.Transaction, cancellationToken: ct))).ToDictionary(s => s.Id, StringComparer.Ordinal);
+        var subnets = (await vpcs.GetSubnetsAsync(write, pid, subnetIds, ct)).ToDictionary(s => s.Id, StringComparer.Ordinal);
         foreach (var id in subnetIds)
         {
             if (!subnets.TryGetValue(id, out var subnet)) return EcsErrors.Invalid($"Subnet [{id}] could not be found.");
@@ -87,17 +83,13 @@ public static partial class ServerCreation
         var groupIds = (spec.SecurityGroups ?? []).Select(g => g!.Id!).Distinct().ToList();
         if (groupIds.Count > 0)
         {
-            var found = await write.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT COUNT(*) FROM security_groups WHERE project_id = @pid AND id IN @groupIds",
-                new { pid, groupIds }, write.Transaction, cancellationToken: ct));
+            var found = await vpcs.CountSecurityGroupsAsync(write, pid, groupIds, ct);
             if (found != groupIds.Count) return EcsErrors.Invalid("One or more security groups could not be found.");
         }
         else
         {
             // As on ECS, a server created without security groups joins the project's "default" group.
-            groupIds = (await write.Connection.QueryAsync<string>(new CommandDefinition(
-                "SELECT id FROM security_groups WHERE project_id = @pid AND name = 'default' ORDER BY created_at LIMIT 1",
-                new { pid }, write.Transaction, cancellationToken: ct))).AsList();
+            groupIds = await vpcs.GetDefaultSecurityGroupIdAsync(write, pid, ct) is { } defaultGroup ? [defaultGroup] : [];
         }
 
         var zone = spec.AvailabilityZone ?? catalog.Zones[0];
@@ -122,23 +114,23 @@ public static partial class ServerCreation
         var serverIds = new List<string>();
         var volumeIds = new List<string>();
         var newVolumes = new List<NewVolume>();
-        var attachments = new List<object>();
-        var ports = new List<object>();
-        var servers = new List<object>();
+        var attachments = new List<NewAttachment>();
+        var ports = new List<NewPort>();
+        var servers = new List<ServerRow>();
         var takenIps = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         for (var i = 0; i < count; i++)
         {
             var serverId = Ids.NewUuid();
             var name = count > 1 && spec.IsAutoRename != false ? $"{spec.Name}-{i + 1:0000}" : spec.Name!;
             serverIds.Add(serverId);
-            servers.Add(new
+            servers.Add(new ServerRow
             {
-                id = serverId, project_id = pid, name, description = spec.Description ?? "", flavor_id = flavor.Id,
-                image_id = image.Id, availability_zone = zone, vpc_id = spec.VpcId, key_name = spec.KeyName,
-                os_type = windows ? "Windows" : "Linux", san_policy = sanPolicy,
-                user_data = string.IsNullOrEmpty(spec.UserData) ? null : spec.UserData,
-                metadata = JsonSerializer.Serialize(metadata), tags = JsonSerializer.Serialize(tags),
-                security_group_ids = JsonSerializer.Serialize(groupIds), enterprise_project_id = enterpriseProject, now,
+                Id = serverId, ProjectId = pid, Name = name, Description = spec.Description ?? "", FlavorId = flavor.Id,
+                ImageId = image.Id, AvailabilityZone = zone, VpcId = spec.VpcId!, KeyName = spec.KeyName,
+                OsType = windows ? "Windows" : "Linux", SanPolicy = sanPolicy,
+                UserData = string.IsNullOrEmpty(spec.UserData) ? null : spec.UserData,
+                Metadata = JsonSerializer.Serialize(metadata), Tags = JsonSerializer.Serialize(tags),
+                SecurityGroupIds = JsonSerializer.Serialize(groupIds), EnterpriseProjectId = enterpriseProject, CreatedAt = now, UpdatedAt = now,
             });
 
             var rootId = Ids.NewUuid();
@@ -149,7 +141,7 @@ public static partial class ServerCreation
                 // The system disk starts as the image: a whole image's captured system disk, else the image's own content.
                 SourceManifestId = wholeImage is not null ? wholeImage.SystemManifestId : image.ManifestId,
             });
-            attachments.Add(new { volume_id = rootId, server_id = serverId, device = "/dev/vda", boot_index = (int?)0, delete_on_termination = 1, now });
+            attachments.Add(new NewAttachment(rootId, serverId, "/dev/vda", 0, DeleteOnTermination: true, now));
             volumeIds.Add(rootId);
 
             var letter = 'b';
@@ -165,7 +157,7 @@ public static partial class ServerCreation
                     VolumeType = disk.VolumeType, AvailabilityZone = zone, Multiattach = disk.Multiattach, Metadata = volumeMetadata,
                     SourceManifestId = disk.ManifestId,
                 });
-                attachments.Add(new { volume_id = dataId, server_id = serverId, device = $"/dev/vd{letter++}", boot_index = (int?)null, delete_on_termination = 0, now });
+                attachments.Add(new NewAttachment(dataId, serverId, $"/dev/vd{letter++}", null, DeleteOnTermination: false, now));
                 volumeIds.Add(dataId);
             }
             foreach (var (data, index) in (spec.DataVolumes ?? []).Select((d, n) => (d!, n + (wholeImage?.DataDisks.Count ?? 0))))
@@ -179,7 +171,7 @@ public static partial class ServerCreation
                     VolumeType = data.VolumeType!, AvailabilityZone = zone, Multiattach = data.Multiattach ?? data.Shareable ?? false,
                     Metadata = volumeMetadata,
                 });
-                attachments.Add(new { volume_id = dataId, server_id = serverId, device = $"/dev/vd{letter++}", boot_index = (int?)null, delete_on_termination = 0, now });
+                attachments.Add(new NewAttachment(dataId, serverId, $"/dev/vd{letter++}", null, DeleteOnTermination: false, now));
                 volumeIds.Add(dataId);
             }
 
@@ -188,7 +180,7 @@ public static partial class ServerCreation
             {
                 var subnet = subnets[nic!.SubnetId!];
                 var taken = takenIps.TryGetValue(subnet.Id, out var set) ? set : takenIps[subnet.Id] = new HashSet<string>(StringComparer.Ordinal);
-                var (ip, refusal) = await Ports.AllocateAsync(write, subnet, nic.IpAddress, taken, ct);
+                var (ip, refusal) = await Ports.AllocateAsync(write, vpcs, subnet, nic.IpAddress, taken, ct);
                 switch (refusal)
                 {
                     case Ports.Refusal.OutsideSubnet:
@@ -201,41 +193,16 @@ public static partial class ServerCreation
                             $"Subnet [{subnet.Id}] has no free IP addresses.");
                 }
                 taken.Add(ip!);
-                ports.Add(new
-                {
-                    id = Ids.NewUuid(), project_id = pid, subnet_id = subnet.Id, device_id = serverId, device_owner = $"compute:{zone}",
-                    ip_address = ip, mac_address = Ports.NewMac(), security_group_ids = JsonSerializer.Serialize(groupIds),
-                    is_primary = primary ? 1 : 0, now,
-                });
+                ports.Add(new NewPort(Ids.NewUuid(), pid, subnet.Id, serverId, $"compute:{zone}", ip!, Ports.NewMac(),
+                    JsonSerializer.Serialize(groupIds), primary, now));
                 primary = false;
             }
         }
 
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO servers (id, project_id, name, description, status, task_state, flavor_id, image_id, availability_zone,
-                                 vpc_id, key_name, os_type, san_policy, user_data, metadata, tags, security_group_ids,
-                                 enterprise_project_id, created_at, updated_at)
-            VALUES (@id, @project_id, @name, @description, 'BUILD', 'spawning', @flavor_id, @image_id, @availability_zone,
-                    @vpc_id, @key_name, @os_type, @san_policy, @user_data, @metadata, @tags, @security_group_ids,
-                    @enterprise_project_id, @now, @now)
-            """,
-            servers, write.Transaction, cancellationToken: ct));
+        await serverStore.InsertAsync(write, servers, ct);
         await volumes.CreateAsync(write, newVolumes, ct);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO volume_attachments (volume_id, server_id, device, boot_index, delete_on_termination, attached_at)
-            VALUES (@volume_id, @server_id, @device, @boot_index, @delete_on_termination, @now)
-            """,
-            attachments, write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO ports (id, project_id, subnet_id, device_id, device_owner, ip_address, mac_address, security_group_ids,
-                               is_primary, status, created_at)
-            VALUES (@id, @project_id, @subnet_id, @device_id, @device_owner, @ip_address, @mac_address, @security_group_ids,
-                    @is_primary, 'BUILD', @now)
-            """,
-            ports, write.Transaction, cancellationToken: ct));
+        await volumes.AttachAsync(write, attachments, ct);
+        await vpcs.InsertPortsAsync(write, ports, ct);
 
         var jobId = await jobs.EnqueueAsync(write, "ecs", CreateServerJob.Type, pid, new CreateServersPayload(serverIds, volumeIds),
             EcsJobEntities.ForServers("createSingleServer", serverIds), serverIds[0], ct);

@@ -1,9 +1,10 @@
 using System.Text.Json;
-using Dapper;
 using Ims.Service.Auth;
+using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
+using Ims.Service.Vpc;
 
 namespace Ims.Service.Ecs;
 
@@ -25,13 +26,13 @@ public static class ServerEndpoints
         return app;
     }
 
-    private static async Task<IResult> GetServer(string server_id, Caller caller, Database db, HttpContext http)
+    private static async Task<IResult> GetServer(string server_id, Caller caller, ServerStore servers, VolumeStore volumes, VpcStore vpcs,
+        HttpContext http)
     {
         var ct = http.RequestAborted;
-        await using var connection = await db.OpenAsync(ct);
-        var row = await ServerViews.FindAsync(connection, null, caller.ProjectId, server_id, ct);
+        var row = await servers.GetAsync(caller.ProjectId, server_id, ct);
         if (row is null) return EcsErrors.NotFound(server_id);
-        var body = (await ServerViews.RenderAsync(connection, caller.ProjectId, [row], ct))[0];
+        var body = (await ServerViews.RenderAsync(volumes, vpcs, caller.ProjectId, [row], ct))[0];
         return TypedResults.Json(new ServerEnvelope(body));
     }
 
@@ -39,7 +40,7 @@ public static class ServerEndpoints
     /// ECS pages with <c>offset</c> as a 1-based page number (0 also means the first page) and <c>limit</c>
     /// servers per page (default 25, at most 1000).
     /// </summary>
-    private static async Task<IResult> ListServers(Caller caller, Database db, HttpContext http)
+    private static async Task<IResult> ListServers(Caller caller, ServerStore store, VolumeStore volumes, VpcStore vpcs, HttpContext http)
     {
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Ecs, out var limit, out var error, 1, 1000)) return error!;
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Ecs, out var offset, out error)) return error!;
@@ -50,29 +51,19 @@ public static class ServerEndpoints
         var eps = QueryArgs.String(http, "enterprise_project_id");
         if (eps == "all_granted_eps") eps = null;
 
-        var where = "project_id = @projectId";
-        if (!string.IsNullOrEmpty(name)) where += " AND name LIKE @namePattern";
-        if (!string.IsNullOrEmpty(status)) where += " AND status = @status";
-        if (!string.IsNullOrEmpty(flavor)) where += " AND flavor_id = @flavor";
-        if (!string.IsNullOrEmpty(eps)) where += " AND enterprise_project_id = @eps";
-        if (!string.IsNullOrEmpty(ip))
-            where += " AND id IN (SELECT device_id FROM ports WHERE project_id = @projectId AND ip_address LIKE @ipPattern)";
-        var pageSize = limit ?? 25;
-        var page = Math.Max(offset ?? 1, 1);
-        var args = new
-        {
-            projectId = caller.ProjectId, namePattern = $"%{name}%", status, flavor, eps, ipPattern = $"%{ip}%",
-            pageSize, skip = (long)(page - 1) * pageSize,
-        };
-
         var ct = http.RequestAborted;
-        await using var connection = await db.OpenAsync(ct);
-        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT COUNT(*) FROM servers WHERE {where}", args, cancellationToken: ct));
-        var rows = (await connection.QueryAsync<ServerRow>(new CommandDefinition(
-            $"SELECT {ServerViews.Columns} FROM servers WHERE {where} ORDER BY created_at DESC, id LIMIT @pageSize OFFSET @skip",
-            args, cancellationToken: ct))).AsList();
-        var servers = await ServerViews.RenderAsync(connection, caller.ProjectId, rows, ct);
+        var (rows, total) = await store.ListAsync(caller.ProjectId, new ServerFilter
+        {
+            NameContains = name,
+            Status = status,
+            FlavorId = flavor,
+            EnterpriseProjectId = eps,
+            // The ip filter matches any address of the server's NICs (the ports are VPC's).
+            Ids = string.IsNullOrEmpty(ip) ? null : await vpcs.GetDevicesWithAddressAsync(caller.ProjectId, ip, ct),
+            PageSize = limit ?? 25,
+            Skip = (long)(Math.Max(offset ?? 1, 1) - 1) * (limit ?? 25),
+        }, ct);
+        var servers = await ServerViews.RenderAsync(volumes, vpcs, caller.ProjectId, rows, ct);
         return TypedResults.Json(new ServerListBody((int)total, servers));
     }
 
@@ -81,7 +72,8 @@ public static class ServerEndpoints
     /// which a real cloud cannot see; this emulator lets clients declare it through the <c>san_policy</c> metadata
     /// key (OnlineAll, OfflineShared or OfflineInternal), so that whole-image rules that depend on it can be exercised.
     /// </summary>
-    private static async Task<IResult> UpdateMetadata(string server_id, Caller caller, Database db, TimeProvider time, HttpContext http)
+    private static async Task<IResult> UpdateMetadata(string server_id, Caller caller, Database db, ServerStore servers, TimeProvider time,
+        HttpContext http)
     {
         var (body, error) = await JsonBody.ReadAsync<MetadataRequest>(http, ServiceKind.Ecs);
         if (error is not null) return error;
@@ -91,7 +83,7 @@ public static class ServerEndpoints
 
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var server = await ServerViews.FindAsync(write.Connection, write.Transaction, caller.ProjectId, server_id, ct);
+        var server = await servers.GetAsync(write, caller.ProjectId, server_id, ct);
         if (server is null) return EcsErrors.NotFound(server_id);
         var sanPolicy = server.SanPolicy;
         if (changes.TryGetValue("san_policy", out var requested))
@@ -103,10 +95,8 @@ public static class ServerEndpoints
         }
         var metadata = server.MetadataMap();
         foreach (var (key, value) in changes) metadata[key] = value!;
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE servers SET metadata = @metadata, san_policy = @sanPolicy, updated_at = @now WHERE id = @id AND project_id = @projectId",
-            new { metadata = JsonSerializer.Serialize(metadata), sanPolicy, now = time.GetUtcNow().ToUnixTimeMilliseconds(), id = server_id, projectId = caller.ProjectId },
-            write.Transaction, cancellationToken: ct));
+        await servers.SetMetadataAsync(write, caller.ProjectId, server_id, JsonSerializer.Serialize(metadata), sanPolicy,
+            time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { metadata });
     }

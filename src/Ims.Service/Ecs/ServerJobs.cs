@@ -1,10 +1,10 @@
 using System.Text.Json.Nodes;
-using Dapper;
 using Ims.Service.Data;
 using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
+using Ims.Service.Vpc;
 
 namespace Ims.Service.Ecs;
 
@@ -45,7 +45,7 @@ public static class EcsJobEntities
 }
 
 /// <summary>Brings up the servers of one create request: disks first, then the servers themselves.</summary>
-public sealed class CreateServerJob(Volumes volumes, DiskFiles files) : JobHandler
+public sealed class CreateServerJob(ServerStore servers, VolumeStore volumes, VpcStore vpcs, DiskFiles files) : JobHandler
 {
     public const string Type = "createServer";
 
@@ -61,18 +61,11 @@ public sealed class CreateServerJob(Volumes volumes, DiskFiles files) : JobHandl
         new("boot servers", BootAsync),
     ];
 
-    private static async Task BootAsync(JobContext job, WriteScope write, CancellationToken ct)
+    private async Task BootAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var ids = job.Payload<CreateServersPayload>().ServerIds;
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE servers SET status = 'ACTIVE', task_state = NULL, launched_at = @now, updated_at = @now
-            WHERE id IN @ids AND status = 'BUILD'
-            """,
-            new { ids, now = job.NowMs }, write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE ports SET status = 'ACTIVE' WHERE device_id IN @ids AND project_id = @projectId",
-            new { ids, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
+        await servers.MarkBuiltAsync(write, ids, job.NowMs, ct);
+        await vpcs.ActivatePortsAsync(write, job.ProjectId, ids, ct);
     }
 
     /// <summary>
@@ -82,26 +75,22 @@ public sealed class CreateServerJob(Volumes volumes, DiskFiles files) : JobHandl
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var payload = job.Payload<CreateServersPayload>();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE servers SET status = 'ERROR', task_state = NULL, updated_at = @now WHERE id IN @ids AND status = 'BUILD'",
-            new { ids = payload.ServerIds, now = job.NowMs }, write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM ports WHERE device_id IN @ids AND project_id = @projectId",
-            new { ids = payload.ServerIds, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
+        await servers.MarkBuildFailedAsync(write, payload.ServerIds, job.NowMs, ct);
+        await vpcs.DeletePortsAsync(write, job.ProjectId, payload.ServerIds, ct);
         await volumes.FailCreationAsync(write, payload.VolumeIds, ct);
     }
 }
 
 /// <summary>Stops, starts or reboots servers; the request already took each server with its task state.</summary>
-public sealed class PowerJob(string jobType, string taskState, string targetStatus) : JobHandler
+public sealed class PowerJob(ServerStore servers, string jobType, string taskState, string targetStatus) : JobHandler
 {
     public const string StopType = "stopServer";
     public const string StartType = "startServer";
     public const string RebootType = "rebootServer";
 
-    public static PowerJob Stop() => new(StopType, ServerGuards.PoweringOff, ServerStatus.Shutoff);
-    public static PowerJob Start() => new(StartType, ServerGuards.PoweringOn, ServerStatus.Active);
-    public static PowerJob Reboot() => new(RebootType, ServerGuards.Rebooting, ServerStatus.Active);
+    public static PowerJob Stop(ServerStore servers) => new(servers, StopType, ServerGuards.PoweringOff, ServerStatus.Shutoff);
+    public static PowerJob Start(ServerStore servers) => new(servers, StartType, ServerGuards.PoweringOn, ServerStatus.Active);
+    public static PowerJob Reboot(ServerStore servers) => new(servers, RebootType, ServerGuards.Rebooting, ServerStatus.Active);
 
     public override string JobType => jobType;
 
@@ -109,13 +98,8 @@ public sealed class PowerJob(string jobType, string taskState, string targetStat
 
     public override IReadOnlyList<JobStep> Steps =>
     [
-        new("power", (job, write, ct) => write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE servers SET status = @targetStatus, task_state = NULL, updated_at = @now
-            WHERE id IN @ids AND task_state = @taskState
-            """,
-            new { targetStatus, taskState, ids = job.Payload<ServersPayload>().ServerIds, now = job.NowMs },
-            write.Transaction, cancellationToken: ct))),
+        new("power", (job, write, ct) =>
+            servers.FinishTaskAsync(write, job.Payload<ServersPayload>().ServerIds, taskState, targetStatus, job.NowMs, ct)),
     ];
 
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
@@ -129,7 +113,7 @@ public sealed class PowerJob(string jobType, string taskState, string targetStat
 /// Deletes servers with their NICs and system disks; data disks go too when the request asked for it,
 /// otherwise they become available again (or stay in use when a shared disk is still attached elsewhere).
 /// </summary>
-public sealed class DeleteServerJob(Volumes volumes) : JobHandler
+public sealed class DeleteServerJob(ServerStore servers, VolumeStore volumes, VpcStore vpcs) : JobHandler
 {
     public const string Type = "deleteServer";
 
@@ -143,20 +127,12 @@ public sealed class DeleteServerJob(Volumes volumes) : JobHandler
     {
         var payload = job.Payload<ServersPayload>();
         var ids = payload.ServerIds;
-        var attachments = (await write.Connection.QueryAsync<AttachmentRow>(new CommandDefinition(
-            $"SELECT {Volumes.AttachmentColumns} FROM volume_attachments WHERE server_id IN @ids",
-            new { ids }, write.Transaction, cancellationToken: ct))).AsList();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM volume_attachments WHERE server_id IN @ids", new { ids }, write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM ports WHERE device_id IN @ids AND project_id = @projectId",
-            new { ids, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM servers WHERE id IN @ids AND project_id = @projectId",
-            new { ids, projectId = job.ProjectId }, write.Transaction, cancellationToken: ct));
+        var attachments = await volumes.DetachServersAsync(write, ids, ct);
+        await vpcs.DeletePortsAsync(write, job.ProjectId, ids, ct);
+        await servers.DeleteAsync(write, job.ProjectId, ids, ct);
 
         var volumeIds = attachments.Select(a => a.VolumeId).Distinct().ToList();
-        var stillAttached = (await Volumes.AttachmentsOfVolumesAsync(write.Connection, write.Transaction, volumeIds, ct))
+        var stillAttached = (await volumes.GetAttachmentsAsync(write, volumeIds, ct))
             .Select(a => a.VolumeId).ToHashSet(StringComparer.Ordinal);
         var doomed = attachments
             .Where(a => !stillAttached.Contains(a.VolumeId) && (a.DeleteOnTermination != 0 || payload.DeleteVolumes))
@@ -173,7 +149,7 @@ public sealed class DeleteServerJob(Volumes volumes) : JobHandler
 }
 
 /// <summary>Finishes attaching a disk whose attachment the request already recorded.</summary>
-public sealed class AttachVolumeJob(Volumes volumes) : JobHandler
+public sealed class AttachVolumeJob(VolumeStore volumes) : JobHandler
 {
     public const string Type = "attachVolume";
 
@@ -189,15 +165,13 @@ public sealed class AttachVolumeJob(Volumes volumes) : JobHandler
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
     {
         var disk = job.Payload<DiskPayload>();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM volume_attachments WHERE volume_id = @VolumeId AND server_id = @ServerId",
-            disk, write.Transaction, cancellationToken: ct));
+        await volumes.DetachAsync(write, disk.VolumeId, disk.ServerId, ct);
         await volumes.SettleAsync(write, [disk.VolumeId], ct);
     }
 }
 
 /// <summary>Removes an attachment; the disk becomes available unless it is still attached elsewhere.</summary>
-public sealed class DetachVolumeJob(Volumes volumes) : JobHandler
+public sealed class DetachVolumeJob(VolumeStore volumes) : JobHandler
 {
     public const string Type = "detachVolume";
 
@@ -210,9 +184,7 @@ public sealed class DetachVolumeJob(Volumes volumes) : JobHandler
         new("detach", async (job, write, ct) =>
         {
             var disk = job.Payload<DiskPayload>();
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM volume_attachments WHERE volume_id = @VolumeId AND server_id = @ServerId",
-                disk, write.Transaction, cancellationToken: ct));
+            await volumes.DetachAsync(write, disk.VolumeId, disk.ServerId, ct);
             await volumes.SettleAsync(write, [disk.VolumeId], ct);
         }),
     ];

@@ -1,11 +1,10 @@
-using System.Data.Common;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Dapper;
 using Ims.Service.Evs;
 using Ims.Service.Http;
+using Ims.Service.Vpc;
 
 namespace Ims.Service.Ecs;
 
@@ -56,39 +55,21 @@ public static class ServerViews
         "security_group_ids AS SecurityGroupIds, enterprise_project_id AS EnterpriseProjectId, " +
         "created_at AS CreatedAt, updated_at AS UpdatedAt, launched_at AS LaunchedAt";
 
-    public static Task<ServerRow?> FindAsync(DbConnection connection, DbTransaction? transaction, string projectId, string serverId,
-        CancellationToken ct) =>
-        connection.QuerySingleOrDefaultAsync<ServerRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM servers WHERE id = @serverId AND project_id = @projectId",
-            new { serverId, projectId }, transaction, cancellationToken: ct));
-
     /// <summary>Renders servers with their disks, NICs and security groups (three set-based reads).</summary>
-    public static async Task<List<ServerBody>> RenderAsync(DbConnection connection, string projectId, IReadOnlyList<ServerRow> servers,
-        CancellationToken ct)
+    public static async Task<List<ServerBody>> RenderAsync(VolumeStore volumes, VpcStore vpcs, string projectId,
+        IReadOnlyList<ServerRow> servers, CancellationToken ct)
     {
         if (servers.Count == 0) return [];
         var ids = servers.Select(s => s.Id).ToList();
-        var attachments = (await connection.QueryAsync<AttachmentRow>(new CommandDefinition(
-            $"SELECT {Volumes.AttachmentColumns} FROM volume_attachments WHERE server_id IN @ids ORDER BY device",
-            new { ids }, cancellationToken: ct))).ToLookup(a => a.ServerId, StringComparer.Ordinal);
-        var ports = (await connection.QueryAsync<PortRow>(new CommandDefinition(
-            """
-            SELECT p.id AS Id, p.device_id AS DeviceId, p.ip_address AS IpAddress, p.mac_address AS MacAddress,
-                   p.is_primary AS IsPrimary, s.vpc_id AS VpcId
-            FROM ports p JOIN subnets s ON s.id = p.subnet_id
-            WHERE p.project_id = @projectId AND p.device_id IN @ids
-            ORDER BY p.is_primary DESC, p.created_at, p.id
-            """,
-            new { projectId, ids }, cancellationToken: ct))).ToLookup(p => p.DeviceId, StringComparer.Ordinal);
+        var attachments = (await volumes.GetAttachmentsOfServersAsync(ids, ct)).ToLookup(a => a.ServerId, StringComparer.Ordinal);
+        var ports = (await vpcs.GetPortsOfDevicesAsync(projectId, ids, ct)).ToLookup(p => p.DeviceId, StringComparer.Ordinal);
         var groupIds = servers.SelectMany(s => JsonSerializer.Deserialize<List<string>>(s.SecurityGroupIds) ?? []).Distinct().ToList();
-        var groupNames = groupIds.Count == 0 ? new Dictionary<string, string>() : (await connection.QueryAsync<(string Id, string Name)>(
-            new CommandDefinition("SELECT id, name FROM security_groups WHERE project_id = @projectId AND id IN @groupIds",
-                new { projectId, groupIds }, cancellationToken: ct))).ToDictionary(g => g.Id, g => g.Name, StringComparer.Ordinal);
+        var groupNames = await vpcs.GetSecurityGroupNamesAsync(projectId, groupIds, ct);
 
         return servers.Select(s => Render(s, attachments[s.Id], ports[s.Id], groupNames)).ToList();
     }
 
-    private static ServerBody Render(ServerRow s, IEnumerable<AttachmentRow> attachments, IEnumerable<PortRow> ports,
+    private static ServerBody Render(ServerRow s, IEnumerable<AttachmentRow> attachments, IEnumerable<DevicePort> ports,
         IReadOnlyDictionary<string, string> groupNames)
     {
         var flavor = Catalog.FindFlavor(s.FlavorId);
@@ -164,14 +145,4 @@ public static class ServerViews
 
     private static string Digest(string text, int length) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..length];
-
-    private sealed record PortRow
-    {
-        public string Id { get; init; } = "";
-        public string DeviceId { get; init; } = "";
-        public string IpAddress { get; init; } = "";
-        public string MacAddress { get; init; } = "";
-        public long IsPrimary { get; init; }
-        public string VpcId { get; init; } = "";
-    }
 }

@@ -6,7 +6,7 @@ public static class EvsRegistration
 {
     public static IServiceCollection AddEvs(this IServiceCollection services)
     {
-        services.AddSingleton<Volumes>();
+        services.AddSingleton<VolumeStore>();
         services.AddSingleton<JobHandler, CreateVolumeJob>();
         services.AddSingleton<JobHandler, DeleteVolumeJob>();
         return services;

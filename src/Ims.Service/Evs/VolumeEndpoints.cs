@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Ecs;
 using Ims.Service.Http;
@@ -29,7 +28,7 @@ public static partial class VolumeEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateVolumes(Caller caller, Database db, ImageStore images, JobQueue jobs, Catalog catalog, Volumes volumes,
+    private static async Task<IResult> CreateVolumes(Caller caller, Database db, ImageStore images, JobQueue jobs, Catalog catalog, VolumeStore volumes,
         HttpContext http)
     {
         var (body, error) = await JsonBody.ReadAsync<CreateVolumeRequest>(http, ServiceKind.Evs);
@@ -96,52 +95,38 @@ public static partial class VolumeEndpoints
         return TypedResults.Json(new CreateVolumeResponse(jobId, ids));
     }
 
-    private static async Task<IResult> GetVolume(string volume_id, Caller caller, Database db, ImageStore images, HttpContext http)
+    private static async Task<IResult> GetVolume(string volume_id, Caller caller, VolumeStore volumes, ImageStore images, HttpContext http)
     {
         var ct = http.RequestAborted;
-        await using var connection = await db.OpenAsync(ct);
-        var row = await Volumes.FindAsync(connection, null, caller.ProjectId, volume_id, ct);
+        var row = await volumes.GetAsync(caller.ProjectId, volume_id, ct);
         if (row is null) return NotFound(volume_id);
-        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(connection, images, BaseUrl(http), [row], ct))[0]));
+        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(volumes, images, BaseUrl(http), [row], ct))[0]));
     }
 
     /// <summary>EVS pages with <c>offset</c> counted in disks (unlike ECS) and <c>limit</c> up to 1000.</summary>
-    private static async Task<IResult> ListVolumes(Caller caller, Database db, ImageStore images, HttpContext http)
+    private static async Task<IResult> ListVolumes(Caller caller, VolumeStore volumes, ImageStore images, HttpContext http)
     {
         if (!QueryArgs.TryInt(http, "limit", ServiceKind.Evs, out var limit, out var error, 1, 1000)) return error!;
         if (!QueryArgs.TryInt(http, "offset", ServiceKind.Evs, out var offset, out error)) return error!;
         var multiattach = QueryArgs.String(http, "multiattach");
         if (multiattach is not (null or "" or "true" or "false")) return Invalid("multiattach must be true or false.");
-        var name = QueryArgs.String(http, "name");
-        var status = QueryArgs.String(http, "status");
-        var zone = QueryArgs.String(http, "availability_zone");
-        var serverId = QueryArgs.String(http, "server_id");
-        var id = QueryArgs.String(http, "id");
-
-        var where = "project_id = @projectId";
-        if (!string.IsNullOrEmpty(name)) where += " AND name LIKE @namePattern";
-        if (!string.IsNullOrEmpty(status)) where += " AND status = @status";
-        if (!string.IsNullOrEmpty(zone)) where += " AND availability_zone = @zone";
-        if (!string.IsNullOrEmpty(id)) where += " AND id = @id";
-        if (!string.IsNullOrEmpty(multiattach)) where += " AND multiattach = @shared";
-        if (!string.IsNullOrEmpty(serverId)) where += " AND id IN (SELECT volume_id FROM volume_attachments WHERE server_id = @serverId)";
-        var args = new
+        var filter = new VolumeFilter
         {
-            projectId = caller.ProjectId, namePattern = $"%{name}%", status, zone, id, serverId,
-            shared = multiattach == "true" ? 1 : 0, take = limit ?? 1000, skip = offset ?? 0,
+            NameContains = QueryArgs.String(http, "name"),
+            Status = QueryArgs.String(http, "status"),
+            AvailabilityZone = QueryArgs.String(http, "availability_zone"),
+            ServerId = QueryArgs.String(http, "server_id"),
+            Id = QueryArgs.String(http, "id"),
+            Multiattach = string.IsNullOrEmpty(multiattach) ? null : multiattach == "true",
+            Limit = limit ?? 1000,
+            Offset = offset ?? 0,
         };
-
         var ct = http.RequestAborted;
-        await using var connection = await db.OpenAsync(ct);
-        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT COUNT(*) FROM volumes WHERE {where}", args, cancellationToken: ct));
-        var rows = (await connection.QueryAsync<VolumeRow>(new CommandDefinition(
-            $"SELECT {Volumes.Columns} FROM volumes WHERE {where} ORDER BY created_at DESC, id LIMIT @take OFFSET @skip",
-            args, cancellationToken: ct))).AsList();
-        return TypedResults.Json(new VolumeListBody(await VolumeViews.RenderAsync(connection, images, BaseUrl(http), rows, ct), (int)total));
+        var (rows, total) = await volumes.ListAsync(caller.ProjectId, filter, ct);
+        return TypedResults.Json(new VolumeListBody(await VolumeViews.RenderAsync(volumes, images, BaseUrl(http), rows, ct), (int)total));
     }
 
-    private static async Task<IResult> UpdateVolume(string volume_id, Caller caller, Database db, ImageStore images, TimeProvider time,
+    private static async Task<IResult> UpdateVolume(string volume_id, Caller caller, Database db, VolumeStore volumes, ImageStore images,
         HttpContext http)
     {
         var (body, error) = await JsonBody.ReadAsync<UpdateVolumeRequest>(http, ServiceKind.Evs);
@@ -152,23 +137,16 @@ public static partial class VolumeEndpoints
 
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var row = await Volumes.FindAsync(write.Connection, write.Transaction, caller.ProjectId, volume_id, ct);
+        var row = await volumes.GetAsync(write, caller.ProjectId, volume_id, ct);
         if (row is null) return NotFound(volume_id);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE volumes SET name = COALESCE(@name, name), description = COALESCE(@description, description), updated_at = @now
-            WHERE id = @volume_id AND project_id = @projectId
-            """,
-            new { name = spec.Name, description = spec.Description, now = time.GetUtcNow().ToUnixTimeMilliseconds(), volume_id, projectId = caller.ProjectId },
-            write.Transaction, cancellationToken: ct));
-        row = await Volumes.FindAsync(write.Connection, write.Transaction, caller.ProjectId, volume_id, ct);
+        await volumes.UpdateAsync(write, caller.ProjectId, volume_id, spec.Name, spec.Description, ct);
+        row = await volumes.GetAsync(write, caller.ProjectId, volume_id, ct);
         await write.CommitAsync(ct);
-        await using var connection = await db.OpenAsync(ct);
-        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(connection, images, BaseUrl(http), [row!], ct))[0]));
+        return TypedResults.Json(new VolumeEnvelope((await VolumeViews.RenderAsync(volumes, images, BaseUrl(http), [row!], ct))[0]));
     }
 
     /// <summary>Only a disk that is not attached (available, or failed) can be deleted.</summary>
-    private static async Task<IResult> DeleteVolume(string volume_id, Caller caller, Database db, JobQueue jobs, Volumes volumes,
+    private static async Task<IResult> DeleteVolume(string volume_id, Caller caller, Database db, JobQueue jobs, VolumeStore volumes,
         HttpContext http)
     {
         var cascade = QueryArgs.String(http, "cascade");
@@ -176,9 +154,9 @@ public static partial class VolumeEndpoints
 
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var row = await Volumes.FindAsync(write.Connection, write.Transaction, caller.ProjectId, volume_id, ct);
+        var row = await volumes.GetAsync(write, caller.ProjectId, volume_id, ct);
         if (row is null) return NotFound(volume_id);
-        var moved = await volumes.SetStatusAsync(write, [volume_id], Volumes.Deleting, [Volumes.Available, Volumes.Error], ct);
+        var moved = await volumes.SetStatusAsync(write, [volume_id], VolumeStatus.Deleting, [VolumeStatus.Available, VolumeStatus.Error], ct);
         if (moved == 0) return Invalid($"Volume [{volume_id}] is {row.Status}; only an available or failed disk can be deleted.");
         var jobId = await jobs.EnqueueAsync(write, "evs", DeleteVolumeJob.Type, caller.ProjectId, new VolumesPayload([volume_id]),
             new JsonObject { ["volume_id"] = volume_id }, volume_id, ct);

@@ -7,7 +7,7 @@ namespace Ims.Service.Evs;
 public sealed record VolumesPayload(List<string> VolumeIds);
 
 /// <summary>Makes EVS disks created by a request usable.</summary>
-public sealed class CreateVolumeJob(Volumes volumes, DiskFiles files) : JobHandler
+public sealed class CreateVolumeJob(VolumeStore volumes, DiskFiles files) : JobHandler
 {
     public const string Type = "createVolume";
 
@@ -27,7 +27,7 @@ public sealed class CreateVolumeJob(Volumes volumes, DiskFiles files) : JobHandl
 }
 
 /// <summary>Removes EVS disks the request already moved to <c>deleting</c>.</summary>
-public sealed class DeleteVolumeJob(Volumes volumes) : JobHandler
+public sealed class DeleteVolumeJob(VolumeStore volumes) : JobHandler
 {
     public const string Type = "deleteVolume";
 
@@ -41,5 +41,5 @@ public sealed class DeleteVolumeJob(Volumes volumes) : JobHandler
     ];
 
     public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
-        volumes.SetStatusAsync(write, job.Payload<VolumesPayload>().VolumeIds, Volumes.Error, [Volumes.Deleting], ct);
+        volumes.SetStatusAsync(write, job.Payload<VolumesPayload>().VolumeIds, VolumeStatus.Error, [VolumeStatus.Deleting], ct);
 }

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -11,12 +10,13 @@ namespace Ims.Service.Evs;
 /// <summary>Renders volumes in the EVS v2 shape.</summary>
 public static class VolumeViews
 {
-    public static async Task<List<VolumeBody>> RenderAsync(DbConnection connection, ImageStore imageStore, string baseUrl, IReadOnlyList<VolumeRow> volumes,
+    public static async Task<List<VolumeBody>> RenderAsync(VolumeStore store, ImageStore imageStore, string baseUrl,
+        IReadOnlyList<VolumeRow> volumes,
         CancellationToken ct)
     {
         if (volumes.Count == 0) return [];
         var ids = volumes.Select(v => v.Id).ToList();
-        var attachments = (await Volumes.AttachmentsOfVolumesAsync(connection, null, ids, ct)).ToLookup(a => a.VolumeId, StringComparer.Ordinal);
+        var attachments = (await store.GetAttachmentsAsync(ids, ct)).ToLookup(a => a.VolumeId, StringComparer.Ordinal);
         var imageIds = volumes.Where(v => v.ImageId is not null).Select(v => v.ImageId!).Distinct().ToList();
         var images = await imageStore.GetManyAsync(imageIds, ct);
         return volumes.Select(v => Render(v, baseUrl, attachments[v.Id], v.ImageId is { } image ? images.GetValueOrDefault(image) : null)).ToList();

@@ -20,6 +20,8 @@ internal static class Features
         services.AddSingleton<ImageStore>();
         services.AddSingleton<BackupStore>();
         services.AddSingleton<VaultStore>();
+        services.AddSingleton<VpcStore>();
+        services.AddSingleton<BackupRemoval>();
         services.AddSingleton<DiskFiles>();
         services.AddSingleton<DataJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<DataJanitor>());

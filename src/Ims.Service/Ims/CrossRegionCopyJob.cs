@@ -17,7 +17,7 @@ public sealed record CrossRegionCopyPayload(string SourceImageId, string SourceB
 /// restore point and backup with the same captured disks, as CBR replication does), then the new image is registered on
 /// it. A failure deletes the replica and hides the image.
 /// </summary>
-public sealed class CrossRegionCopyJob(ImageStore images, BackupStore backups, VaultStore vaults) : JobHandler
+public sealed class CrossRegionCopyJob(ImageStore images, BackupStore backups, VaultStore vaults, BackupRemoval removal) : JobHandler
 {
     public const string Type = "imsCrossRegionCopyImageJob";
 
@@ -55,6 +55,6 @@ public sealed class CrossRegionCopyJob(ImageStore images, BackupStore backups, V
     {
         var p = job.Payload<CrossRegionCopyPayload>();
         await images.KillAsync(write, p.ImageId, forgetBackup: true, job.NowMs, ct);
-        await BackupRemoval.DeleteAsync(write, p.TargetProjectId, [p.BackupId], ct);
+        await removal.DeleteAsync(write, p.TargetProjectId, [p.BackupId], ct);
     }
 }

@@ -67,7 +67,7 @@ public static class ImageEndpoints
     /// CBR restore point it emptied answers 404 right after.
     /// </summary>
     private static async Task<IResult> DeleteImage(string image_id, HttpContext http, Caller caller, Database db, ImageStore images,
-        TimeProvider time)
+        BackupRemoval removal, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (body, error) = await JsonBody.ReadAsync<DeleteImageRequest>(http, ServiceKind.Ims, allowEmpty: true);
@@ -85,7 +85,7 @@ public static class ImageEndpoints
 
         await images.MarkDeletedAsync(write, image.Id, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         if (body?.DeleteBackup == true && image.WholeImage && image.BackupId is not null)
-            await BackupRemoval.DeleteAsync(write, caller.ProjectId, [image.BackupId], ct);
+            await removal.DeleteAsync(write, caller.ProjectId, [image.BackupId], ct);
         // The image's content (its own, or its backup's) may have been the last user of some chunks.
         await DataJanitor.RequestCollectionAsync(write, ct);
         await write.CommitAsync(ct);

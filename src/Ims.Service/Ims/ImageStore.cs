@@ -107,8 +107,12 @@ public sealed class ImageStore(Database db)
         return rows.ToLookup(r => r.BackupId, r => r.ImageId);
     }
 
-    /// <summary>The manifests that live images name (garbage collection keeps them).</summary>
+    /// <summary>The manifests that live images name (garbage collection keeps them): a statement to union with the other stores'.</summary>
     public const string LiveManifestsSql = $"SELECT manifest_id FROM images WHERE manifest_id IS NOT NULL AND {Live}";
+
+    /// <summary>A live image whoever owns it (for the admin API), or null.</summary>
+    public Task<ImageRow?> GetLiveAsync(string imageId, CancellationToken ct) =>
+        db.QuerySingleOrDefaultAsync<ImageRow>($"SELECT {ImageRow.Columns} FROM images WHERE id = @imageId AND {Live}", new { imageId }, ct);
 
     /// <summary>Public images among <paramref name="imageIds"/> that have no content yet.</summary>
     public async Task<IReadOnlySet<string>> WithoutContentAsync(IReadOnlyCollection<string> imageIds, CancellationToken ct) =>

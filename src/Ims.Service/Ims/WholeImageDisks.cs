@@ -1,4 +1,4 @@
-using Dapper;
+using Ims.Service.Backups;
 using Ims.Service.Storage;
 
 namespace Ims.Service.Ims;
@@ -16,32 +16,13 @@ public sealed record WholeImageDisks(long SystemDiskGb, string SystemDiskType, s
     public sealed record Disk(string VolumeId, long SizeGb, string VolumeType, bool Multiattach, string Device, string? ManifestId = null);
 
     /// <summary>The recorded disks of <paramref name="backupId"/>, data disks in device order; null without a system disk.</summary>
-    public static async Task<WholeImageDisks?> LoadAsync(WriteScope write, string backupId, CancellationToken ct)
+    public static async Task<WholeImageDisks?> LoadAsync(WriteScope write, BackupStore backups, string backupId, CancellationToken ct)
     {
-        var rows = (await write.Connection.QueryAsync<Row>(new CommandDefinition(
-            """
-            SELECT bv.volume_id AS VolumeId, bv.size_gb AS SizeGb, bv.volume_type AS VolumeType, bv.multiattach AS Multiattach,
-                   bv.device AS Device, bv.boot_index AS BootIndex, b.san_policy AS SanPolicy, bv.manifest_id AS ManifestId
-            FROM backup_volumes bv JOIN backups b ON b.id = bv.backup_id
-            WHERE bv.backup_id = @backupId
-            ORDER BY bv.device
-            """, new { backupId }, write.Transaction, cancellationToken: ct))).AsList();
+        var rows = await backups.GetCapturedDisksAsync(write, backupId, ct);
         var system = rows.FirstOrDefault(r => r.BootIndex == 0);
         if (system is null) return null;
         return new WholeImageDisks(system.SizeGb, system.VolumeType, system.SanPolicy,
             [.. rows.Where(r => r.BootIndex != 0).Select(r => new Disk(r.VolumeId, r.SizeGb, r.VolumeType, r.Multiattach, r.Device, r.ManifestId))],
             system.ManifestId);
-    }
-
-    private sealed record Row
-    {
-        public string VolumeId { get; init; } = "";
-        public long SizeGb { get; init; }
-        public string VolumeType { get; init; } = "";
-        public bool Multiattach { get; init; }
-        public string Device { get; init; } = "";
-        public long? BootIndex { get; init; }
-        public string? SanPolicy { get; init; }
-        public string? ManifestId { get; init; }
     }
 }

@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
 using Ims.Service.Cbr;
 using Ims.Service.Ecs;
+using Ims.Service.Evs;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
@@ -27,7 +27,7 @@ public static class WholeImageEndpoints
     }
 
     private static async Task<IResult> CreateWholeImage(HttpContext http, Caller caller, Database db, ImageStore images,
-        BackupStore backups, VaultStore vaults, JobQueue jobs, BackupCapture capture, IOptions<ServiceOptions> options, TimeProvider time)
+        BackupStore backups, VaultStore vaults, VolumeStore volumes, JobQueue jobs, BackupCapture capture, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
@@ -46,7 +46,7 @@ public static class WholeImageEndpoints
         string? backupId = valid.BackupId, checkpointId = null;
         if (valid.Mode == WholeImageMode.FromServer)
         {
-            var refusal = await CheckServerAsync(write, vaults, caller.ProjectId, valid, settings.Profile, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            var refusal = await CheckServerAsync(write, capture, vaults, volumes, caller.ProjectId, valid, settings.Profile, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
             if (refusal is not null) return refusal;
             // Mode A really takes the backup: a CBR restore point in the vault, or a CSBS backup. It holds the server
             // (task_state) until captured, so the ECS refuses a start or a system-disk detach meanwhile.
@@ -103,11 +103,12 @@ public static class WholeImageEndpoints
     /// a vault must be the caller's, a server-backup vault, available, and not another vault's server. A server not
     /// yet in the vault is added to it, as IMS does.
     /// </summary>
-    private static async Task<ApiError?> CheckServerAsync(WriteScope write, VaultStore vaults, string project, ValidWholeImageRequest request,
+    private static async Task<ApiError?> CheckServerAsync(WriteScope write, BackupCapture capture, VaultStore vaults, VolumeStore volumes,
+        string project, ValidWholeImageRequest request,
         CloudProfile profile, long now, CancellationToken ct)
     {
         var serverId = request.InstanceId!;
-        var server = await BackupCapture.CheckServerAsync(write.Connection, write.Transaction, project, serverId, ct);
+        var server = await capture.CheckServerAsync(write, project, serverId, ct);
         switch (server.Problem)
         {
             case ServerProblem.NotFound: return ImsErrors.Of("IMG.0005");
@@ -117,13 +118,7 @@ public static class WholeImageEndpoints
             default: break;
         }
         if (await ServerGuards.HasDisksInTransitAsync(write, serverId, ct)) return ImsErrors.Of("IMG.0010");
-        var disks = await write.Connection.QuerySingleAsync<DiskCounts>(new CommandDefinition(
-            """
-            SELECT COALESCE(SUM(CASE WHEN v.multiattach = 1 THEN 1 ELSE 0 END), 0) AS Shared,
-                   COALESCE(SUM(CASE WHEN a.boot_index = 0 THEN 1 ELSE 0 END), 0) AS System,
-                   COALESCE(SUM(CASE WHEN v.volume_type = 'DSS' THEN 1 ELSE 0 END), 0) AS Dedicated
-            FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id WHERE a.server_id = @serverId
-            """, new { serverId }, write.Transaction, cancellationToken: ct));
+        var disks = await volumes.CountDisksOfServerAsync(write, serverId, ct);
         if (disks.System == 0) return ImsErrors.Of("IMG.0119");
         if (profile == CloudProfile.Huawei && disks.Dedicated > 0) return ImsErrors.Of("IMG.0153");
 

@@ -94,10 +94,12 @@ public sealed class WholeImageFromServerJob : WholeImageJob
     public const string Type = "imsCreateWholeImageByInstanceJob";
 
     private readonly BackupSteps _backup;
+    private readonly BackupRemoval _removal;
 
-    public WholeImageFromServerJob(ImageStore images, BackupStore backups, BackupSteps backup) : base(images)
+    public WholeImageFromServerJob(ImageStore images, BackupStore backups, BackupSteps backup, BackupRemoval removal) : base(images)
     {
         _backup = backup;
+        _removal = removal;
         var steps = backup.For(new BackupJob(
             job => job.Payload<WholeImagePayload>().CheckpointId!,
             _ => null,
@@ -135,7 +137,7 @@ public sealed class WholeImageFromServerJob : WholeImageJob
         var payload = job.Payload<WholeImagePayload>();
         // Releases the server, then removes the backup this job made; the killed image no longer points at it.
         await _backup.FailAsync(write, payload.CheckpointId!, ct);
-        await BackupRemoval.DeleteAsync(write, job.ProjectId, [payload.BackupId!], ct);
+        await _removal.DeleteAsync(write, job.ProjectId, [payload.BackupId!], ct);
         await Images.ForgetBackupAsync(write, payload.ImageId, ct);
     }
 }

@@ -1,7 +1,5 @@
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Http;
-using Ims.Service.Storage;
 
 namespace Ims.Service.Vpc;
 
@@ -46,41 +44,19 @@ public static class PortEndpoints
         return app;
     }
 
-    private static async Task<IResult> GetPort(string port_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> GetPort(string port_id, HttpContext http, Caller caller, VpcStore vpcs)
     {
-        await using var connection = await db.OpenAsync(http.RequestAborted);
-        var port = await connection.QuerySingleOrDefaultAsync<PortRow>(new CommandDefinition(
-            $"{PortRow.Select} WHERE p.id = @port_id AND p.project_id = @projectId",
-            new { port_id, projectId = caller.ProjectId }, cancellationToken: http.RequestAborted));
+        var port = await vpcs.GetPortAsync(caller.ProjectId, port_id, http.RequestAborted);
         return port is null ? VpcErrors.PortNotFound(port_id) : TypedResults.Json(new { port = Wire(port) });
     }
 
-    private static async Task<IResult> ListPorts(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListPorts(HttpContext http, Caller caller, VpcStore vpcs)
     {
         var ct = http.RequestAborted;
         if (!VpcRules.TryPaging(http, ServiceKind.Vpc, "VPC.0101", out var limit, out var marker, out var error)) return error!;
-        var filter = new
-        {
-            projectId = caller.ProjectId,
-            id = QueryArgs.String(http, "id"),
-            deviceId = QueryArgs.String(http, "device_id"),
-            deviceOwner = QueryArgs.String(http, "device_owner"),
-            networkId = QueryArgs.String(http, "network_id"),
-            macAddress = QueryArgs.String(http, "mac_address"),
-            status = QueryArgs.String(http, "status"),
-            marker,
-            limit,
-        };
-        await using var connection = await db.OpenAsync(ct);
-        var rows = await connection.QueryAsync<PortRow>(new CommandDefinition(
-            $"""
-            {PortRow.Select}
-            WHERE p.project_id = @projectId AND (@id IS NULL OR p.id = @id) AND (@deviceId IS NULL OR p.device_id = @deviceId)
-              AND (@deviceOwner IS NULL OR p.device_owner = @deviceOwner) AND (@networkId IS NULL OR p.subnet_id = @networkId)
-              AND (@macAddress IS NULL OR p.mac_address = @macAddress) AND (@status IS NULL OR p.status = @status)
-              AND (@marker IS NULL OR p.id > @marker)
-            ORDER BY p.id LIMIT @limit
-            """, filter, cancellationToken: ct));
+        var filter = new PortFilter(QueryArgs.String(http, "id"), QueryArgs.String(http, "device_id"), QueryArgs.String(http, "device_owner"),
+            QueryArgs.String(http, "network_id"), QueryArgs.String(http, "mac_address"), QueryArgs.String(http, "status"), marker, limit);
+        var rows = await vpcs.ListPortsAsync(caller.ProjectId, filter, ct);
         return TypedResults.Json(new { ports = rows.Select(Wire) });
     }
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Http;
 using Ims.Service.Storage;
@@ -55,22 +54,22 @@ public static class SecurityGroupEndpoints
         v3.MapGet("/security-groups", ListV3);
         v3.MapGet("/security-groups/{security_group_id}", GetV3);
         v3.MapPut("/security-groups/{security_group_id}", UpdateV3);
-        v3.MapDelete("/security-groups/{security_group_id}", (string security_group_id, HttpContext http, Caller caller, Database db) =>
-            DeleteAsync(ServiceKind.VpcV3, security_group_id, http, caller, db));
-        v3.MapDelete("/security-group-rules/{rule_id}", (string rule_id, HttpContext http, Caller caller, Database db, TimeProvider time) =>
-            DeleteRuleAsync(ServiceKind.VpcV3, rule_id, http, caller, db, time));
+        v3.MapDelete("/security-groups/{security_group_id}", (string security_group_id, HttpContext http, Caller caller, Database db, VpcStore vpcs) =>
+            DeleteAsync(ServiceKind.VpcV3, security_group_id, http, caller, db, vpcs));
+        v3.MapDelete("/security-group-rules/{rule_id}", (string rule_id, HttpContext http, Caller caller, Database db, VpcStore vpcs, TimeProvider time) =>
+            DeleteRuleAsync(ServiceKind.VpcV3, rule_id, http, caller, db, vpcs, time));
 
         var v1 = app.MapGroup("/v1/{project_id}").ForService(ServiceKind.Vpc);
         v1.MapPost("/security-groups", CreateV1);
         v1.MapGet("/security-groups/{security_group_id}", GetV1);
-        v1.MapDelete("/security-groups/{security_group_id}", (string security_group_id, HttpContext http, Caller caller, Database db) =>
-            DeleteAsync(ServiceKind.Vpc, security_group_id, http, caller, db));
-        v1.MapDelete("/security-group-rules/{rule_id}", (string rule_id, HttpContext http, Caller caller, Database db, TimeProvider time) =>
-            DeleteRuleAsync(ServiceKind.Vpc, rule_id, http, caller, db, time));
+        v1.MapDelete("/security-groups/{security_group_id}", (string security_group_id, HttpContext http, Caller caller, Database db, VpcStore vpcs) =>
+            DeleteAsync(ServiceKind.Vpc, security_group_id, http, caller, db, vpcs));
+        v1.MapDelete("/security-group-rules/{rule_id}", (string rule_id, HttpContext http, Caller caller, Database db, VpcStore vpcs, TimeProvider time) =>
+            DeleteRuleAsync(ServiceKind.Vpc, rule_id, http, caller, db, vpcs, time));
         return app;
     }
 
-    private static async Task<IResult> CreateV3(HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> CreateV3(HttpContext http, Caller caller, Database db, VpcStore vpcs, TimeProvider time)
     {
         var (body, error) = await VpcRules.ReadBodyAsync<CreateRequest>(http, ServiceKind.VpcV3, "VPC.0606");
         if (error is not null) return error;
@@ -78,39 +77,37 @@ public static class SecurityGroupEndpoints
         if (group is null) return invalid!;
         // A dry run checks the request and answers 202 without creating anything.
         if (body.DryRun == true) return TypedResults.Json(new { request_id = RequestIds.Of(http) }, statusCode: StatusCodes.Status202Accepted);
-        await InsertAsync(db, group, http.RequestAborted);
+        await InsertAsync(db, vpcs, group, http.RequestAborted);
         return TypedResults.Json(new { request_id = RequestIds.Of(http), security_group = V3(group) }, statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> CreateV1(HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> CreateV1(HttpContext http, Caller caller, Database db, VpcStore vpcs, TimeProvider time)
     {
         var (body, error) = await VpcRules.ReadBodyAsync<CreateRequest>(http, ServiceKind.Vpc, "VPC.0606");
         if (error is not null) return error;
         var (group, invalid) = Validate(ServiceKind.Vpc, body!.SecurityGroup, caller, time);
         if (group is null) return invalid!;
-        await InsertAsync(db, group, http.RequestAborted);
+        await InsertAsync(db, vpcs, group, http.RequestAborted);
         return TypedResults.Json(new { security_group = V1(group) });
     }
 
-    private static async Task<IResult> GetV3(string security_group_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> GetV3(string security_group_id, HttpContext http, Caller caller, VpcStore vpcs)
     {
-        await using var connection = await db.OpenAsync(http.RequestAborted);
-        var group = await FindAsync(connection, caller.ProjectId, security_group_id, null, http.RequestAborted);
+        var group = await vpcs.GetSecurityGroupAsync(caller.ProjectId, security_group_id, http.RequestAborted);
         return group is null
             ? VpcErrors.SecurityGroupNotFound(ServiceKind.VpcV3, security_group_id)
             : TypedResults.Json(new { request_id = RequestIds.Of(http), security_group = V3(group) });
     }
 
-    private static async Task<IResult> GetV1(string security_group_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> GetV1(string security_group_id, HttpContext http, Caller caller, VpcStore vpcs)
     {
-        await using var connection = await db.OpenAsync(http.RequestAborted);
-        var group = await FindAsync(connection, caller.ProjectId, security_group_id, null, http.RequestAborted);
+        var group = await vpcs.GetSecurityGroupAsync(caller.ProjectId, security_group_id, http.RequestAborted);
         return group is null
             ? VpcErrors.SecurityGroupNotFound(ServiceKind.Vpc, security_group_id)
             : TypedResults.Json(new { security_group = V1(group) });
     }
 
-    private static async Task<IResult> ListV3(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListV3(HttpContext http, Caller caller, VpcStore vpcs)
     {
         var ct = http.RequestAborted;
         if (!VpcRules.TryPaging(http, ServiceKind.VpcV3, "VPC.0606", out var limit, out var marker, out var error)) return error!;
@@ -119,14 +116,7 @@ public static class SecurityGroupEndpoints
         var eps = QueryArgs.String(http, "enterprise_project_id");
         if (eps is "all_granted_eps" or "") eps = null;
 
-        await using var connection = await db.OpenAsync(ct);
-        var rows = await connection.QueryAsync<SecurityGroupRow>(new CommandDefinition(
-            $"""
-            SELECT {SecurityGroupRow.Columns} FROM security_groups
-            WHERE project_id = @projectId AND (@eps IS NULL OR enterprise_project_id = @eps) AND (@marker IS NULL OR id > @marker)
-            ORDER BY id
-            """,
-            new { projectId = caller.ProjectId, eps, marker }, cancellationToken: ct));
+        var rows = await vpcs.ListSecurityGroupsAsync(caller.ProjectId, eps, marker, ct);
         var page = rows
             .Where(g => (ids.Count == 0 || ids.Contains(g.Id)) && (names.Count == 0 || names.Contains(g.Name)))
             .Take(limit)
@@ -134,7 +124,8 @@ public static class SecurityGroupEndpoints
         return TypedResults.Json(new { request_id = RequestIds.Of(http), security_groups = page, page_info = new { } });
     }
 
-    private static async Task<IResult> UpdateV3(string security_group_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> UpdateV3(string security_group_id, HttpContext http, Caller caller, Database db, VpcStore vpcs,
+        TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (body, error) = await VpcRules.ReadBodyAsync<CreateRequest>(http, ServiceKind.VpcV3, "VPC.0606");
@@ -146,7 +137,7 @@ public static class SecurityGroupEndpoints
             return VpcErrors.SecurityGroupParam(ServiceKind.VpcV3, "Security group description is invalid.");
 
         await using var write = await db.BeginWriteAsync(ct);
-        var group = await FindAsync(write.Connection, caller.ProjectId, security_group_id, write.Transaction, ct);
+        var group = await vpcs.GetSecurityGroupAsync(write, caller.ProjectId, security_group_id, ct);
         if (group is null) return VpcErrors.SecurityGroupNotFound(ServiceKind.VpcV3, security_group_id);
         var updated = group with
         {
@@ -154,46 +145,34 @@ public static class SecurityGroupEndpoints
             Description = option.Description ?? group.Description,
             UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE security_groups SET name = @Name, description = @Description, updated_at = @UpdatedAt WHERE id = @Id",
-            updated, write.Transaction, cancellationToken: ct));
+        await vpcs.UpdateSecurityGroupAsync(write, updated, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { request_id = RequestIds.Of(http), security_group = V3(updated) });
     }
 
-    private static async Task<IResult> DeleteAsync(ServiceKind service, string id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> DeleteAsync(ServiceKind service, string id, HttpContext http, Caller caller, Database db, VpcStore vpcs)
     {
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var group = await FindAsync(write.Connection, caller.ProjectId, id, write.Transaction, ct);
+        var group = await vpcs.GetSecurityGroupAsync(write, caller.ProjectId, id, ct);
         if (group is null) return VpcErrors.SecurityGroupNotFound(service, id);
-        // ports.security_group_ids is a JSON array of quoted ids, so the quoted id matches exactly one element.
-        var inUse = await write.Connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT 1 FROM ports WHERE project_id = @projectId AND security_group_ids LIKE @pattern LIMIT 1",
-            new { projectId = caller.ProjectId, pattern = $"%\"{id}\"%" }, write.Transaction, cancellationToken: ct));
-        if (inUse is not null) return VpcErrors.SecurityGroupInUse(service, id);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM security_groups WHERE id = @id", new { id }, write.Transaction, cancellationToken: ct));
+        if (await vpcs.IsSecurityGroupInUseAsync(write, caller.ProjectId, id, ct)) return VpcErrors.SecurityGroupInUse(service, id);
+        await vpcs.DeleteSecurityGroupAsync(write, id, ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 
-    private static async Task<IResult> DeleteRuleAsync(ServiceKind service, string ruleId, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> DeleteRuleAsync(ServiceKind service, string ruleId, HttpContext http, Caller caller, Database db,
+        VpcStore vpcs, TimeProvider time)
     {
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        // Rule ids are UUIDs, so a text match narrows the search to the one group holding the rule.
-        var candidates = await write.Connection.QueryAsync<SecurityGroupRow>(new CommandDefinition(
-            $"SELECT {SecurityGroupRow.Columns} FROM security_groups WHERE project_id = @projectId AND rules LIKE @pattern",
-            new { projectId = caller.ProjectId, pattern = $"%{ruleId}%" }, write.Transaction, cancellationToken: ct));
+        var candidates = await vpcs.GetGroupsMentioningRuleAsync(write, caller.ProjectId, ruleId, ct);
         foreach (var group in candidates)
         {
             var rules = group.RuleList;
             if (rules.RemoveAll(r => r.Id == ruleId) == 0) continue;
-            await write.Connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE security_groups SET rules = @rules, updated_at = @now WHERE id = @id",
-                new { rules = VpcWire.WriteList(rules), now = time.GetUtcNow().ToUnixTimeMilliseconds(), id = group.Id },
-                write.Transaction, cancellationToken: ct));
+            await vpcs.SetRulesAsync(write, group.Id, VpcWire.WriteList(rules), time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
             await write.CommitAsync(ct);
             return TypedResults.NoContent();
         }
@@ -255,22 +234,12 @@ public static class SecurityGroupEndpoints
         }
     }
 
-    private static async Task InsertAsync(Database db, SecurityGroupRow group, CancellationToken ct)
+    private static async Task InsertAsync(Database db, VpcStore vpcs, SecurityGroupRow group, CancellationToken ct)
     {
         await using var write = await db.BeginWriteAsync(ct);
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO security_groups (id, project_id, name, description, enterprise_project_id, rules, created_at, updated_at)
-            VALUES (@Id, @ProjectId, @Name, @Description, @EnterpriseProjectId, @Rules, @CreatedAt, @UpdatedAt)
-            """, group, write.Transaction, cancellationToken: ct));
+        await vpcs.InsertSecurityGroupAsync(write, group, ct);
         await write.CommitAsync(ct);
     }
-
-    internal static Task<SecurityGroupRow?> FindAsync(System.Data.Common.DbConnection connection, string projectId, string id,
-        System.Data.Common.DbTransaction? transaction, CancellationToken ct) =>
-        connection.QuerySingleOrDefaultAsync<SecurityGroupRow>(new CommandDefinition(
-            $"SELECT {SecurityGroupRow.Columns} FROM security_groups WHERE id = @id AND project_id = @projectId",
-            new { id, projectId }, transaction, cancellationToken: ct));
 
     /// <summary>The v3 shape (golangsdk networking/v3/security/groups; <c>priority</c> is a number).</summary>
     private static object V3(SecurityGroupRow group) => new

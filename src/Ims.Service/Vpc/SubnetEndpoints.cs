@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Http;
 using Ims.Service.Storage;
@@ -27,7 +26,7 @@ public static class SubnetEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateSubnet(HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> CreateSubnet(HttpContext http, Caller caller, Database db, VpcStore vpcs, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (body, error) = await VpcRules.ReadBodyAsync<SubnetRequest>(http, ServiceKind.Vpc, "VPC.0201");
@@ -49,14 +48,13 @@ public static class SubnetEndpoints
         if (optionsError is not null) return optionsError;
 
         await using var write = await db.BeginWriteAsync(ct);
-        var vpc = await VpcEndpoints.FindAsync(write.Connection, caller.ProjectId, option.VpcId, write.Transaction, ct);
+        var vpc = await vpcs.GetVpcAsync(write, caller.ProjectId, option.VpcId, ct);
         if (vpc is null) return VpcErrors.VpcNotFound(ServiceKind.Vpc);
         var inside = Ipv4Cidr.TryParse(vpc.Cidr, out var vpcRange)
             ? vpcRange.Contains(cidr)
             : Ipv4Cidr.PrivateRanges.Any(r => r.Contains(cidr));  // a VPC created without a range takes any private one
         if (!inside) return VpcErrors.SubnetOutsideVpc();
-        var siblings = await write.Connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT cidr FROM subnets WHERE vpc_id = @vpcId", new { vpcId = vpc.Id }, write.Transaction, cancellationToken: ct));
+        var siblings = await vpcs.GetSubnetCidrsAsync(write, vpc.Id, ct);
         foreach (var sibling in siblings)
             if (Ipv4Cidr.TryParse(sibling, out var other) && other.Overlaps(cidr)) return VpcErrors.SubnetConflict();
 
@@ -81,41 +79,28 @@ public static class SubnetEndpoints
             CreatedAt = now,
             UpdatedAt = now,
         };
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO subnets (id, project_id, vpc_id, name, description, cidr, gateway_ip, primary_dns, secondary_dns,
-                dns_list, dhcp_enable, availability_zone, status, neutron_subnet_id, extra_dhcp_opts, created_at, updated_at)
-            VALUES (@Id, @ProjectId, @VpcId, @Name, @Description, @Cidr, @GatewayIp, @PrimaryDns, @SecondaryDns,
-                @DnsList, @DhcpEnable, @AvailabilityZone, @Status, @NeutronSubnetId, @ExtraDhcpOpts, @CreatedAt, @UpdatedAt)
-            """, row, write.Transaction, cancellationToken: ct));
+        await vpcs.InsertSubnetAsync(write, row, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { subnet = VpcWire.Subnet(row) });
     }
 
-    private static async Task<IResult> GetSubnet(string subnet_id, Caller caller, Database db, HttpContext http)
+    private static async Task<IResult> GetSubnet(string subnet_id, Caller caller, VpcStore vpcs, HttpContext http)
     {
-        await using var connection = await db.OpenAsync(http.RequestAborted);
-        var subnet = await Subnets.FindAsync(connection, caller.ProjectId, subnet_id, null, http.RequestAborted);
+        var subnet = await vpcs.GetSubnetAsync(caller.ProjectId, subnet_id, http.RequestAborted);
         return subnet is null ? VpcErrors.SubnetNotFound() : TypedResults.Json(new { subnet = VpcWire.Subnet(subnet) });
     }
 
-    private static async Task<IResult> ListSubnets(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListSubnets(HttpContext http, Caller caller, VpcStore vpcs)
     {
         var ct = http.RequestAborted;
         if (!VpcRules.TryPaging(http, ServiceKind.Vpc, "VPC.0201", out var limit, out var marker, out var error)) return error!;
         var vpcId = QueryArgs.String(http, "vpc_id");
-        await using var connection = await db.OpenAsync(ct);
-        var rows = await connection.QueryAsync<SubnetRow>(new CommandDefinition(
-            $"""
-            SELECT {SubnetRow.Columns} FROM subnets
-            WHERE project_id = @projectId AND (@vpcId IS NULL OR vpc_id = @vpcId) AND (@marker IS NULL OR id > @marker)
-            ORDER BY id LIMIT @limit
-            """,
-            new { projectId = caller.ProjectId, vpcId, marker, limit }, cancellationToken: ct));
+        var rows = await vpcs.ListSubnetsAsync(caller.ProjectId, vpcId, marker, limit, ct);
         return TypedResults.Json(new { subnets = rows.Select(VpcWire.Subnet) });
     }
 
-    private static async Task<IResult> UpdateSubnet(string vpc_id, string subnet_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> UpdateSubnet(string vpc_id, string subnet_id, HttpContext http, Caller caller, Database db, VpcStore vpcs,
+        TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (body, error) = await VpcRules.ReadBodyAsync<SubnetRequest>(http, ServiceKind.Vpc, "VPC.0201");
@@ -126,7 +111,7 @@ public static class SubnetEndpoints
         if (option.Ipv6Enable == true) return VpcErrors.SubnetParam("ipv6_enable is not supported: this service has IPv4 subnets only.");
 
         await using var write = await db.BeginWriteAsync(ct);
-        var (subnet, lookupError) = await FindUnderVpcAsync(write, caller.ProjectId, vpc_id, subnet_id, ct);
+        var (subnet, lookupError) = await FindUnderVpcAsync(write, vpcs, caller.ProjectId, vpc_id, subnet_id, ct);
         if (subnet is null) return lookupError!;
 
         var (dns, primary, secondary, dnsError) = ResolveDns(option.PrimaryDns, option.SecondaryDns, option.DnsList, subnet);
@@ -145,35 +130,29 @@ public static class SubnetEndpoints
             ExtraDhcpOpts = VpcWire.WriteList(options),
             UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE subnets SET name = @Name, description = @Description, dhcp_enable = @DhcpEnable, primary_dns = @PrimaryDns,
-                secondary_dns = @SecondaryDns, dns_list = @DnsList, extra_dhcp_opts = @ExtraDhcpOpts, updated_at = @UpdatedAt
-            WHERE id = @Id
-            """, updated, write.Transaction, cancellationToken: ct));
+        await vpcs.UpdateSubnetAsync(write, updated, ct);
         await write.CommitAsync(ct);
         // The real update answers with the id and status only.
         return TypedResults.Json(new { subnet = new { id = updated.Id, status = updated.Status } });
     }
 
-    private static async Task<IResult> DeleteSubnet(string vpc_id, string subnet_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> DeleteSubnet(string vpc_id, string subnet_id, HttpContext http, Caller caller, Database db, VpcStore vpcs)
     {
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var (subnet, lookupError) = await FindUnderVpcAsync(write, caller.ProjectId, vpc_id, subnet_id, ct);
+        var (subnet, lookupError) = await FindUnderVpcAsync(write, vpcs, caller.ProjectId, vpc_id, subnet_id, ct);
         if (subnet is null) return lookupError!;
-        if (await Subnets.HasPortsAsync(write.Connection, subnet.Id, write.Transaction, ct)) return VpcErrors.SubnetInUse();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM subnets WHERE id = @Id", new { subnet.Id }, write.Transaction, cancellationToken: ct));
+        if (await vpcs.SubnetHasPortsAsync(write, subnet.Id, ct)) return VpcErrors.SubnetInUse();
+        await vpcs.DeleteSubnetAsync(write, subnet.Id, ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 
     /// <summary>The subnet of a <c>/vpcs/{vpc_id}/subnets/{subnet_id}</c> path: 404 if unknown, 400 if under another VPC.</summary>
-    private static async Task<(SubnetRow? Subnet, ApiError? Error)> FindUnderVpcAsync(WriteScope write, string projectId,
+    private static async Task<(SubnetRow? Subnet, ApiError? Error)> FindUnderVpcAsync(WriteScope write, VpcStore vpcs, string projectId,
         string vpcId, string subnetId, CancellationToken ct)
     {
-        var subnet = await Subnets.FindAsync(write.Connection, projectId, subnetId, write.Transaction, ct);
+        var subnet = await vpcs.GetSubnetAsync(write, projectId, subnetId, ct);
         if (subnet is null) return (null, VpcErrors.SubnetNotFound());
         if (subnet.VpcId != vpcId) return (null, VpcErrors.SubnetNotInVpc());
         return (subnet, null);

@@ -39,9 +39,8 @@ public sealed record SubnetRow
 }
 
 /// <summary>
-/// Subnet look-ups other slices use. ECS calls <see cref="FindAsync"/> to check the <c>nics[].subnet_id</c> of a
-/// create request and to learn the VPC it belongs to; the port it then inserts names the subnet id as
-/// <c>ports.subnet_id</c> (and so as the port's <c>network_id</c> on the wire).
+/// A subnet read on a connection the caller already holds (the service reads subnets through <see cref="VpcStore"/>; this
+/// shares its statement).
 /// </summary>
 public static class Subnets
 {
@@ -52,11 +51,5 @@ public static class Subnets
     public static Task<SubnetRow?> FindAsync(DbConnection connection, string projectId, string subnetId,
         DbTransaction? transaction = null, CancellationToken ct = default) =>
         connection.QuerySingleOrDefaultAsync<SubnetRow>(new CommandDefinition(
-            $"SELECT {SubnetRow.Columns} FROM subnets WHERE id = @subnetId AND project_id = @projectId",
-            new { subnetId, projectId }, transaction, cancellationToken: ct));
-
-    /// <summary>Whether any port (an ECS NIC) still has an address in the subnet.</summary>
-    public static async Task<bool> HasPortsAsync(DbConnection connection, string subnetId, DbTransaction? transaction, CancellationToken ct) =>
-        await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT 1 FROM ports WHERE subnet_id = @subnetId LIMIT 1", new { subnetId }, transaction, cancellationToken: ct)) is not null;
+            VpcStore.SelectSubnet, new { subnetId, projectId }, transaction, cancellationToken: ct));
 }

@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Dapper;
 using Ims.Service.Auth;
 using Ims.Service.Http;
 using Ims.Service.Storage;
@@ -25,7 +24,7 @@ public static class VpcEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateVpc(HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> CreateVpc(HttpContext http, Caller caller, Database db, VpcStore vpcs, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (body, error) = await VpcRules.ReadBodyAsync<VpcRequest>(http, ServiceKind.Vpc, "VPC.0101");
@@ -55,35 +54,28 @@ public static class VpcEndpoints
         };
 
         await using var write = await db.BeginWriteAsync(ct);
-        if (name.Length > 0 && await NameTakenAsync(write, caller.ProjectId, name, null, ct)) return VpcErrors.VpcNameTaken();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO vpcs (id, project_id, name, description, cidr, status, enterprise_project_id, created_at, updated_at)
-            VALUES (@Id, @ProjectId, @Name, @Description, @Cidr, @Status, @EnterpriseProjectId, @CreatedAt, @UpdatedAt)
-            """, row, write.Transaction, cancellationToken: ct));
+        if (name.Length > 0 && await vpcs.IsVpcNameTakenAsync(write, caller.ProjectId, name, null, ct)) return VpcErrors.VpcNameTaken();
+        await vpcs.InsertVpcAsync(write, row, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { vpc = VpcWire.V1(row) });
     }
 
-    private static async Task<IResult> GetVpc(string vpc_id, Caller caller, Database db, HttpContext http)
+    private static async Task<IResult> GetVpc(string vpc_id, Caller caller, VpcStore vpcs, HttpContext http)
     {
-        await using var connection = await db.OpenAsync(http.RequestAborted);
-        var vpc = await FindAsync(connection, caller.ProjectId, vpc_id, null, http.RequestAborted);
+        var vpc = await vpcs.GetVpcAsync(caller.ProjectId, vpc_id, http.RequestAborted);
         return vpc is null ? VpcErrors.VpcNotFound(ServiceKind.Vpc) : TypedResults.Json(new { vpc = VpcWire.V1(vpc) });
     }
 
-    private static async Task<IResult> GetVpcV3(string vpc_id, Caller caller, Database db, HttpContext http)
+    private static async Task<IResult> GetVpcV3(string vpc_id, Caller caller, VpcStore vpcs, HttpContext http)
     {
         var ct = http.RequestAborted;
-        await using var connection = await db.OpenAsync(ct);
-        var vpc = await FindAsync(connection, caller.ProjectId, vpc_id, null, ct);
+        var vpc = await vpcs.GetVpcAsync(caller.ProjectId, vpc_id, ct);
         if (vpc is null) return VpcErrors.VpcNotFound(ServiceKind.VpcV3);
-        var subnets = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM subnets WHERE vpc_id = @vpc_id", new { vpc_id }, cancellationToken: ct));
+        var subnets = await vpcs.CountSubnetsAsync(vpc_id, ct);
         return TypedResults.Json(new { request_id = RequestIds.Of(http), vpc = VpcWire.V3(vpc, subnets) });
     }
 
-    private static async Task<IResult> ListVpcs(HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> ListVpcs(HttpContext http, Caller caller, VpcStore vpcs)
     {
         var ct = http.RequestAborted;
         if (!VpcRules.TryPaging(http, ServiceKind.Vpc, "VPC.0101", out var limit, out var marker, out var error)) return error!;
@@ -91,19 +83,11 @@ public static class VpcEndpoints
         var eps = QueryArgs.String(http, "enterprise_project_id");
         if (eps == "all_granted_eps") eps = null;
 
-        await using var connection = await db.OpenAsync(ct);
-        var rows = await connection.QueryAsync<VpcRow>(new CommandDefinition(
-            $"""
-            SELECT {VpcRow.Columns} FROM vpcs
-            WHERE project_id = @projectId AND (@id IS NULL OR id = @id) AND (@eps IS NULL OR enterprise_project_id = @eps)
-              AND (@marker IS NULL OR id > @marker)
-            ORDER BY id LIMIT @limit
-            """,
-            new { projectId = caller.ProjectId, id, eps, marker, limit }, cancellationToken: ct));
+        var rows = await vpcs.ListVpcsAsync(caller.ProjectId, id, eps, marker, limit, ct);
         return TypedResults.Json(new { vpcs = rows.Select(VpcWire.V1) });
     }
 
-    private static async Task<IResult> UpdateVpc(string vpc_id, HttpContext http, Caller caller, Database db, TimeProvider time)
+    private static async Task<IResult> UpdateVpc(string vpc_id, HttpContext http, Caller caller, Database db, VpcStore vpcs, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (body, error) = await VpcRules.ReadBodyAsync<VpcRequest>(http, ServiceKind.Vpc, "VPC.0101");
@@ -114,7 +98,7 @@ public static class VpcEndpoints
         if (option.Cidr is { Length: > 0 } cidr && !IsValidVpcCidr(cidr)) return VpcErrors.VpcParam($"Vpc cidr {cidr} is invalid.");
 
         await using var write = await db.BeginWriteAsync(ct);
-        var vpc = await FindAsync(write.Connection, caller.ProjectId, vpc_id, write.Transaction, ct);
+        var vpc = await vpcs.GetVpcAsync(write, caller.ProjectId, vpc_id, ct);
         if (vpc is null) return VpcErrors.VpcNotFound(ServiceKind.Vpc);
 
         var updated = vpc with
@@ -125,54 +109,37 @@ public static class VpcEndpoints
             UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
         if (updated.Name != vpc.Name && updated.Name.Length > 0
-            && await NameTakenAsync(write, caller.ProjectId, updated.Name, vpc.Id, ct))
+            && await vpcs.IsVpcNameTakenAsync(write, caller.ProjectId, updated.Name, vpc.Id, ct))
             return VpcErrors.VpcNameTaken();
         if (updated.Cidr != vpc.Cidr)
         {
             // A VPC range may shrink or grow only while it still holds every subnet.
             Ipv4Cidr.TryParse(updated.Cidr, out var range);
-            var subnetCidrs = await write.Connection.QueryAsync<string>(new CommandDefinition(
-                "SELECT cidr FROM subnets WHERE vpc_id = @vpc_id", new { vpc_id }, write.Transaction, cancellationToken: ct));
+            var subnetCidrs = await vpcs.GetSubnetCidrsAsync(write, vpc_id, ct);
             foreach (var subnet in subnetCidrs)
                 if (!Ipv4Cidr.TryParse(subnet, out var s) || !range.Contains(s)) return VpcErrors.VpcCidrExcludesSubnets();
         }
 
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE vpcs SET name = @Name, description = @Description, cidr = @Cidr, updated_at = @UpdatedAt WHERE id = @Id",
-            updated, write.Transaction, cancellationToken: ct));
+        await vpcs.UpdateVpcAsync(write, updated, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { vpc = VpcWire.V1(updated) });
     }
 
-    private static async Task<IResult> DeleteVpc(string vpc_id, HttpContext http, Caller caller, Database db)
+    private static async Task<IResult> DeleteVpc(string vpc_id, HttpContext http, Caller caller, Database db, VpcStore vpcs)
     {
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
-        var vpc = await FindAsync(write.Connection, caller.ProjectId, vpc_id, write.Transaction, ct);
+        var vpc = await vpcs.GetVpcAsync(write, caller.ProjectId, vpc_id, ct);
         if (vpc is null) return VpcErrors.VpcNotFound(ServiceKind.Vpc);
-        var hasSubnets = await write.Connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT 1 FROM subnets WHERE vpc_id = @vpc_id LIMIT 1", new { vpc_id }, write.Transaction, cancellationToken: ct));
-        if (hasSubnets is not null) return VpcErrors.VpcHasSubnets();
-        await write.Connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM vpcs WHERE id = @vpc_id", new { vpc_id }, write.Transaction, cancellationToken: ct));
+        if ((await vpcs.GetSubnetCidrsAsync(write, vpc_id, ct)).Count > 0) return VpcErrors.VpcHasSubnets();
+        await vpcs.DeleteVpcAsync(write, vpc_id, ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 
-    internal static Task<VpcRow?> FindAsync(System.Data.Common.DbConnection connection, string projectId, string vpcId,
-        System.Data.Common.DbTransaction? transaction, CancellationToken ct) =>
-        connection.QuerySingleOrDefaultAsync<VpcRow>(new CommandDefinition(
-            $"SELECT {VpcRow.Columns} FROM vpcs WHERE id = @vpcId AND project_id = @projectId",
-            new { vpcId, projectId }, transaction, cancellationToken: ct));
-
     /// <summary>A VPC range is an RFC 1918 block of /8 (or its range's own size) to /28, host bits zero.</summary>
     private static bool IsValidVpcCidr(string text) =>
         Ipv4Cidr.TryParse(text, out var cidr) && cidr.Prefix <= 28 && Ipv4Cidr.PrivateRanges.Any(r => r.Contains(cidr));
-
-    private static async Task<bool> NameTakenAsync(WriteScope write, string projectId, string name, string? exceptId, CancellationToken ct) =>
-        await write.Connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT 1 FROM vpcs WHERE project_id = @projectId AND name = @name AND (@exceptId IS NULL OR id <> @exceptId) LIMIT 1",
-            new { projectId, name, exceptId }, write.Transaction, cancellationToken: ct)) is not null;
 
     private sealed record VpcRequest([property: JsonPropertyName("vpc")] VpcOption? Vpc);
 
