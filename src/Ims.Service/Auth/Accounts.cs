@@ -64,5 +64,8 @@ public sealed class Accounts
 
     public IEnumerable<Project> ProjectsOf(Domain domain) => _projects.Where(p => p.Domain == domain);
 
+    /// <summary>Every account (domain) of the file.</summary>
+    public IEnumerable<Domain> Domains => _users.Select(u => u.Domain).Concat(_projects.Select(p => p.Domain)).Distinct();
+
     public AccessKey? KeyByAccess(string access) => _keys.GetValueOrDefault(access);
 }

@@ -73,17 +73,20 @@ public sealed class AuthenticationMiddleware(RequestDelegate next, TokenService 
         var projectId = http.Request.Headers["X-Project-Id"].ToString();
         if (projectId.Length == 0 && http.Request.RouteValues.TryGetValue("project_id", out var p) && p is string pathProject)
             projectId = pathProject;
-        if (projectId.Length == 0 && http.ServiceOf() == ServiceKind.Eps)
+        var domainScoped = false;
+        if (projectId.Length == 0 && http.GetEndpoint()?.Metadata.GetMetadata<DomainScopedEndpoint>() is not null)
         {
-            // EPS is global: domain-scoped clients (terraform's EPS client) send X-Domain-Id, not X-Project-Id, and
-            // act for the whole account; the account's first project stands in as the caller's project.
+            // Account-level APIs (IAM's domain calls, EPS): GlobalCredentials send X-Domain-Id, and the SDKs' own project
+            // and domain look-ups send neither header. The caller acts for the whole account; the account's first
+            // project stands in as its project, which these endpoints never use as a scope.
             var domainId = http.Request.Headers["X-Domain-Id"].ToString();
             if (domainId.Length > 0 && domainId != key.User.Domain.Id) return (null, "X-Domain-Id is not the access key's account");
             projectId = accounts.ProjectsOf(key.User.Domain).FirstOrDefault()?.Id ?? "";
+            domainScoped = true;
         }
         if (projectId.Length == 0) return (null, "X-Project-Id is required with AK/SK authentication");
         var project = accounts.FindProject(key.User.Domain, projectId, null);
         if (project is null) return (null, "the project does not belong to the access key's account");
-        return (new Caller(key.User, project, AuthMethod.AkSk), "");
+        return (new Caller(key.User, project, AuthMethod.AkSk) { DomainScoped = domainScoped }, "");
     }
 }

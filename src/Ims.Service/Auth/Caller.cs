@@ -13,6 +13,14 @@ public sealed record Caller(User User, Project Project, AuthMethod Method)
 
     public string ProjectId => Project.Id;
 
+    /// <summary>
+    /// True for an AK/SK request to an account-level API that named no project: <see cref="Project"/> is then only a
+    /// stand-in (the account's first project), not a scope the caller chose.
+    /// </summary>
+    public bool DomainScoped { get; init; }
+
+    public Domain Domain => User.Domain;
+
     public static ValueTask<Caller?> BindAsync(HttpContext http) =>
         ValueTask.FromResult(http.Items.TryGetValue(ItemKey, out var c) ? c as Caller : null);
 

@@ -12,8 +12,8 @@ namespace Ims.Service.Eps;
 /// The slice of the Enterprise Project Management Service that terraform calls to move an image between enterprise
 /// projects (contract §1.1 Update step 6): migrate a resource, then list an enterprise project's resources until it shows.
 /// EPS is a global service acting for the caller's whole account: a body's project may be any project of the caller's
-/// account, and a project of another account holds nothing the caller can find. Enterprise projects are not registered
-/// anywhere: <c>0</c> is the default one and any UUID names one. Images are the only resource type served.
+/// account, and a project of another account holds nothing the caller can find. The enterprise project must be one of the
+/// caller's account (<see cref="EnterpriseProjectManagement"/>) and enabled. Images are the only resource type served.
 /// </summary>
 public static class EnterpriseProjectEndpoints
 {
@@ -21,7 +21,7 @@ public static class EnterpriseProjectEndpoints
 
     public static IEndpointRouteBuilder MapEnterpriseProjects(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1.0/enterprise-projects/{enterprise_project_id}").ForService(ServiceKind.Eps);
+        var group = app.MapGroup("/v1.0/enterprise-projects/{enterprise_project_id}").ForService(ServiceKind.Eps).AllowDomainScope();
         group.MapPost("/resources-migrate", MigrateResource);
         group.MapPost("/resources/filter", FilterResources);
         return app;
@@ -29,10 +29,10 @@ public static class EnterpriseProjectEndpoints
 
     /// <summary>Moves one image into the enterprise project; 204 with no body, as the real service answers.</summary>
     private static async Task<IResult> MigrateResource(string enterprise_project_id, HttpContext http, Caller caller, Accounts accounts,
-        Database db, ImageStore images, IOptions<ServiceOptions> options, TimeProvider time)
+        Database db, ImageStore images, EnterpriseProjectCheck check, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
-        if (!WholeImageRules.IsEnterpriseProjectId(enterprise_project_id)) return BadRequest("The enterprise project ID is 0 or a UUID.");
+        if (await check.EpsRefusalAsync(caller.Domain.Id, enterprise_project_id, ct) is { } refused) return refused;
         var (body, error) = await JsonBody.ReadAsync<MigrateRequest>(http, ServiceKind.Eps);
         if (error is not null) return error;
         if (string.IsNullOrEmpty(body!.ResourceType)) return BadRequest("resource_type is required.");
@@ -53,10 +53,10 @@ public static class EnterpriseProjectEndpoints
 
     /// <summary>The images of the given projects (those of the caller's account) in the enterprise project, oldest first.</summary>
     private static async Task<IResult> FilterResources(string enterprise_project_id, HttpContext http, Caller caller, Accounts accounts,
-        ImageStore images, IOptions<ServiceOptions> options)
+        ImageStore images, EnterpriseProjectCheck check, IOptions<ServiceOptions> options)
     {
         var ct = http.RequestAborted;
-        if (!WholeImageRules.IsEnterpriseProjectId(enterprise_project_id)) return BadRequest("The enterprise project ID is 0 or a UUID.");
+        if (await check.EpsRefusalAsync(caller.Domain.Id, enterprise_project_id, ct) is { } refused) return refused;
         var (body, error) = await JsonBody.ReadAsync<FilterRequest>(http, ServiceKind.Eps);
         if (error is not null) return error;
         if (body!.ResourceTypes is not { Count: > 0 } types) return BadRequest("resource_types is required.");

@@ -18,6 +18,8 @@ internal static class Features
     public static void AddServices(IServiceCollection services)
     {
         services.AddSingleton<ImageStore>();
+        services.AddSingleton<EnterpriseProjectStore>();
+        services.AddSingleton<EnterpriseProjectCheck>();
         services.AddSingleton<BackupStore>();
         services.AddSingleton<VaultStore>();
         services.AddSingleton<VpcStore>();
@@ -46,6 +48,12 @@ internal static class Features
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceOptions>>().Value;
         var images = services.GetRequiredService<ImageStore>();
         await ImageUploadEndpoints.RecoverInterruptedAsync(db, images, options.ScratchDir, time, ct);
+        await using (var tx = await db.BeginWriteAsync(ct))
+        {
+            await services.GetRequiredService<EnterpriseProjectStore>().EnsureDefaultsAsync(tx,
+                services.GetRequiredService<Auth.Accounts>().Domains.Select(d => d.Id), time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            await tx.CommitAsync(ct);
+        }
         await PublicImages.SeedAsync(db, images, services.GetRequiredService<DataPlane.DataPlane>(), options.ScratchDir, time, ct);
     }
 
@@ -57,7 +65,9 @@ internal static class Features
         app.MapImageUpdates();
         app.MapImageTags();
         app.MapImageQuota();
+        app.MapOsVersions();
         app.MapEnterpriseProjects();
+        app.MapEnterpriseProjectManagement();
         app.MapImageMembers();
         app.MapImageCopies();
         app.MapVpcs();

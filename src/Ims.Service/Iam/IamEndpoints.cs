@@ -6,16 +6,21 @@ using Microsoft.Extensions.Options;
 
 namespace Ims.Service.Iam;
 
-/// <summary>The IAM (Keystone v3) slice clients need: issue and validate project-scoped tokens, list projects.</summary>
+/// <summary>
+/// The IAM (Keystone v3) slice clients need: issue and validate project-scoped tokens, list projects and the account.
+/// Everything but the token issue is account-level: AK/SK callers may sign with the account (<c>X-Domain-Id</c>) or
+/// with no id at all, as the SDKs do when they look up the project or account id they were not given.
+/// </summary>
 public static class IamEndpoints
 {
     public static IEndpointRouteBuilder MapIam(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v3").ForService(ServiceKind.Iam);
         group.MapPost("/auth/tokens", IssueToken).AllowAnonymousCaller();
-        group.MapGet("/auth/tokens", ValidateToken);
-        group.MapGet("/projects", ListProjects);
-        group.MapGet("/auth/projects", ListProjects);
+        group.MapGet("/auth/tokens", ValidateToken).AllowDomainScope();
+        group.MapGet("/projects", ListProjects).AllowDomainScope();
+        group.MapGet("/auth/projects", ListProjects).AllowDomainScope();
+        group.MapGet("/auth/domains", ListDomains).AllowDomainScope();
         return app;
     }
 
@@ -45,21 +50,35 @@ public static class IamEndpoints
             statusCode: StatusCodes.Status201Created);
     }
 
-    private static IResult ValidateToken(HttpContext http, TokenService tokens, IOptions<ServiceOptions> options)
+    /// <summary>
+    /// Validates another token, as an administrator or the token's own user may: only tokens of the caller's account are
+    /// found (IAM: "administrators can validate tokens of IAM users in their account only"); others are 404 like an
+    /// expired one, so nothing about other accounts leaks.
+    /// </summary>
+    private static IResult ValidateToken(HttpContext http, Caller caller, TokenService tokens, IOptions<ServiceOptions> options)
     {
         var subject = http.Request.Headers["X-Subject-Token"].ToString();
         var validated = subject.Length == 0 ? null : tokens.Validate(subject);
-        if (validated is not { } v)
+        if (validated is not { } v || v.Caller.Domain != caller.Domain)
             return new ApiError(ServiceKind.Iam, StatusCodes.Status404NotFound, "404", "The token does not exist or has expired.");
         http.Response.Headers["X-Subject-Token"] = subject;
-        return TypedResults.Json(TokenBody(http, v.Caller.User, v.Caller.Project, v.IssuedAtMs, v.ExpiresAtMs, options.Value));
+        var withCatalog = !string.Equals(QueryArgs.String(http, "nocatalog"), "true", StringComparison.OrdinalIgnoreCase);
+        return TypedResults.Json(TokenBody(http, v.Caller.User, v.Caller.Project, v.IssuedAtMs, v.ExpiresAtMs, options.Value, withCatalog));
     }
 
+    /// <summary>
+    /// The caller's account's projects. Filters: <c>name</c> (exact, as Keystone: the SDKs look up the project of a
+    /// region by its name and expect exactly one), <c>domain_id</c> (another account's has none here), <c>enabled</c>.
+    /// </summary>
     private static IResult ListProjects(HttpContext http, Caller caller, Accounts accounts)
     {
         var name = QueryArgs.String(http, "name");
-        var projects = accounts.ProjectsOf(caller.User.Domain)
+        var domainId = QueryArgs.String(http, "domain_id");
+        var enabled = QueryArgs.String(http, "enabled");
+        var projects = accounts.ProjectsOf(caller.Domain)
             .Where(p => name is null || p.Name == name)
+            .Where(p => domainId is null || p.Domain.Id == domainId)
+            .Where(_ => enabled is null || !enabled.Equals("false", StringComparison.OrdinalIgnoreCase))
             .Select(p => new
             {
                 id = p.Id,
@@ -71,12 +90,34 @@ public static class IamEndpoints
                 description = "",
                 links = new { self = $"{BaseUrl(http)}/v3/projects/{p.Id}" },
             });
-        return TypedResults.Json(new { projects, links = new { self = $"{BaseUrl(http)}/v3/projects", previous = (string?)null, next = (string?)null } });
+        return TypedResults.Json(new { projects, links = new { self = $"{BaseUrl(http)}{http.Request.Path}", previous = (string?)null, next = (string?)null } });
+    }
+
+    /// <summary>
+    /// <c>GET /v3/auth/domains</c>: the account the credentials belong to. The SDKs' GlobalCredentials call it to learn
+    /// the domain id they were not given, and take the first entry.
+    /// </summary>
+    private static IResult ListDomains(HttpContext http, Caller caller)
+    {
+        var url = BaseUrl(http);
+        var domains = new[]
+        {
+            new
+            {
+                enabled = true,
+                id = caller.Domain.Id,
+                name = caller.Domain.Name,
+                links = new { self = $"{url}/v3/domains/{caller.Domain.Id}" },
+                description = "",
+            },
+        };
+        return TypedResults.Json(new { domains, links = new { self = $"{url}/v3/auth/domains" } });
     }
 
     private static string BaseUrl(HttpContext http) => $"{http.Request.Scheme}://{http.Request.Host}";
 
-    private static object TokenBody(HttpContext http, User user, Project project, long issuedAt, long expiresAt, ServiceOptions options)
+    private static object TokenBody(HttpContext http, User user, Project project, long issuedAt, long expiresAt, ServiceOptions options,
+        bool withCatalog = true)
     {
         var url = BaseUrl(http);
         var region = options.EffectiveRegion;
@@ -102,7 +143,7 @@ public static class IamEndpoints
                 user = new { id = user.Id, name = user.Name, domain = new { id = user.Domain.Id, name = user.Domain.Name }, password_expires_at = "" },
                 project = new { id = project.Id, name = project.Name, domain = new { id = project.Domain.Id, name = project.Domain.Name } },
                 roles = new[] { new { id = "0", name = "op_service" }, new { id = "1", name = "te_admin" } },
-                catalog,
+                catalog = withCatalog ? catalog : null,
             },
         };
     }

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
 using Ims.Service.Cbr;
+using Ims.Service.Eps;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
@@ -38,12 +39,13 @@ public static partial class ImageCopyEndpoints
 
     /// <summary><c>POST /v1/cloudimages/{image_id}/copy</c> (in-region replication).</summary>
     private static async Task<IResult> CopyImage(string image_id, HttpContext http, Caller caller, ImageStore images,
-        IOptions<ServiceOptions> options)
+        EnterpriseProjectCheck enterpriseProjects, IOptions<ServiceOptions> options)
     {
         var ct = http.RequestAborted;
         var (body, error) = await JsonBody.ReadAsync<CopyRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
         if (NewImageFieldsError(body!.Name, body.Description, body.EnterpriseProjectId, options.Value) is { } fieldError) return fieldError;
+        if (await enterpriseProjects.ImsRefusalAsync(caller.Domain.Id, body.EnterpriseProjectId, ct) is { } noProject) return noProject;
         // No key management service is modelled, so no key can be named.
         if (!string.IsNullOrEmpty(body.CmkId)) return ImsErrors.Of("IMG.0095", $"The KMS key {body.CmkId} does not exist.");
 
@@ -79,13 +81,15 @@ public static partial class ImageCopyEndpoints
     /// hidden until the job registers it, so the target's quota counts it at once.
     /// </summary>
     private static async Task<IResult> CopyImageAcrossRegions(string image_id, HttpContext http, Caller caller, Database db,
-        ImageStore images, BackupStore backups, VaultStore vaults, Accounts accounts, JobQueue jobs, IOptions<ServiceOptions> options, TimeProvider time)
+        ImageStore images, BackupStore backups, VaultStore vaults, Accounts accounts, JobQueue jobs, EnterpriseProjectCheck enterpriseProjects,
+        IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
         var (body, error) = await JsonBody.ReadAsync<CrossRegionCopyRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
         if (NewImageFieldsError(body!.Name, body.Description, body.EnterpriseProjectId, settings) is { } fieldError) return fieldError;
+        if (await enterpriseProjects.ImsRefusalAsync(caller.Domain.Id, body.EnterpriseProjectId, ct) is { } noProject) return noProject;
         if (string.IsNullOrEmpty(body.Region)) return ImsErrors.Of("IMG.0001", "region is required: the ID of the destination region.");
         if (string.IsNullOrEmpty(body.AgencyName)) return ImsErrors.Of("IMG.0001", "agency_name is required: the IMS agency in the destination region.");
         var (target, targetError) = TargetProject(accounts, caller.Project, body.Region, body.ProjectName);

@@ -27,6 +27,11 @@ public static class ImageMemberEndpoints
         native.MapPut("/{member_id}", UpdateMember);
         native.MapDelete("/{member_id}", RemoveMember);
 
+        // The IMS views of the members (ListImageMembers, ShowImageMember; terraform's huaweicloud_ims_image_shared_members).
+        var v1 = app.MapGroup("/v1/{project_id}/cloudimages/{image_id}/members").ForService(ServiceKind.Ims);
+        v1.MapGet("", ListMembersPaged);
+        v1.MapGet("/{member_id}", ShowMemberV1);
+
         var batch = app.MapGroup("/v1/cloudimages/members").ForService(ServiceKind.Ims);
         batch.MapPost("", AddMembers);
         batch.MapPut("", UpdateMembers);
@@ -94,6 +99,84 @@ public static class ImageMemberEndpoints
             : null;
         if (member is null) return MemberNotFound(image_id, member_id);
         return new JsonWriterResult(w => ImageMembers.Write(w, member));
+    }
+
+    /// <summary>
+    /// <c>GET /v1/{project_id}/cloudimages/{image_id}/members</c>: the Glance list with IMS's paging. <c>limit</c> 1-1000
+    /// (default 500); <c>marker</c> is the Base64 of the last member id of the previous page, as <c>page_info.next_marker</c>
+    /// gives it while more members follow. Who sees whom is as in the native list.
+    /// </summary>
+    private static async Task<IResult> ListMembersPaged(string image_id, HttpContext http, Caller caller, ImageStore images)
+    {
+        var ct = http.RequestAborted;
+        if (!QueryArgs.TryInt(http, "limit", ServiceKind.Ims, out var limit, out var limitError, 1, 1000)) return limitError!;
+        string? after = null;
+        if (QueryArgs.String(http, "marker") is { Length: > 0 } marker)
+        {
+            try
+            {
+                after = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(marker));
+            }
+            catch (FormatException)
+            {
+                return ImsErrors.Of("IMG.0001", "marker must be the Base64 next_marker of a previous page.");
+            }
+        }
+
+        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
+        if (image is null) return ImsErrors.ImageNotFound(image_id);
+        var members = (await images.GetMembersAsync(image_id, ct))
+            .Where(m => image.Owner == caller.ProjectId || m.MemberId == caller.ProjectId)
+            .ToList();
+        var start = 0;
+        if (after is not null)
+        {
+            var index = members.FindIndex(m => m.MemberId == after);
+            if (index < 0) return ImsErrors.Of("IMG.0001", "marker names no member of the image.");
+            start = index + 1;
+        }
+        var page = members.Skip(start).Take(limit ?? 500).ToList();
+        var more = start + page.Count < members.Count;
+        return new JsonWriterResult(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("members");
+            foreach (var member in page) WriteV1(w, member);
+            w.WriteEndArray();
+            w.WriteString("schema", "/v2/schemas/members");
+            w.WriteStartObject("page_info");
+            if (more) w.WriteString("next_marker", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(page[^1].MemberId)));
+            w.WriteNumber("current_count", page.Count);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary><c>GET /v1/{project_id}/cloudimages/{image_id}/members/{member_id}</c>: the native show, with <c>member_type</c>.</summary>
+    private static async Task<IResult> ShowMemberV1(string image_id, string member_id, HttpContext http, Caller caller, ImageStore images)
+    {
+        var ct = http.RequestAborted;
+        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
+        if (image is null) return ImsErrors.ImageNotFound(image_id);
+        var member = image.Owner == caller.ProjectId || member_id == caller.ProjectId
+            ? await images.GetMemberAsync(image_id, member_id, ct)
+            : null;
+        if (member is null) return MemberNotFound(image_id, member_id);
+        return new JsonWriterResult(w => WriteV1(w, member));
+    }
+
+    /// <summary>IMS's member object: Glance's plus <c>member_type</c> (members here are always projects, so no <c>urn</c>).</summary>
+    private static void WriteV1(System.Text.Json.Utf8JsonWriter w, MemberRow member)
+    {
+        w.WriteStartObject();
+        w.WriteString("status", member.Status);
+        w.WriteString("created_at", WireTime.Seconds(member.CreatedAt));
+        w.WriteString("updated_at", WireTime.Seconds(member.UpdatedAt));
+        w.WriteString("image_id", member.ImageId);
+        w.WriteString("member_id", member.MemberId);
+        w.WriteString("schema", "/v2/schemas/member");
+        w.WriteString("member_type", "project");
+        w.WriteEndObject();
     }
 
     private static async Task<IResult> UpdateMember(string image_id, string member_id, HttpContext http, Caller caller, Database db,

@@ -23,6 +23,7 @@ public static class ImageTagEndpoints
         group.MapGet("/v2/{project_id}/images/{image_id}/tags", ListImageTags);
         group.MapPost("/v2/{project_id}/images/{image_id}/tags", AddImageTag);
         group.MapPost("/v2/{project_id}/images/{image_id}/tags/action", BatchImageTags);
+        group.MapDelete("/v1/{project_id}/cloudimages/{image_id}/tags/delete", BatchDeleteTags);
         group.MapDelete("/v2/{project_id}/images/{image_id}/tags/{key}", DeleteImageTag);
         group.MapGet("/v2/{project_id}/images/tags", ListProjectTags);
         group.MapPost("/v2/{project_id}/images/resource_instances/action", QueryImagesByTags);
@@ -68,9 +69,9 @@ public static class ImageTagEndpoints
         if (error is not null) return error;
         if (body!.Action is not ("create" or "delete")) return ImsErrors.Of("IMG.0001", "action must be create or delete.");
         if (body.Tags is null) return ImsErrors.Of("IMG.0001", "tags is required.");
-        var keys = new HashSet<string>(StringComparer.Ordinal);
         if (body.Action == "create")
         {
+            var keys = new HashSet<string>(StringComparer.Ordinal);
             var valid = new List<ImageTags.Tag>();
             foreach (var item in body.Tags)
             {
@@ -85,20 +86,40 @@ public static class ImageTagEndpoints
             }, http.RequestAborted);
         }
 
-        // Deletion checks lengths only; a tag the image does not have (or has with another value) is already gone.
+        return await DeleteTagsAsync(db, store, time, caller.ProjectId, image_id, body.Tags, http.RequestAborted);
+    }
+
+    /// <summary>
+    /// <c>DELETE /v1/{project_id}/cloudimages/{image_id}/tags/delete</c> (the SDKs' BatchDeleteTags): the deletion half of
+    /// <c>tags/action</c>, with the same rules, 204.
+    /// </summary>
+    private static async Task<IResult> BatchDeleteTags(string image_id, HttpContext http, Caller caller, Database db, ImageStore store,
+        TimeProvider time)
+    {
+        var (body, error) = await JsonBody.ReadAsync<TagListRequest>(http, ServiceKind.Ims);
+        if (error is not null) return error;
+        if (body!.Tags is null) return ImsErrors.Of("IMG.0001", "tags is required.");
+        return await DeleteTagsAsync(db, store, time, caller.ProjectId, image_id, body.Tags, http.RequestAborted);
+    }
+
+    /// <summary>Deletion checks lengths only; a tag the image does not have (or has with another value) is already gone.</summary>
+    private static async Task<IResult> DeleteTagsAsync(Database db, ImageStore store, TimeProvider time, string project, string imageId,
+        List<TagBody?> items, CancellationToken ct)
+    {
+        var keys = new HashSet<string>(StringComparer.Ordinal);
         var doomed = new List<(string Key, string? Value)>();
-        foreach (var item in body.Tags)
+        foreach (var item in items)
         {
             if (!ImageTags.IsValidForDeletion(item?.Key, item?.Value)) return InvalidTag();
             var key = item!.Key!.Trim();
             if (!keys.Add(key)) return InvalidTag($"The key {key} appears more than once.");
             doomed.Add((key, item.Value?.Trim()));
         }
-        return await ChangeTagsAsync(db, store, time, caller.ProjectId, image_id, tags =>
+        return await ChangeTagsAsync(db, store, time, project, imageId, tags =>
         {
             tags.RemoveAll(t => doomed.Any(d => d.Key == t.Key && (d.Value is null || d.Value == t.Value)));
             return null;
-        }, http.RequestAborted);
+        }, ct);
     }
 
     private static Task<IResult> DeleteImageTag(string image_id, string key, HttpContext http, Caller caller, Database db, ImageStore store, TimeProvider time) =>
@@ -279,6 +300,11 @@ public static class ImageTagEndpoints
     private sealed record BatchTagRequest
     {
         [JsonPropertyName("action")] public string? Action { get; init; }
+        [JsonPropertyName("tags")] public List<TagBody?>? Tags { get; init; }
+    }
+
+    private sealed record TagListRequest
+    {
         [JsonPropertyName("tags")] public List<TagBody?>? Tags { get; init; }
     }
 

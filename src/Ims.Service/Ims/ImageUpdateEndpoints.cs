@@ -1,4 +1,5 @@
 using Ims.Service.Auth;
+using Ims.Service.Eps;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Storage;
@@ -21,7 +22,7 @@ public static class ImageUpdateEndpoints
     }
 
     private static async Task<IResult> UpdateImage(string image_id, HttpContext http, Caller caller, Database db,
-        ImageStore images, IOptions<ServiceOptions> options, TimeProvider time)
+        ImageStore images, EnterpriseProjectCheck enterpriseProjects, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var raw = await JsonBody.RawAsync(http);
@@ -36,7 +37,11 @@ public static class ImageUpdateEndpoints
 
         var (patched, invalid) = ImagePatch.Apply(PatchedImage.Of(image), operations!, chineseNames: options.Value.Profile == CloudProfile.Huawei);
         if (invalid is not null) return invalid;
-                await images.UpdateAttributesAsync(write, image.Id, patched!, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+        // Moving the image needs an enabled enterprise project of the account; keeping the one it is in is no move.
+        if (patched!.EnterpriseProjectId != image.EnterpriseProjectId
+            && await enterpriseProjects.ImsRefusalAsync(caller.Domain.Id, patched.EnterpriseProjectId, ct) is { } noProject)
+            return noProject;
+        await images.UpdateAttributesAsync(write, image.Id, patched!, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
         var updated = (await images.GetVisibleAsync(write, caller.ProjectId, image.Id, ct))!;
         await write.CommitAsync(ct);
         return new JsonWriterResult(w => ImageWire.Write(w, updated, caller.ProjectId));

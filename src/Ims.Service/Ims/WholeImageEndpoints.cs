@@ -3,6 +3,7 @@ using Ims.Service.Auth;
 using Ims.Service.Backups;
 using Ims.Service.Cbr;
 using Ims.Service.Ecs;
+using Ims.Service.Eps;
 using Ims.Service.Evs;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
@@ -27,7 +28,8 @@ public static class WholeImageEndpoints
     }
 
     private static async Task<IResult> CreateWholeImage(HttpContext http, Caller caller, Database db, ImageStore images,
-        BackupStore backups, VaultStore vaults, VolumeStore volumes, JobQueue jobs, BackupCapture capture, IOptions<ServiceOptions> options, TimeProvider time)
+        BackupStore backups, VaultStore vaults, VolumeStore volumes, JobQueue jobs, BackupCapture capture,
+        EnterpriseProjectCheck enterpriseProjects, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
@@ -38,6 +40,7 @@ public static class WholeImageEndpoints
         var valid = request!;
         if (valid.Mode == WholeImageMode.FromServer && valid.VaultId is null && !settings.EffectiveCsbsSupported)
             return ImsErrors.Of("IMG.0190");
+        if (await enterpriseProjects.ImsRefusalAsync(caller.Domain.Id, valid.EnterpriseProjectId, ct) is { } noProject) return noProject;
 
         await using var write = await db.BeginWriteAsync(ct);
         if (await images.CountQuotaAsync(write, caller.ProjectId, ct) >= settings.ImageQuota) return ImsErrors.Of("IMG.0015");

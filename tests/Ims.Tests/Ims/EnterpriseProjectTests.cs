@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Ims.Tests.Eps;
 using Ims.Tests.Infrastructure;
 
 namespace Ims.Tests.Ims;
@@ -48,7 +49,7 @@ public sealed class EnterpriseProjectTests(ServiceFixture fixture) : IClassFixtu
         var client = Service.Client(TestAccounts.Alice, mode);
         var image = await TestImages.CreateAsync(Service, client);
         Assert.Equal("0", (string?)image["enterprise_project_id"]);
-        var eps = Guid.NewGuid().ToString();
+        var eps = await EnterpriseProjectApi.CreateAsync(client);
 
         var migrated = (await client.PostAsync(MigratePath(eps), Migration(client, image.Id()))).Expect(204);
         Assert.Equal("", migrated.Body);
@@ -79,7 +80,7 @@ public sealed class EnterpriseProjectTests(ServiceFixture fixture) : IClassFixtu
     {
         var client = Service.Client(TestAccounts.Alice);
         var image = await TestImages.CreateAsync(Service, client);
-        var eps = Guid.NewGuid().ToString();
+        var eps = await EnterpriseProjectApi.CreateAsync(client);
 
         (await SendDomainScopedAsync(MigratePath(eps), Migration(client, image.Id()), AliceDomainId)).Expect(204);
         Assert.Equal(eps, (string?)(await TestImages.ReadAsync(client, image.Id()))["enterprise_project_id"]);
@@ -106,8 +107,8 @@ public sealed class EnterpriseProjectTests(ServiceFixture fixture) : IClassFixtu
     public async Task The_image_update_api_moves_it_too()
     {
         var client = Service.Client(TestAccounts.Alice);
-        var image = await TestImages.CreateAsync(Service, client, new JsonObject { ["enterprise_project_id"] = Guid.NewGuid().ToString() });
-        var eps = Guid.NewGuid().ToString();
+        var image = await TestImages.CreateAsync(Service, client, new JsonObject { ["enterprise_project_id"] = await EnterpriseProjectApi.CreateAsync(client) });
+        var eps = await EnterpriseProjectApi.CreateAsync(client);
         (await client.SendAsync(HttpMethod.Patch, $"/v2/cloudimages/{image.Id()}", new[] { new { op = "replace", path = "/enterprise_project_id", value = eps } })).Expect(200);
         Assert.NotNull(await FindInEnterpriseProjectAsync(client, eps, image.Id()));
     }
@@ -116,7 +117,7 @@ public sealed class EnterpriseProjectTests(ServiceFixture fixture) : IClassFixtu
     public async Task Filter_pages_and_matches_by_name()
     {
         var client = Service.Client(TestAccounts.Bob);
-        var eps = Guid.NewGuid().ToString();
+        var eps = await EnterpriseProjectApi.CreateAsync(client);
         var ids = new List<string>();
         for (var i = 0; i < 3; i++)
         {
@@ -190,7 +191,7 @@ public sealed class EnterpriseProjectTests(ServiceFixture fixture) : IClassFixtu
         var alice = Service.Client(TestAccounts.Alice);
         var bob = Service.Client(TestAccounts.Bob, AuthMode.AkSk);
         var image = await TestImages.CreateAsync(Service, alice);
-        var eps = Guid.NewGuid().ToString();
+        var eps = await EnterpriseProjectApi.CreateAsync(bob);
 
         var asAlice = (await bob.PostAsync(MigratePath(eps), Migration(alice, image.Id()))).Expect(404);
         Assert.Equal("EPS.0005", (string?)asAlice["error"]["error_code"]);

@@ -191,7 +191,7 @@ public sealed class ImageUpdateTests(ServiceFixture fixture) : IClassFixture<Ser
     {
         var client = Service.Client(TestAccounts.Alice);
         var id = (await ImageAsync(client)).Id();
-        var eps = Guid.NewGuid().ToString();
+        var eps = await Eps.EnterpriseProjectApi.CreateAsync(client);
         var updated = (await PatchAsync(client, id, new[]
         {
             Op("replace", "/hw_firmware_type", "uefi"),
