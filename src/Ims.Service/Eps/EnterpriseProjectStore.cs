@@ -87,15 +87,31 @@ public sealed class EnterpriseProjectStore(Database db)
         return (page, total);
     }
 
-    /// <summary>How many enterprise projects the account has besides the default.</summary>
-    public Task<long> CountAsync(WriteScope tx, string domainId, CancellationToken ct) =>
-        tx.QuerySingleAsync<long>("SELECT COUNT(*) FROM enterprise_projects WHERE domain_id = @domainId AND id <> '0'", new { domainId }, ct);
+    /// <summary>
+    /// How many enterprise projects the account has besides the default. The count decides whether one more may be
+    /// made, so it takes the account's lock first (held until the transaction ends; see <see cref="LockAccountAsync"/>).
+    /// </summary>
+    public async Task<long> CountAsync(WriteScope tx, string domainId, CancellationToken ct)
+    {
+        await LockAccountAsync(tx, domainId, ct);
+        return await tx.QuerySingleAsync<long>("SELECT COUNT(*) FROM enterprise_projects WHERE domain_id = @domainId AND id <> '0'", new { domainId }, ct);
+    }
 
-    /// <summary>True when the account has another project of that name (any case).</summary>
-    public async Task<bool> NameTakenAsync(WriteScope tx, string domainId, string name, string? exceptId, CancellationToken ct) =>
-        await tx.ExecuteScalarAsync<long?>(
+    /// <summary>True when the account has another project of that name (any case); takes the account's lock first.</summary>
+    public async Task<bool> NameTakenAsync(WriteScope tx, string domainId, string name, string? exceptId, CancellationToken ct)
+    {
+        await LockAccountAsync(tx, domainId, ct);
+        return await tx.ExecuteScalarAsync<long?>(
             "SELECT 1 FROM enterprise_projects WHERE domain_id = @domainId AND name_key = @key" + (exceptId is null ? "" : " AND id <> @exceptId"),
             new { domainId, key = NameKey(name), exceptId = exceptId ?? "" }, ct) is not null;
+    }
+
+    /// <summary>
+    /// Serialises the writers that check an account's project count or names before they insert or rename: concurrent
+    /// creations cannot both take the last place or the same name (on PostgreSQL; SQLite's one writer already does).
+    /// </summary>
+    private static Task LockAccountAsync(WriteScope tx, string domainId, CancellationToken ct) =>
+        tx.LockAsync($"enterprise-projects:{domainId}", ct);
 
     // ----- writes -------------------------------------------------------------------------------------------------
 
