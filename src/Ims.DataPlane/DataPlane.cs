@@ -17,8 +17,14 @@ namespace Ims.DataPlane;
 /// </summary>
 public sealed record DataPlaneOptions
 {
-    /// <summary>The folder holding <c>chunks/</c>, <c>manifests/</c> and <c>volumes/</c>.</summary>
+    /// <summary>The folder holding <c>volumes/</c> and, unless <see cref="ObjectStore"/> is set, <c>chunks/</c> and <c>manifests/</c>.</summary>
     public required string Root { get; set; }
+
+    /// <summary>
+    /// A bucket to keep the chunks and manifests in instead of the folder (null: the folder). The service sets it from
+    /// <c>Ims:ObjectStore</c>.
+    /// </summary>
+    public ObjectStoreOptions? ObjectStore { get; set; }
 
     /// <summary>How many chunks are hashed, stored or restored at once.</summary>
     public int Parallelism { get; set; } = Environment.ProcessorCount;
@@ -92,6 +98,9 @@ public enum DiskFormat
 /// <summary>A restore met a chunk whose bytes do not match its name (or that is missing); nothing wrong was written.</summary>
 public sealed class DamagedChunkException(string message) : Exception(message);
 
+/// <summary>The bucket the options name cannot be reached or used (wrong endpoint, keys or rights); the message says why.</summary>
+public sealed class ObjectStoreUnusableException(string message, Exception inner) : Exception(message, inner);
+
 /// <summary>A byte range outside a volume, or a volume that does not exist.</summary>
 public sealed class VolumeRangeException(string message) : Exception(message);
 
@@ -116,19 +125,37 @@ public sealed class DataPlane : IDisposable
     private readonly ManifestStore manifests;
     private readonly VolumeRegistry volumes;
     private readonly Operations operations;
-    private readonly GarbageCollector collector;
+    private readonly IGarbageCollector collector;
+    private readonly Bucket? bucket;
+    // Bucket only: captures and imports hold it while they store or look up chunks, the collection excludes them.
+    private readonly WriterGate? writers;
 
-    private DataPlane(DataPlaneOptions options, TimeProvider time, StoreLayout layout, TempFiles temps)
+    private DataPlane(DataPlaneOptions options, TimeProvider time, StoreLayout layout, TempFiles temps, Bucket? bucket)
     {
         Options = options;
         this.layout = layout;
         this.temps = temps;
-        var deletions = DeletionEpoch.Open(layout, temps);
-        chunks = new ChunkStore(layout, temps, time, deletions);
-        manifests = new ManifestStore(layout, temps, time);
+        this.bucket = bucket;
         volumes = new VolumeRegistry(layout, temps);
-        operations = new Operations(time, deletions);
-        collector = new GarbageCollector(layout, chunks, manifests, operations, deletions, temps);
+        if (bucket is null)
+        {
+            var deletions = DeletionEpoch.Open(layout, temps);
+            var folderChunks = new FolderChunkStore(layout, temps, time, deletions);
+            var folderManifests = new FolderManifestStore(layout, temps, time);
+            chunks = folderChunks;
+            manifests = folderManifests;
+            operations = new Operations(time, deletions);
+            collector = new FolderGarbageCollector(layout, folderChunks, folderManifests, operations, deletions, temps);
+        }
+        else
+        {
+            var deletions = DeletionEpoch.Open(bucket);
+            chunks = new BucketChunkStore(bucket, deletions);
+            manifests = new BucketManifestStore(bucket);
+            operations = new Operations(time, deletions);
+            writers = new WriterGate();
+            collector = new BucketGarbageCollector(bucket, manifests, operations, deletions, writers, Parallelism);
+        }
     }
 
     public DataPlaneOptions Options { get; }
@@ -138,8 +165,10 @@ public sealed class DataPlane : IDisposable
     private int IoDepth => Math.Max(1, Options.IoDepth);
 
     /// <summary>
-    /// Opens (creating if needed) the store under <see cref="DataPlaneOptions.Root"/>; refuses a store of an unknown
-    /// version or chunk size with <see cref="NotSupportedException"/>. Temporary files left by a crash are removed.
+    /// Opens (creating if needed) the store under <see cref="DataPlaneOptions.Root"/>, and the bucket when
+    /// <see cref="DataPlaneOptions.ObjectStore"/> is set (created when missing; wrong settings, keys or endpoint throw
+    /// here); refuses a store of an unknown version or chunk size with <see cref="NotSupportedException"/>. Temporary
+    /// files left by a crash are removed.
     /// </summary>
     public static DataPlane Open(DataPlaneOptions options, TimeProvider time)
     {
@@ -154,7 +183,33 @@ public sealed class DataPlane : IDisposable
         temps.DeleteStale(layout.Volumes);
         temps.DeleteStale(layout.Manifests);
         temps.DeleteStale(layout.Chunks);
-        return new DataPlane(options, time, layout, temps);
+        Bucket? bucket = null;
+        if (options.ObjectStore is { } objectStore)
+        {
+            bucket = new Bucket(objectStore);
+            try
+            {
+                StoreLayout.OpenOrCreate(bucket);
+            }
+            catch (Amazon.Runtime.AmazonServiceException e)
+            {
+                bucket.Dispose();
+                throw new ObjectStoreUnusableException(
+                    $"The bucket {objectStore.Bucket} at {objectStore.Endpoint} is not usable: {(int)e.StatusCode} {e.ErrorCode}"
+                    + (string.IsNullOrWhiteSpace(e.Message) ? "." : $" ({e.Message.TrimEnd('.')})."), e);
+            }
+            catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException)
+            {
+                bucket.Dispose();
+                throw new ObjectStoreUnusableException($"The object store at {objectStore.Endpoint} cannot be reached: {e.Message}", e);
+            }
+            catch
+            {
+                bucket.Dispose();
+                throw;
+            }
+        }
+        return new DataPlane(options, time, layout, temps, bucket);
     }
 
     // ---- volumes ----
@@ -386,10 +441,11 @@ public sealed class DataPlane : IDisposable
                 var knownStored = deletionEpoch is { } epoch && snapshots[i].Base?.DeletionEpoch == epoch;
                 sources[i] = new SnapshotSource(snapshots[i], UsableBase(snapshots[i]), knownStored);
             }
+            using var writing = writers is null ? null : await writers.EnterWriterAsync(ct).ConfigureAwait(false);
             using var pending = new PendingChunks(temps);
             await ChunkingPipeline.RunAsync(sources, chunks, pending, Parallelism, IoDepth, ct).ConfigureAwait(false);
             // Chunk names are durable before any manifest names them.
-            pending.Publish(chunks);
+            chunks.Publish(pending);
             var results = new CapturedDisk[sources.Length];
             for (var i = 0; i < sources.Length; i++)
             {
@@ -452,9 +508,10 @@ public sealed class DataPlane : IDisposable
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         var size = ImageFormats.CheckRaw(file, path);
         var source = new RawFileSource(file, size);
+        using var writing = writers is null ? null : await writers.EnterWriterAsync(ct).ConfigureAwait(false);
         using var pending = new PendingChunks(temps);
         await ChunkingPipeline.RunAsync([source], chunks, pending, Parallelism, IoDepth, ct).ConfigureAwait(false);
-        pending.Publish(chunks);
+        chunks.Publish(pending);
         var manifestId = manifests.Write(source.ToManifest());
         operation.Pin(manifestId);
         return operations.Lease([new CapturedDisk("", manifestId, size, source.ChunksRead, source.BytesStored)]);
@@ -599,5 +656,9 @@ public sealed class DataPlane : IDisposable
         return collector.CollectAsync(liveManifests, ct);
     }
 
-    public void Dispose() => volumes.Dispose();
+    public void Dispose()
+    {
+        volumes.Dispose();
+        bucket?.Dispose();
+    }
 }

@@ -22,7 +22,7 @@ internal sealed class PendingChunks(TempFiles temps) : IDisposable
     /// <summary>The caller gave up writing a claimed chunk.</summary>
     public void Release(string name) => written.TryRemove(name, out _);
 
-    public void Publish(ChunkStore store)
+    public void Publish(FolderChunkStore store)
     {
         var pending = written.Where(p => p.Value is not null).Select(p => (Name: p.Key, Temp: p.Value!)).ToArray();
         var options = new ParallelOptions { MaxDegreeOfParallelism = FlushesInFlight };

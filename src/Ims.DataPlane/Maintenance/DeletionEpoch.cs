@@ -8,28 +8,31 @@ namespace Ims.DataPlane.Maintenance;
 /// A token that changes whenever chunk files may have left the store: before a collection deletes its first chunk, and
 /// after a damaged chunk is moved aside. A volume's base recorded under the current token names only chunks that are
 /// still stored, so a capture can reuse them without looking each one up (a cold metadata read per chunk). Kept in
-/// <c>deletion-epoch</c>; a missing or unreadable file starts a fresh random token, which matches no recorded base.
+/// <c>deletion-epoch</c> (a file, or an object beside the chunks in a bucket); a missing or unreadable file starts a fresh random token, which matches no recorded base.
 /// </summary>
 internal sealed class DeletionEpoch
 {
-    private readonly string path;
-    private readonly TempFiles temps;
+    private const string Name = "deletion-epoch";
+    private readonly Action<byte[]> save;
     private readonly Lock sync = new();
     private long current;
 
-    private DeletionEpoch(string path, TempFiles temps)
+    private DeletionEpoch(Action<byte[]> save, byte[]? stored)
     {
-        this.path = path;
-        this.temps = temps;
+        this.save = save;
+        if (stored is { Length: sizeof(long) } && BinaryPrimitives.ReadInt64LittleEndian(stored) is var token and not 0) current = token;
+        else Advance();
     }
 
+    /// <summary>The token in the store's folder (<c>deletion-epoch</c>).</summary>
     public static DeletionEpoch Open(StoreLayout layout, TempFiles temps)
     {
-        var epoch = new DeletionEpoch(Path.Combine(layout.Root, "deletion-epoch"), temps);
-        if (TryRead(epoch.path) is { } stored) epoch.current = stored;
-        else epoch.Advance();
-        return epoch;
+        var path = Path.Combine(layout.Root, Name);
+        return new DeletionEpoch(bytes => DurableFile.WriteNew(path, bytes, temps, mtime: null, overwrite: true), TryRead(path));
     }
+
+    /// <summary>The token beside the chunks in a bucket (the object <c>deletion-epoch</c>).</summary>
+    public static DeletionEpoch Open(Bucket bucket) => new(bytes => bucket.Put(Name, bytes, bytes.Length), bucket.TryGetAll(Name));
 
     public long Current
     {
@@ -49,17 +52,16 @@ internal sealed class DeletionEpoch
             while (next == 0 || next == current);
             var bytes = new byte[sizeof(long)];
             BinaryPrimitives.WriteInt64LittleEndian(bytes, next);
-            DurableFile.WriteNew(path, bytes, temps, mtime: null, overwrite: true);
+            save(bytes);
             current = next;
         }
     }
 
-    private static long? TryRead(string path)
+    private static byte[]? TryRead(string path)
     {
         try
         {
-            var bytes = File.ReadAllBytes(path);
-            return bytes.Length == sizeof(long) && BinaryPrimitives.ReadInt64LittleEndian(bytes) is var token and not 0 ? token : null;
+            return File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -4,15 +4,21 @@ using Ims.DataPlane.Store;
 
 namespace Ims.DataPlane.Maintenance;
 
+/// <summary>Deletes the manifests and chunks no live manifest needs.</summary>
+internal interface IGarbageCollector
+{
+    Task<CollectionReport> CollectAsync(Func<CancellationToken, Task<IReadOnlyCollection<string>>> liveManifests, CancellationToken ct);
+}
+
 /// <summary>
-/// Mark and sweep. The cutoff is the earlier of the collection's start and the oldest running operation's start;
+/// Mark and sweep of the local folder. The cutoff is the earlier of the collection's start and the oldest running operation's start;
 /// every chunk a running operation stores or reuses gets an mtime at or after its start, so only chunks no live
 /// manifest names and nobody touched since the cutoff are deleted. The final check and the unlink happen under the
 /// chunk's stripe lock, the same lock a store or touch takes. The deletion epoch advances before the first chunk is
 /// deleted, so a volume base recorded earlier is no longer trusted to be fully stored.
 /// </summary>
-internal sealed class GarbageCollector(StoreLayout layout, ChunkStore chunks, ManifestStore manifests, Operations operations,
-    DeletionEpoch deletions, TempFiles temps)
+internal sealed class FolderGarbageCollector(StoreLayout layout, FolderChunkStore chunks, FolderManifestStore manifests,
+    Operations operations, DeletionEpoch deletions, TempFiles temps) : IGarbageCollector
 {
     private readonly SemaphoreSlim oneAtATime = new(1, 1);
 

@@ -98,8 +98,44 @@ internal sealed class Manifest
     }
 }
 
-/// <summary>Manifests under <c>manifests/&lt;sha-256&gt;</c>, written atomically, verified on every read.</summary>
-internal sealed class ManifestStore(Store.StoreLayout layout, Store.TempFiles temps, TimeProvider time)
+/// <summary>
+/// Manifests named by the SHA-256 of their bytes, written atomically, verified on every read. Two homes: the local
+/// folder (<see cref="FolderManifestStore"/>, the default) and a bucket (<see cref="BucketManifestStore"/>).
+/// </summary>
+internal abstract class ManifestStore
+{
+    /// <summary>Writes (or touches, when it exists) a manifest; every chunk it names must already be durable.</summary>
+    public abstract string Write(Manifest manifest);
+
+    /// <summary>The stored bytes of a manifest, or null when there is none.</summary>
+    protected abstract byte[]? TryReadBytes(string id);
+
+    /// <summary>Reads and verifies a manifest; a missing or damaged one throws <see cref="DamagedChunkException"/>.</summary>
+    public Manifest Read(string id)
+    {
+        if (!ChunkDigest.IsName(id)) throw new DamagedChunkException($"'{id}' is not a manifest id");
+        var bytes = TryReadBytes(id) ?? throw new DamagedChunkException($"manifest {id} is missing from the store");
+        if (!ChunkDigest.Matches(bytes, id)) throw new DamagedChunkException($"manifest {id} is damaged: its bytes do not match its name");
+        return Manifest.Parse(bytes, out var problem) ?? throw new DamagedChunkException($"manifest {id} is damaged: {problem}");
+    }
+
+    public bool TryRead(string id, out Manifest? manifest)
+    {
+        try
+        {
+            manifest = Read(id);
+            return true;
+        }
+        catch (DamagedChunkException)
+        {
+            manifest = null;
+            return false;
+        }
+    }
+}
+
+/// <summary>Manifests under <c>manifests/&lt;sha-256&gt;</c> in the local folder.</summary>
+internal sealed class FolderManifestStore(Store.StoreLayout layout, Store.TempFiles temps, TimeProvider time) : ManifestStore
 {
     private readonly Lock[] stripes = Enumerable.Range(0, 16).Select(_ => new Lock()).ToArray();
 
@@ -107,8 +143,7 @@ internal sealed class ManifestStore(Store.StoreLayout layout, Store.TempFiles te
 
     public Lock StripeOf(string id) => stripes[Convert.ToByte(id[..2], 16) & 15];
 
-    /// <summary>Writes (or touches, when it exists) a manifest; every chunk it names must already be durable.</summary>
-    public string Write(Manifest manifest)
+    public override string Write(Manifest manifest)
     {
         var bytes = manifest.Serialize();
         var id = ChunkDigest.Name(bytes);
@@ -127,34 +162,36 @@ internal sealed class ManifestStore(Store.StoreLayout layout, Store.TempFiles te
         return id;
     }
 
-    /// <summary>Reads and verifies a manifest; a missing or damaged one throws <see cref="DamagedChunkException"/>.</summary>
-    public Manifest Read(string id)
+    protected override byte[]? TryReadBytes(string id)
     {
-        if (!ChunkDigest.IsName(id)) throw new DamagedChunkException($"'{id}' is not a manifest id");
-        byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(PathOf(id));
+            return File.ReadAllBytes(PathOf(id));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new DamagedChunkException($"manifest {id} is missing from the store");
+            return null;
         }
-        if (!ChunkDigest.Matches(bytes, id)) throw new DamagedChunkException($"manifest {id} is damaged: its bytes do not match its name");
-        return Manifest.Parse(bytes, out var problem) ?? throw new DamagedChunkException($"manifest {id} is damaged: {problem}");
+    }
+}
+
+/// <summary>
+/// Manifests in a bucket, <c>manifests/&lt;sha-256&gt;</c>, each written by one PUT after the chunks it names were
+/// stored (a PUT is durable when it is answered).
+/// </summary>
+internal sealed class BucketManifestStore(Store.Bucket bucket) : ManifestStore
+{
+    public const string Prefix = "manifests/";
+
+    public static string KeyOf(string id) => Prefix + id;
+
+    public override string Write(Manifest manifest)
+    {
+        var bytes = manifest.Serialize();
+        var id = ChunkDigest.Name(bytes);
+        if (!bucket.Exists(KeyOf(id))) bucket.Put(KeyOf(id), bytes, bytes.Length);
+        return id;
     }
 
-    public bool TryRead(string id, out Manifest? manifest)
-    {
-        try
-        {
-            manifest = Read(id);
-            return true;
-        }
-        catch (DamagedChunkException)
-        {
-            manifest = null;
-            return false;
-        }
-    }
+    protected override byte[]? TryReadBytes(string id) => bucket.TryGetAll(KeyOf(id));
 }

@@ -43,24 +43,42 @@ internal sealed class StoreLayout
         return layout;
     }
 
-    private static void CheckConfig(string configPath)
+    /// <summary>
+    /// Creates the bucket and its <c>config</c> object (the same document as the folder's), or checks the config of
+    /// a bucket that has one.
+    /// </summary>
+    public static void OpenOrCreate(Bucket bucket)
+    {
+        bucket.EnsureExists();
+        if (bucket.TryGetAll("config") is { } existing)
+        {
+            CheckConfig(existing, $"bucket {bucket.Name}");
+            return;
+        }
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(new StoreConfig(CurrentVersion, DataPlane.ChunkSize));
+        bucket.Put("config", bytes, bytes.Length);
+    }
+
+    private static void CheckConfig(string configPath) => CheckConfig(File.ReadAllBytes(configPath), Path.GetDirectoryName(configPath)!);
+
+    private static void CheckConfig(byte[] bytes, string where)
     {
         StoreConfig? config;
         try
         {
-            config = JsonSerializer.Deserialize<StoreConfig>(File.ReadAllBytes(configPath));
+            config = JsonSerializer.Deserialize<StoreConfig>(bytes);
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"The data store config {configPath} is not readable JSON: {e.Message}", e);
+            throw new InvalidDataException($"The data store config at {where} is not readable JSON: {e.Message}", e);
         }
-        if (config is null) throw new InvalidDataException($"The data store config {configPath} is empty.");
+        if (config is null) throw new InvalidDataException($"The data store config at {where} is empty.");
         if (config.Version != CurrentVersion)
             throw new NotSupportedException(
-                $"The data store at {Path.GetDirectoryName(configPath)} has version {config.Version}; this build reads only version {CurrentVersion}.");
+                $"The data store at {where} has version {config.Version}; this build reads only version {CurrentVersion}.");
         if (config.ChunkSize != DataPlane.ChunkSize)
             throw new NotSupportedException(
-                $"The data store at {Path.GetDirectoryName(configPath)} uses {config.ChunkSize}-byte chunks; this build uses {DataPlane.ChunkSize}.");
+                $"The data store at {where} uses {config.ChunkSize}-byte chunks; this build uses {DataPlane.ChunkSize}.");
     }
 
     public string VolumeFile(string volumeId) => Path.Combine(Volumes, volumeId + ".raw");

@@ -4,10 +4,15 @@ using Microsoft.Extensions.Options;
 
 namespace Ims.Service.Data;
 
-/// <summary>The data plane and its settings (<c>Ims:DataPlane</c>: <c>Parallelism</c>, <c>IoDepth</c>, <c>Root</c>).</summary>
+/// <summary>
+/// The data plane and its settings (<c>Ims:DataPlane</c>: <c>Parallelism</c>, <c>IoDepth</c>, <c>Root</c>; and
+/// <c>Ims:ObjectStore</c>: <c>Endpoint</c>, <c>Bucket</c>, <c>AccessKey</c>, <c>SecretKey</c>, <c>Region</c>, the bucket
+/// that holds the chunks and manifests when set).
+/// </summary>
 public static class DataPlaneRegistration
 {
     public const string Section = "Ims:DataPlane";
+    public const string ObjectStoreSection = "Ims:ObjectStore";
 
     public static IServiceCollection AddDataPlane(this IServiceCollection services, IConfiguration configuration)
     {
@@ -19,8 +24,24 @@ public static class DataPlaneRegistration
                 if (string.IsNullOrWhiteSpace(options.Root))
                     options.Root = Path.Combine(Path.GetFullPath(service.Value.DataDir), "data");
             });
-        services.AddSingleton(sp => DataPlane.DataPlane.Open(sp.GetRequiredService<IOptions<DataPlaneOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>()));
+        services.AddValidatedOptions<ObjectStoreOptions>(configuration.GetSection(ObjectStoreSection),
+            options => options.IsSet ? options.Problems().Select(problem => $"{ObjectStoreSection}:{problem}") : []);
+        services.AddOptions<DataPlaneOptions>().PostConfigure<IOptions<ObjectStoreOptions>>((options, objectStore) =>
+        {
+            if (options.ObjectStore is null && objectStore.Value.IsSet) options.ObjectStore = objectStore.Value;
+        });
+        services.AddSingleton(sp =>
+        {
+            try
+            {
+                return DataPlane.DataPlane.Open(sp.GetRequiredService<IOptions<DataPlaneOptions>>().Value, sp.GetRequiredService<TimeProvider>());
+            }
+            catch (ObjectStoreUnusableException unusable)
+            {
+                // The operator's to fix, like a bad setting: named, without a stack trace.
+                throw new OptionsValidationException(ObjectStoreSection, typeof(ObjectStoreOptions), [$"{ObjectStoreSection}: {unusable.Message}"]);
+            }
+        });
         return services;
     }
 }

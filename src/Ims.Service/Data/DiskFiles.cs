@@ -21,15 +21,25 @@ public sealed class DiskFiles(VolumeStore volumes, DataPlaneStore store)
 
     /// <summary>
     /// Gives every volume of <paramref name="volumeIds"/> still <c>creating</c> its file. Idempotent (the data plane's
-    /// create and restore are), so a resumed job simply runs it again. A damaged or missing chunk fails the job with
-    /// <paramref name="damagedCode"/>; the data plane then leaves no file for that volume.
+    /// create and restore are), so a resumed job simply runs it again. All or nothing: a damaged or missing chunk fails
+    /// the job with <paramref name="damagedCode"/> and removes the files of every volume of the call, also those already
+    /// written (a server's undamaged disks are not left behind beside its failed one). The job's failure marks the same
+    /// files doomed too, for a process that dies in between.
     /// </summary>
     public async Task MaterialiseAsync(IReadOnlyCollection<string> volumeIds, string damagedCode, CancellationToken ct)
     {
         if (volumeIds.Count == 0) return;
         var disks = await volumes.GetCreatingAsync(volumeIds, ct);
-        foreach (var disk in disks)
-            await WriteDiskAsync(disk.Id, disk.SizeGb * BytesPerGb, disk.SourceManifestId, damagedCode, ct);
+        try
+        {
+            foreach (var disk in disks)
+                await WriteDiskAsync(disk.Id, disk.SizeGb * BytesPerGb, disk.SourceManifestId, damagedCode, ct);
+        }
+        catch (JobFailedException)
+        {
+            foreach (var disk in disks) await store.DeleteVolumeAsync(disk.Id, CancellationToken.None);
+            throw;
+        }
     }
 
     /// <summary>

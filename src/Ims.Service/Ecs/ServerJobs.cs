@@ -70,7 +70,8 @@ public sealed class CreateServerJob(ServerStore servers, VolumeStore volumes, Vp
 
     /// <summary>
     /// A server that could not be built stays visible in ERROR (as on ECS) so that it can be inspected and deleted;
-    /// its addresses go back to the subnet and its disks are marked failed.
+    /// its addresses go back to the subnet and its disks are marked failed. No disk of it keeps a file: the files of its
+    /// new disks are doomed with their failure (the step's <c>Work</c> already removed them; this covers a crash).
     /// </summary>
     public override async Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct)
     {

@@ -130,14 +130,23 @@ public sealed class VolumeStore(Database db, TimeProvider time)
             """,
             new { ids, now = NowMs }, write.Transaction, cancellationToken: ct));
 
-    /// <summary>Volumes whose creation failed: <c>error</c>, and their source manifest is no longer held.</summary>
-    public Task FailCreationAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct) =>
-        ids.Count == 0 ? Task.CompletedTask : write.Connection.ExecuteAsync(new CommandDefinition(
+    /// <summary>
+    /// Volumes whose creation failed: <c>error</c>, their source manifest no longer held, and no file: whatever their
+    /// job wrote is doomed in the same transaction (a failed creation writes no disk).
+    /// </summary>
+    public async Task FailCreationAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct)
+    {
+        if (ids.Count == 0) return;
+        var now = NowMs;
+        var failed = (await write.Connection.QueryAsync<string>(new CommandDefinition(
             """
             UPDATE volumes SET status = 'error', source_manifest_id = NULL, updated_at = @now
             WHERE id IN @ids AND status = 'creating'
+            RETURNING id
             """,
-            new { ids, now = NowMs }, write.Transaction, cancellationToken: ct));
+            new { ids, now }, write.Transaction, cancellationToken: ct))).AsList();
+        await Data.DataJanitor.DoomVolumeFilesAsync(write, failed, now, ct);
+    }
 
     /// <summary>Moves volumes to <paramref name="status"/>, only from one of <paramref name="from"/>.</summary>
     public async Task<int> SetStatusAsync(WriteScope write, IReadOnlyCollection<string> ids, string status,
@@ -205,7 +214,7 @@ public sealed class VolumeStore(Database db, TimeProvider time)
 
     /// <summary>The volumes among <paramref name="volumeIds"/> still <c>creating</c> (their files are not written yet).</summary>
     public async Task<IReadOnlyList<VolumeRow>> GetCreatingAsync(IReadOnlyCollection<string> volumeIds, CancellationToken ct) =>
-        await db.QueryAsync<VolumeRow>($"SELECT {Columns} FROM volumes WHERE id IN @volumeIds AND status = 'creating'", new { volumeIds }, ct);
+        await db.QueryAsync<VolumeRow>($"SELECT {Columns} FROM volumes WHERE id IN @volumeIds AND status = 'creating' ORDER BY id", new { volumeIds }, ct);
 
     /// <summary>Records attachments (a server's new disks, or a disk being attached).</summary>
     public Task AttachAsync(WriteScope tx, IEnumerable<NewAttachment> attachments, CancellationToken ct) =>

@@ -43,6 +43,8 @@ public static class ServiceHost
         var app = builder.Build();
         // Bad settings stop the start here, each named with its key, before anything touches the database.
         ValidatedOptions.CheckAtStart(app.Services);
+        // Opening the data plane reaches the bucket when Ims:ObjectStore is set: wrong keys or endpoint stop the start.
+        app.Services.GetRequiredService<DataPlane.DataPlane>();
         // The handlers' step names are the jobs' persisted progress: a duplicate stops the start (the runner checks again).
         JobHandler.CheckAll(app.Services.GetServices<JobHandler>());
         var db = app.Services.GetRequiredService<Database>();

@@ -133,4 +133,68 @@ public sealed class ChunkStoreTests
         Assert.Equal("error", (string?)(await client.GetAsync($"/v2/{client.ProjectId}/cloudvolumes/{systemDisk}")).Expect(200)["volume"]["status"]);
         Assert.False(File.Exists(Path.Combine(service.DataDir, "data", "volumes", systemDisk + ".raw")));
     }
+
+    /// <summary>
+    /// A restore of a server's disks from a whole image is all or nothing: when one disk's backup has a damaged chunk,
+    /// the job fails with <c>Ecs.0218</c> and none of the server's disks keeps a file, also those restored before the
+    /// damaged one. The records stay as for any failed build: the server in ERROR, its disks in <c>error</c>. The job is
+    /// held before its first step while the test damages the disk restored last (disks are restored in id order).
+    /// </summary>
+    [Fact]
+    public async Task A_server_from_a_whole_image_with_one_damaged_disk_leaves_none_of_its_disks_written()
+    {
+        await using var service = await StartAsync();
+        var client = service.Client(TestAccounts.Alice);
+        var server = await TestServers.CreateAsync(service, client, 10, 10);
+        var sourceDisks = await DevicesAsync(client, server.Id);
+        // One backup per disk written, so that each backup's one new chunk is that disk's.
+        string? vaultId = null, backupId = null;
+        var chunkOf = new List<string>();
+        foreach (var (disk, n) in sourceDisks.Select((d, n) => (d, n)))
+        {
+            var before = ChunkFiles(service.DataDir).ToHashSet(StringComparer.Ordinal);
+            await DiskBytes.WriteAsync(client, disk, 0, DiskBytes.Pattern(7100 + n, DiskBytes.ChunkSize));
+            if (vaultId is null) (vaultId, backupId) = await WholeImages.CbrBackupAsync(client, server.Id);
+            else
+            {
+                var checkpointId = (string)(await Cbr.CreateCheckpointAsync(client, vaultId, server.Id))["id"]!;
+                await Cbr.WaitAvailableAsync(client, checkpointId);
+                backupId = (string)Assert.Single((await client.GetAsync($"/v3/{client.ProjectId}/backups?checkpoint_id={checkpointId}"))
+                    .Expect(200)["backups"].AsArray())!["id"]!;
+            }
+            chunkOf.Add(Assert.Single(ChunkFiles(service.DataDir), f => !before.Contains(f)));
+        }
+        var imageId = await DiskBytes.ImageOfBackupAsync(client, backupId!);
+
+        var faults = new Faults(service.BaseAddress);
+        var hold = await faults.CreateAsync(new { job_type = "createServer", step = "create disks", delay_ms = 600_000, count = 1 });
+        var network = await Servers.CreateNetworkAsync(client);
+        var created = (await client.PostAsync($"/v1.1/{client.ProjectId}/cloudservers",
+            Servers.ServerBody(network, Servers.UniqueName("restored"), image: imageId).ToJsonString())).Expect(200);
+        var restored = (string)created["serverIds"]![0]!;
+        var restoredDisks = await DevicesAsync(client, restored);
+        Assert.Equal(3, restoredDisks.Count);
+        var last = restoredDisks.IndexOf(restoredDisks.Max(StringComparer.Ordinal)!);
+        var bytes = await File.ReadAllBytesAsync(chunkOf[last]);
+        bytes[^100] ^= 0x40;
+        File.SetAttributes(chunkOf[last], FileAttributes.Normal);
+        await File.WriteAllBytesAsync(chunkOf[last], bytes);
+        await faults.DeleteAsync((string)hold["id"]!);
+
+        var job = await client.WaitForJobAsync((string)created["job_id"]!, TimeSpan.FromSeconds(120));
+        Assert.Equal("FAIL", (string?)job["status"]);
+        Assert.Equal("Ecs.0218", (string?)job["error_code"]);
+        Assert.Equal("ERROR", (string?)(await Servers.GetServerAsync(client, restored))["status"]);
+        foreach (var disk in restoredDisks)
+        {
+            Assert.Equal("error", (string?)(await client.GetAsync($"/v2/{client.ProjectId}/cloudvolumes/{disk}")).Expect(200)["volume"]["status"]);
+            Assert.False(File.Exists(Path.Combine(service.DataDir, "data", "volumes", disk + ".raw")), $"disk {disk} was left written");
+        }
+    }
+
+    /// <summary>A server's disks, system disk first, then data disks in device order.</summary>
+    private static async Task<List<string>> DevicesAsync(ApiClient client, string serverId) =>
+        [.. (await client.GetAsync($"/v1/{client.ProjectId}/cloudservers/{serverId}/block_device")).Expect(200)["volumeAttachments"]
+            .AsArray().Select(d => (Id: (string)d!["volumeId"]!, Device: (string)d["device"]!, Boot: (int)d["bootIndex"]!))
+            .OrderBy(d => d.Boot == 0 ? 0 : 1).ThenBy(d => d.Device, StringComparer.Ordinal).Select(d => d.Id)];
 }

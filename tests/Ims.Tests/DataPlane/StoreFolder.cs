@@ -5,22 +5,27 @@ using Plane = Ims.DataPlane.DataPlane;
 
 namespace Ims.Tests.DataPlane;
 
-/// <summary>A data plane over a fresh temporary folder, with a fake clock; deleted afterwards.</summary>
+/// <summary>
+/// A data plane over a fresh temporary folder, with a fake clock; deleted afterwards. With an object store,
+/// its chunks and manifests are in that bucket instead.
+/// </summary>
 public sealed class StoreFolder : IDisposable
 {
-    public StoreFolder(int parallelism = 2)
+    public StoreFolder(int parallelism = 2, ObjectStoreOptions? objectStore = null)
     {
         Root = Path.Combine(Path.GetTempPath(), "ims-dataplane-" + Guid.NewGuid().ToString("N"));
         Parallelism = parallelism;
+        ObjectStore = objectStore;
         Plane = Open();
     }
 
     public string Root { get; }
     public int Parallelism { get; }
+    public ObjectStoreOptions? ObjectStore { get; }
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     public Plane Plane { get; private set; }
 
-    public Plane Open() => Plane.Open(new DataPlaneOptions { Root = Root, Parallelism = Parallelism }, Time);
+    public Plane Open() => Plane.Open(new DataPlaneOptions { Root = Root, Parallelism = Parallelism, ObjectStore = ObjectStore }, Time);
 
     /// <summary>Closes the data plane and opens a new one on the same folder, as a restarted service would.</summary>
     public void Restart()
