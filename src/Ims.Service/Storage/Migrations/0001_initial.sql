@@ -1,4 +1,4 @@
--- Times are Unix epoch milliseconds (INTEGER); booleans are 0/1; lists and free-form maps are JSON text.
+-- Times are Unix epoch milliseconds (BIGINT); booleans are 0/1; lists and free-form maps are JSON text.
 
 CREATE TABLE settings (
     key   TEXT NOT NULL PRIMARY KEY,
@@ -16,13 +16,13 @@ CREATE TABLE jobs (
     payload      TEXT    NOT NULL,                  -- handler input (JSON)
     entities     TEXT    NOT NULL,                  -- wire entities (JSON object)
     resource_id  TEXT,                              -- the main resource the job works on
-    step         INTEGER NOT NULL DEFAULT 0,        -- number of finished steps
-    attempts     INTEGER NOT NULL DEFAULT 0,
+    step         BIGINT NOT NULL DEFAULT 0,        -- number of finished steps
+    attempts     BIGINT NOT NULL DEFAULT 0,
     lease_owner  TEXT,
-    lease_until  INTEGER,
-    run_after    INTEGER NOT NULL,
-    begin_time   INTEGER NOT NULL,
-    end_time     INTEGER,
+    lease_until  BIGINT,
+    run_after    BIGINT NOT NULL,
+    begin_time   BIGINT NOT NULL,
+    end_time     BIGINT,
     error_code   TEXT,
     fail_reason  TEXT
 );
@@ -38,8 +38,8 @@ CREATE TABLE vpcs (
     cidr                  TEXT    NOT NULL,
     status                TEXT    NOT NULL,
     enterprise_project_id TEXT    NOT NULL DEFAULT '0',
-    created_at            INTEGER NOT NULL,
-    updated_at            INTEGER NOT NULL
+    created_at            BIGINT NOT NULL,
+    updated_at            BIGINT NOT NULL
 );
 CREATE INDEX vpcs_project ON vpcs (project_id);
 
@@ -53,11 +53,11 @@ CREATE TABLE subnets (
     gateway_ip        TEXT    NOT NULL,
     primary_dns       TEXT,
     secondary_dns     TEXT,
-    dhcp_enable       INTEGER NOT NULL DEFAULT 1,
+    dhcp_enable       BIGINT NOT NULL DEFAULT 1,
     availability_zone TEXT,
     status            TEXT    NOT NULL,
-    created_at        INTEGER NOT NULL,
-    updated_at        INTEGER NOT NULL
+    created_at        BIGINT NOT NULL,
+    updated_at        BIGINT NOT NULL
 );
 CREATE INDEX subnets_project ON subnets (project_id);
 CREATE INDEX subnets_vpc ON subnets (vpc_id);
@@ -69,8 +69,8 @@ CREATE TABLE security_groups (
     description           TEXT    NOT NULL DEFAULT '',
     enterprise_project_id TEXT    NOT NULL DEFAULT '0',
     rules                 TEXT    NOT NULL DEFAULT '[]',   -- JSON array of rule objects
-    created_at            INTEGER NOT NULL,
-    updated_at            INTEGER NOT NULL
+    created_at            BIGINT NOT NULL,
+    updated_at            BIGINT NOT NULL
 );
 CREATE INDEX security_groups_project ON security_groups (project_id);
 
@@ -83,9 +83,9 @@ CREATE TABLE ports (
     ip_address         TEXT    NOT NULL,
     mac_address        TEXT    NOT NULL,
     security_group_ids TEXT    NOT NULL DEFAULT '[]',    -- JSON array of ids
-    is_primary         INTEGER NOT NULL DEFAULT 1,
+    is_primary         BIGINT NOT NULL DEFAULT 1,
     status             TEXT    NOT NULL,
-    created_at         INTEGER NOT NULL
+    created_at         BIGINT NOT NULL
 );
 CREATE INDEX ports_project_device ON ports (project_id, device_id);
 CREATE UNIQUE INDEX ports_subnet_ip ON ports (subnet_id, ip_address);
@@ -110,9 +110,9 @@ CREATE TABLE servers (
     tags                  TEXT    NOT NULL DEFAULT '[]', -- JSON array of "key=value"
     security_group_ids    TEXT    NOT NULL DEFAULT '[]',
     enterprise_project_id TEXT    NOT NULL DEFAULT '0',
-    created_at            INTEGER NOT NULL,
-    updated_at            INTEGER NOT NULL,
-    launched_at           INTEGER
+    created_at            BIGINT NOT NULL,
+    updated_at            BIGINT NOT NULL,
+    launched_at           BIGINT
 );
 CREATE INDEX servers_project ON servers (project_id, created_at);
 
@@ -121,17 +121,17 @@ CREATE TABLE volumes (
     project_id        TEXT    NOT NULL,
     name              TEXT    NOT NULL,
     description       TEXT    NOT NULL DEFAULT '',
-    size_gb           INTEGER NOT NULL,
+    size_gb           BIGINT NOT NULL,
     volume_type       TEXT    NOT NULL,                 -- SATA | SAS | SSD | GPSSD | ESSD | DSS ...
     availability_zone TEXT    NOT NULL,
     status            TEXT    NOT NULL,                 -- creating | available | in-use | deleting | error
-    multiattach       INTEGER NOT NULL DEFAULT 0,       -- a shared disk
-    bootable          INTEGER NOT NULL DEFAULT 0,
+    multiattach       BIGINT NOT NULL DEFAULT 0,       -- a shared disk
+    bootable          BIGINT NOT NULL DEFAULT 0,
     image_id          TEXT,                             -- image the volume was created from
     metadata          TEXT    NOT NULL DEFAULT '{}',
     tags              TEXT    NOT NULL DEFAULT '{}',
-    created_at        INTEGER NOT NULL,
-    updated_at        INTEGER NOT NULL
+    created_at        BIGINT NOT NULL,
+    updated_at        BIGINT NOT NULL
 );
 CREATE INDEX volumes_project ON volumes (project_id, created_at);
 
@@ -140,9 +140,9 @@ CREATE TABLE volume_attachments (
     volume_id   TEXT    NOT NULL REFERENCES volumes (id),
     server_id   TEXT    NOT NULL REFERENCES servers (id),
     device      TEXT    NOT NULL,
-    boot_index  INTEGER,
-    delete_on_termination INTEGER NOT NULL DEFAULT 0,
-    attached_at INTEGER NOT NULL,
+    boot_index  BIGINT,
+    delete_on_termination BIGINT NOT NULL DEFAULT 0,
+    attached_at BIGINT NOT NULL,
     PRIMARY KEY (volume_id, server_id)
 );
 CREATE INDEX volume_attachments_server ON volume_attachments (server_id);
@@ -157,17 +157,17 @@ CREATE TABLE vaults (
     object_type           TEXT    NOT NULL,             -- server | disk | turbo ...
     protect_type          TEXT    NOT NULL,             -- backup | replication
     consistent_level      TEXT    NOT NULL,
-    size_gb               INTEGER NOT NULL,
-    is_multi_az           INTEGER NOT NULL DEFAULT 0,
-    auto_bind             INTEGER NOT NULL DEFAULT 0,
-    auto_expand           INTEGER NOT NULL DEFAULT 0,
-    locked                INTEGER NOT NULL DEFAULT 0,
+    size_gb               BIGINT NOT NULL,
+    is_multi_az           BIGINT NOT NULL DEFAULT 0,
+    auto_bind             BIGINT NOT NULL DEFAULT 0,
+    auto_expand           BIGINT NOT NULL DEFAULT 0,
+    locked                BIGINT NOT NULL DEFAULT 0,
     status                TEXT    NOT NULL,             -- available | deleting | error
     enterprise_project_id TEXT    NOT NULL DEFAULT '0',
     backup_name_prefix    TEXT    NOT NULL DEFAULT '',
     tags                  TEXT    NOT NULL DEFAULT '[]', -- JSON array of {key,value}
-    created_at            INTEGER NOT NULL,
-    updated_at            INTEGER NOT NULL
+    created_at            BIGINT NOT NULL,
+    updated_at            BIGINT NOT NULL
 );
 CREATE INDEX vaults_project ON vaults (project_id);
 
@@ -179,7 +179,7 @@ CREATE TABLE vault_resources (
     name            TEXT    NOT NULL DEFAULT '',
     exclude_volumes TEXT    NOT NULL DEFAULT '[]',
     include_volumes TEXT    NOT NULL DEFAULT '[]',
-    added_at        INTEGER NOT NULL,
+    added_at        BIGINT NOT NULL,
     PRIMARY KEY (vault_id, resource_id)
 );
 CREATE UNIQUE INDEX vault_resources_resource ON vault_resources (resource_id);
@@ -193,9 +193,9 @@ CREATE TABLE checkpoints (
     name        TEXT    NOT NULL DEFAULT '',
     description TEXT    NOT NULL DEFAULT '',
     status      TEXT    NOT NULL,                       -- protecting | available | error
-    incremental INTEGER NOT NULL DEFAULT 0,
-    created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL
+    incremental BIGINT NOT NULL DEFAULT 0,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL
 );
 CREATE INDEX checkpoints_project ON checkpoints (project_id);
 
@@ -210,18 +210,18 @@ CREATE TABLE backups (
     resource_type  TEXT    NOT NULL,
     resource_name  TEXT    NOT NULL DEFAULT '',
     resource_az    TEXT    NOT NULL DEFAULT '',
-    resource_size  INTEGER NOT NULL DEFAULT 0,          -- GB, sum of the captured disks
+    resource_size  BIGINT NOT NULL DEFAULT 0,          -- GB, sum of the captured disks
     name           TEXT    NOT NULL DEFAULT '',
     description    TEXT    NOT NULL DEFAULT '',
     status         TEXT    NOT NULL,                    -- protecting | available | error | deleting
-    incremental    INTEGER NOT NULL DEFAULT 0,
+    incremental    BIGINT NOT NULL DEFAULT 0,
     os_type        TEXT,                                -- captured from the server, for whole images
     image_id       TEXT,                                -- the server's image at backup time
     san_policy     TEXT,
     enterprise_project_id TEXT NOT NULL DEFAULT '0',
-    created_at     INTEGER NOT NULL,
-    updated_at     INTEGER NOT NULL,
-    protected_at   INTEGER
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL,
+    protected_at   BIGINT
 );
 CREATE INDEX backups_project ON backups (project_id, created_at);
 CREATE INDEX backups_checkpoint ON backups (checkpoint_id);
@@ -232,12 +232,12 @@ CREATE TABLE backup_volumes (
     backup_id   TEXT    NOT NULL REFERENCES backups (id),
     volume_id   TEXT    NOT NULL,
     name        TEXT    NOT NULL DEFAULT '',
-    size_gb     INTEGER NOT NULL,
+    size_gb     BIGINT NOT NULL,
     volume_type TEXT    NOT NULL,
     device      TEXT    NOT NULL,
-    boot_index  INTEGER,
-    multiattach INTEGER NOT NULL DEFAULT 0,
-    bootable    INTEGER NOT NULL DEFAULT 0,
+    boot_index  BIGINT,
+    multiattach BIGINT NOT NULL DEFAULT 0,
+    bootable    BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (backup_id, volume_id)
 );
 
@@ -249,29 +249,29 @@ CREATE TABLE images (
     status                TEXT    NOT NULL,             -- queued | saving | active | killed | deleted
     visibility            TEXT    NOT NULL,             -- public | private | shared
     imagetype             TEXT    NOT NULL,             -- gold | private | shared | market
-    whole_image           INTEGER NOT NULL DEFAULT 0,
+    whole_image           BIGINT NOT NULL DEFAULT 0,
     os_type               TEXT    NOT NULL DEFAULT 'Linux',
     os_version            TEXT    NOT NULL DEFAULT '',
     platform              TEXT    NOT NULL DEFAULT '',
     os_bit                TEXT    NOT NULL DEFAULT '64',
-    min_disk              INTEGER NOT NULL DEFAULT 0,
-    min_ram               INTEGER NOT NULL DEFAULT 0,
-    max_ram               INTEGER,
+    min_disk              BIGINT NOT NULL DEFAULT 0,
+    min_ram               BIGINT NOT NULL DEFAULT 0,
+    max_ram               BIGINT,
     disk_format           TEXT    NOT NULL DEFAULT 'zvhd2',
     container_format      TEXT    NOT NULL DEFAULT 'bare',
-    size                  INTEGER NOT NULL DEFAULT 0,
-    image_size            INTEGER NOT NULL DEFAULT 0,  -- bytes, rendered as __image_size
+    size                  BIGINT NOT NULL DEFAULT 0,
+    image_size            BIGINT NOT NULL DEFAULT 0,  -- bytes, rendered as __image_size
     description           TEXT    NOT NULL DEFAULT '',
     backup_id             TEXT,
     data_origin           TEXT,
     source_type           TEXT    NOT NULL DEFAULT 'uds',
     enterprise_project_id TEXT    NOT NULL DEFAULT '0',
-    protected             INTEGER NOT NULL DEFAULT 0,
+    protected             BIGINT NOT NULL DEFAULT 0,
     properties            TEXT    NOT NULL DEFAULT '{}', -- further string attributes (__support_*, hw_*, ...)
     tags                  TEXT    NOT NULL DEFAULT '[]', -- JSON array of {key,value}
-    created_at            INTEGER NOT NULL,
-    updated_at            INTEGER NOT NULL,
-    active_at             INTEGER
+    created_at            BIGINT NOT NULL,
+    updated_at            BIGINT NOT NULL,
+    active_at             BIGINT
 );
 CREATE INDEX images_owner ON images (owner, status);
 CREATE INDEX images_name ON images (name);

@@ -9,9 +9,9 @@ CREATE TABLE job_faults (
     step        TEXT,                              -- step name; NULL: fail at the first step, slow every step
     error_code  TEXT,                              -- NULL: the rule only slows
     message     TEXT,                              -- the fail_reason chosen jobs get
-    delay_ms    INTEGER NOT NULL DEFAULT 0,
-    remaining   INTEGER,
-    created_at  INTEGER NOT NULL
+    delay_ms    BIGINT NOT NULL DEFAULT 0,
+    remaining   BIGINT,
+    created_at  BIGINT NOT NULL
 );
 CREATE INDEX job_faults_created ON job_faults (created_at);
 

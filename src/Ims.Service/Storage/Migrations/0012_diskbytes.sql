@@ -9,12 +9,12 @@ ALTER TABLE volumes ADD COLUMN source_manifest_id TEXT;
 -- Volumes deleted from the database whose files are still on disk; the data janitor removes the file, then the row.
 CREATE TABLE volume_files_doomed (
     volume_id TEXT PRIMARY KEY,
-    doomed_at INTEGER NOT NULL
+    doomed_at BIGINT NOT NULL
 );
 
 -- At most one row: a collection is wanted. Each request bumps the generation; a collection clears only the generation
 -- it saw, so a request made while it runs is not lost.
 CREATE TABLE data_gc_pending (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    generation INTEGER NOT NULL
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    generation BIGINT NOT NULL
 );
