@@ -16,6 +16,28 @@ internal static class Machine
         return $"{Environment.ProcessorCount} cores (nproc), {cpu}, {ram}; {RuntimeInformation.OSDescription}; {RuntimeInformation.FrameworkDescription}";
     }
 
+    /// <summary>The commit the bench was built from (with <c>-dirty</c> for uncommitted changes), so figures can be traced.</summary>
+    public static string SourceRevision()
+    {
+        try
+        {
+            using var git = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("git", ["describe", "--always", "--dirty", "--abbrev=12"])
+            {
+                WorkingDirectory = AppContext.BaseDirectory,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            });
+            if (git is null) return "unknown";
+            var output = git.StandardOutput.ReadToEnd().Trim();
+            git.WaitForExit();
+            return git.ExitCode == 0 && output.Length > 0 ? output : "unknown (not a git checkout)";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown (git not installed)";
+        }
+    }
+
     /// <summary>The 1, 5 and 15 minute load averages: a busy machine makes every figure worse, so the output shows them.</summary>
     public static string LoadAverage()
     {
