@@ -51,6 +51,9 @@ public sealed record DataPlaneOptions
 /// <summary>One disk to capture (the data plane itself knows what changed since the volume's last capture).</summary>
 public sealed record DiskToCapture(string VolumeId);
 
+/// <summary>A volume to be given the disk a manifest describes, at <see cref="SizeBytes"/> (not smaller than that disk).</summary>
+public sealed record VolumeRestore(string VolumeId, long SizeBytes, string ManifestId);
+
 /// <summary>What a capture made of one disk.</summary>
 /// <param name="VolumeId">The captured volume.</param>
 /// <param name="ManifestId">The manifest naming the disk's chunks at the captured instant (64 lowercase hex).</param>
@@ -103,6 +106,9 @@ public sealed class ObjectStoreUnusableException(string message, Exception inner
 
 /// <summary>A byte range outside a volume, or a volume that does not exist.</summary>
 public sealed class VolumeRangeException(string message) : Exception(message);
+
+/// <summary>Thrown when a volume cannot be replaced or grown because a capture is reading it (retry later).</summary>
+public sealed class VolumeBusyException(string message) : Exception(message);
 
 /// <summary>An uploaded image that is not a readable disk of the stated format.</summary>
 public sealed class InvalidDiskImageException(string message) : Exception(message);
@@ -270,6 +276,66 @@ public sealed class DataPlane : IDisposable
         {
             if (File.Exists(temp)) File.Delete(temp);
             temps.End(temp);
+        }
+    }
+
+    /// <summary>
+    /// Grows an existing volume to <paramref name="sizeBytes"/>; the new bytes read as zero. Idempotent (a volume that is
+    /// that large already is left as it is). The change tracking keeps its base, so the next capture stores only what
+    /// changed. Throws <see cref="VolumeBusyException"/> while a capture reads the volume.
+    /// </summary>
+    public Task ExtendVolumeAsync(string volumeId, long sizeBytes, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sizeBytes);
+        ct.ThrowIfCancellationRequested();
+        volumes.Extend(volumeId, sizeBytes);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Replaces the content of existing volumes with the disks manifests name, all or nothing: every volume is restored
+    /// under a temporary name and verified first, and only when all are written are they published, one after the other.
+    /// A damaged or missing chunk throws <see cref="DamagedChunkException"/> with no volume changed. A volume that does
+    /// not exist yet is created. Throws <see cref="VolumeBusyException"/> while a capture reads one of them (before any is
+    /// replaced, unless a capture starts in between).
+    /// </summary>
+    public async Task ReplaceVolumesAsync(IReadOnlyList<VolumeRestore> restores, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(restores);
+        if (restores.Select(r => r.VolumeId).Distinct(StringComparer.Ordinal).Count() != restores.Count)
+            throw new ArgumentException("A volume is listed twice.", nameof(restores));
+        foreach (var restore in restores) VolumeRegistry.CheckId(restore.VolumeId);
+        using var operation = operations.Begin();
+        var deletionEpoch = operation.PinAndObserveEpoch(restores.Select(r => r.ManifestId));
+        var prepared = new List<(VolumeRestore Restore, string Temp, VolumeBase? Base)>();
+        try
+        {
+            foreach (var restore in restores)
+            {
+                var manifest = manifests.Read(restore.ManifestId);
+                if (restore.SizeBytes < manifest.DiskSize)
+                    throw new ArgumentOutOfRangeException(nameof(restores), restore.SizeBytes,
+                        $"Volume {restore.VolumeId} would be smaller than the {manifest.DiskSize}-byte disk manifest {restore.ManifestId} describes.");
+                var temp = temps.Begin(layout.VolumeFile(restore.VolumeId) + ".restore");
+                prepared.Add((restore, temp, SnapshotSource.Describes(manifest, restore.SizeBytes)
+                    ? new VolumeBase(restore.ManifestId, deletionEpoch) : null));
+                using var file = DurableFile.CreateSparse(temp, restore.SizeBytes);
+                using (var direct = Posix.TryOpenDirectWrite(temp))
+                    await Restorer.WriteAsync(manifest, file, direct, chunks, Parallelism, IoDepth, ct).ConfigureAwait(false);
+                Posix.Flush(file);
+            }
+            if (prepared.Any(p => volumes.IsBeingCaptured(p.Restore.VolumeId)))
+                throw new VolumeBusyException("A volume to restore is being captured; try again when the capture has finished.");
+            foreach (var (restore, temp, volumeBase) in prepared)
+                volumes.Replace(restore.VolumeId, temp, restore.SizeBytes, volumeBase);
+        }
+        finally
+        {
+            foreach (var (_, temp, _) in prepared)
+            {
+                if (File.Exists(temp)) File.Delete(temp);
+                temps.End(temp);
+            }
         }
     }
 

@@ -34,6 +34,9 @@ internal sealed class Volume : IDisposable
 
     public Lock StripeOf(long chunk) => stripes[chunk % StripeCount];
 
+    /// <summary>Whether a capture is reading the volume now (its file may then not be replaced or grown).</summary>
+    public bool IsBeingCaptured => !snapshots.IsEmpty;
+
     public int Read(long offset, Span<byte> buffer)
     {
         CheckRange(offset, 0);

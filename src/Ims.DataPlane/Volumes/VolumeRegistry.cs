@@ -25,6 +25,12 @@ internal sealed class VolumeRegistry(StoreLayout layout, TempFiles temps) : IDis
         return File.Exists(layout.VolumeFile(volumeId));
     }
 
+    /// <summary>Whether a capture reads the volume now.</summary>
+    public bool IsBeingCaptured(string volumeId)
+    {
+        lock (sync) return open.TryGetValue(volumeId, out var volume) && volume.IsBeingCaptured;
+    }
+
     public Volume Get(string volumeId)
     {
         CheckId(volumeId);
@@ -64,6 +70,55 @@ internal sealed class VolumeRegistry(StoreLayout layout, TempFiles temps) : IDis
             Posix.FlushDirectory(layout.Volumes);
             return true;
         }
+    }
+
+    /// <summary>
+    /// Replaces an existing volume's file with one prepared under a temporary name (already flushed), with a fresh
+    /// tracking file naming <paramref name="volumeBase"/>. The open volume is closed first (writers finish; later calls
+    /// open the new file). Throws <see cref="VolumeBusyException"/> while a capture reads the volume.
+    /// </summary>
+    public void Replace(string volumeId, string preparedPath, long size, VolumeBase? volumeBase)
+    {
+        lock (sync)
+        {
+            Close(volumeId);
+            VolumeTracking.WriteFile(layout.TrackFile(volumeId), Manifest.ChunkCountOf(size), volumeBase, dirty: null, temps);
+            DurableFile.Rename(preparedPath, layout.VolumeFile(volumeId), overwrite: true);
+            Posix.FlushDirectory(layout.Volumes);
+        }
+    }
+
+    /// <summary>
+    /// Grows a volume to <paramref name="newSize"/> bytes (zeros at the end); nothing when it is that large already.
+    /// Throws <see cref="VolumeRangeException"/> when it does not exist and <see cref="VolumeBusyException"/> while a capture
+    /// reads it.
+    /// </summary>
+    public void Extend(string volumeId, long newSize)
+    {
+        CheckId(volumeId);
+        lock (sync)
+        {
+            var path = layout.VolumeFile(volumeId);
+            if (!File.Exists(path)) throw new VolumeRangeException($"Volume {volumeId} does not exist.");
+            Close(volumeId);
+            using var data = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            var oldSize = RandomAccess.GetLength(data);
+            if (oldSize >= newSize) return;
+            // Either order is safe after a crash: a tracking file whose chunk count does not match the volume reads as
+            // "everything dirty".
+            VolumeTracking.Grow(layout.TrackFile(volumeId), oldSize, newSize, temps);
+            RandomAccess.SetLength(data, newSize);
+            Posix.Flush(data);
+        }
+    }
+
+    // Caller holds sync.
+    private void Close(string volumeId)
+    {
+        if (!open.TryGetValue(volumeId, out var volume)) return;
+        if (volume.IsBeingCaptured) throw new VolumeBusyException($"Volume {volumeId} is being captured; try again when the capture has finished.");
+        open.Remove(volumeId);
+        volume.Dispose();
     }
 
     public void Delete(string volumeId)

@@ -60,6 +60,23 @@ internal sealed class VolumeTracking : IDisposable
         DurableFile.WriteNew(path, bytes, temps, mtime: null, overwrite: true);
     }
 
+    /// <summary>
+    /// Rewrites the tracking of a volume growing from <paramref name="oldSize"/> to <paramref name="newSize"/> bytes: the
+    /// base and the dirty bits stay, the new chunks are clean (they are zero, and a base describing the smaller disk reads
+    /// as zero past its end). A last chunk that was partial becomes dirty: its grown tail changes its content. A tracking
+    /// file that cannot be read is left alone; the grown volume then opens with every chunk dirty, which is always safe.
+    /// </summary>
+    public static void Grow(string path, long oldSize, long newSize, TempFiles temps)
+    {
+        var oldCount = Manifests.Manifest.ChunkCountOf(oldSize);
+        if (!TryLoad(path, oldCount, out var dirty, out var volumeBase)) return;
+        var grown = new ChunkBitmap(Manifests.Manifest.ChunkCountOf(newSize));
+        for (long chunk = 0; chunk < oldCount; chunk++)
+            if (dirty!.Get(chunk)) grown.Set(chunk);
+        if (oldSize % DataPlane.ChunkSize != 0) grown.Set(oldCount - 1);
+        WriteFile(path, grown.Count, volumeBase, grown, temps);
+    }
+
     public static VolumeTracking Open(string path, long chunkCount, TempFiles temps)
     {
         if (!TryLoad(path, chunkCount, out var dirty, out var volumeBase))

@@ -16,9 +16,10 @@ public static class EcsRegistration
         services.AddSingleton<JobHandler, AttachVolumeJob>();
         services.AddSingleton<JobHandler, DetachVolumeJob>();
         services.AddSingleton<JobHandler, ChangeOsJob>();
+        services.AddSingleton<JobHandler, ResizeServerJob>();
         return services;
     }
 
     public static IEndpointRouteBuilder MapEcs(this IEndpointRouteBuilder app) =>
-        app.MapEcsCatalog().MapServers().MapServerDisks().MapServerChangeOs();
+        app.MapEcsCatalog().MapServers().MapServerDisks().MapServerChangeOs().MapServerChanges();
 }

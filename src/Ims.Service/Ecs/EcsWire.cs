@@ -273,3 +273,35 @@ public sealed record FlavorBody
     [JsonPropertyName("os_extra_specs")] public required IReadOnlyDictionary<string, string> ExtraSpecs { get; init; }
     [JsonPropertyName("attachableQuantity")] public required AttachableQuantityBody AttachableQuantity { get; init; }
 }
+
+// ----- server changes (ServerChangeEndpoints) ------------------------------------------------------------------
+
+public sealed record UpdateServerRequest([property: JsonPropertyName("server")] UpdateServerSpec? Server);
+
+public sealed record UpdateServerSpec
+{
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("description")] public string? Description { get; init; }
+    [JsonPropertyName("user_data")] public string? UserData { get; init; }
+}
+
+public sealed record TagActionRequest
+{
+    [JsonPropertyName("action")] public string? Action { get; init; }
+    [JsonPropertyName("tags")] public List<TagSpec?>? Tags { get; init; }
+}
+
+public sealed record TagBody([property: JsonPropertyName("key")] string Key, [property: JsonPropertyName("value")] string Value);
+
+public sealed record TagListBody([property: JsonPropertyName("tags")] IReadOnlyList<TagBody> Tags);
+
+public sealed record ResizeRequest([property: JsonPropertyName("resize")] ResizeSpec? Resize);
+
+public sealed record ResizeSpec
+{
+    [JsonPropertyName("flavorRef")] public string? FlavorRef { get; init; }
+    [JsonPropertyName("mode")] public string? Mode { get; init; }
+    [JsonPropertyName("dedicated_host_id")] public string? DedicatedHostId { get; init; }
+    [JsonPropertyName("extendparam")] public JsonElement? ExtendParam { get; init; }
+    [JsonPropertyName("cpu_options")] public JsonElement? CpuOptions { get; init; }
+}

@@ -256,13 +256,7 @@ public static partial class ServerCreation
         }
         foreach (var group in spec.SecurityGroups ?? [])
             if (group is null || string.IsNullOrEmpty(group.Id)) return EcsErrors.Invalid("security_groups[].id is required.");
-        if (!string.IsNullOrEmpty(spec.UserData))
-        {
-            var buffer = new byte[spec.UserData.Length];
-            if (!Convert.TryFromBase64String(spec.UserData, buffer, out var decoded))
-                return EcsErrors.Invalid("user_data must be Base64-encoded.");
-            if (decoded > 32 * 1024) return EcsErrors.Invalid("user_data cannot exceed 32 KB before encoding.");
-        }
+        if (!string.IsNullOrEmpty(spec.UserData) && ValidateUserData(spec.UserData) is { } userDataError) return userDataError;
         var metadataProblem = ValidateMetadata(spec.Metadata);
         if (metadataProblem is not null) return metadataProblem;
         foreach (var tag in spec.ServerTags ?? [])
@@ -276,6 +270,16 @@ public static partial class ServerCreation
             return EcsErrors.Invalid("EIPs are not supported: create the ECS without publicip.");
         return null;
     }
+
+    /// <summary>User data is Base64 of at most 32 KB.</summary>
+    public static ApiError? ValidateUserData(string userData)
+    {
+        var buffer = new byte[userData.Length];
+        if (!Convert.TryFromBase64String(userData, buffer, out var decoded)) return EcsErrors.Invalid("user_data must be Base64-encoded.");
+        return decoded > 32 * 1024 ? EcsErrors.Invalid("user_data cannot exceed 32 KB before encoding.") : null;
+    }
+
+    public static bool IsValidName(string name) => NamePattern().IsMatch(name);
 
     /// <summary>Metadata is a map of non-empty keys to string values, as ECS requires.</summary>
     public static ApiError? ValidateMetadata(Dictionary<string, string?>? metadata)

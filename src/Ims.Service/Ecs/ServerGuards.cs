@@ -39,6 +39,7 @@ public static class ServerGuards
     public const string PoweringOn = "powering-on";
     public const string Rebooting = "rebooting";
     public const string Deleting = "deleting";
+    public const string Resizing = "resize_prep";
 
     /// <summary>
     /// Takes the server for a task if nobody else holds it: a conditional update, so that two concurrent

@@ -193,3 +193,30 @@ public sealed class DetachVolumeJob(VolumeStore volumes) : JobHandler
     public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
         volumes.SettleAsync(write, [job.Payload<DiskPayload>().VolumeId], ct);
 }
+
+public sealed record ResizePayload(string ServerId, string FlavorId, string Status);
+
+/// <summary>
+/// Changes a server's flavor. The request took the server with <see cref="ServerGuards.Resizing"/>; the server ends in the
+/// status it had (a running one is stopped, resized and started again: <c>withStopServer</c>).
+/// </summary>
+public sealed class ResizeServerJob(ServerStore servers) : JobHandler
+{
+    public const string Type = "resizeServer";
+
+    public override string JobType => Type;
+
+    public override string InternalErrorCode => "Ecs.0002";
+
+    public override IReadOnlyList<JobStep> Steps =>
+    [
+        new("resize", (job, write, ct) =>
+        {
+            var resize = job.Payload<ResizePayload>();
+            return servers.CompleteResizeAsync(write, resize.ServerId, resize.FlavorId, resize.Status, ServerGuards.Resizing, job.NowMs, ct);
+        }),
+    ];
+
+    public override Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) =>
+        ServerGuards.ReleaseAsync(write, job.Payload<ResizePayload>().ServerId, ServerGuards.Resizing, job.NowMs, ct);
+}

@@ -6,7 +6,7 @@ namespace Ims.Service.Ecs;
 /// The servers aggregate: the <c>servers</c> table. The only code that touches it, except the claim of a server by a job,
 /// which <see cref="ServerGuards"/> keeps (its static calls are what the guard tests exercise).
 /// </summary>
-public sealed class ServerStore(Database db)
+public sealed class ServerStore(Database db, TimeProvider time)
 {
     private const string SelectOne = $"SELECT {ServerViews.Columns} FROM servers WHERE id = @serverId AND project_id = @projectId";
 
@@ -94,6 +94,28 @@ public sealed class ServerStore(Database db)
         tx.ExecuteAsync(
             "UPDATE servers SET metadata = @metadata, san_policy = @sanPolicy, updated_at = @now WHERE id = @serverId AND project_id = @projectId",
             new { metadata, sanPolicy, now, serverId, projectId }, ct);
+
+    /// <summary>Renames, describes or gives new user data to a server (null: unchanged).</summary>
+    public Task UpdateAsync(WriteScope tx, string projectId, string serverId, string? name, string? description, string? userData,
+        CancellationToken ct) =>
+        tx.ExecuteAsync(
+            """
+            UPDATE servers SET name = COALESCE(@name, name), description = COALESCE(@description, description),
+                   user_data = COALESCE(@userData, user_data), updated_at = @now
+            WHERE id = @serverId AND project_id = @projectId
+            """, new { name, description, userData, now = time.GetUtcNow().ToUnixTimeMilliseconds(), serverId, projectId }, ct);
+
+    /// <summary>Replaces a server's tags (the stored <c>["key=value"]</c> list).</summary>
+    public Task SetTagsAsync(WriteScope tx, string projectId, string serverId, string tags, CancellationToken ct) =>
+        tx.ExecuteAsync("UPDATE servers SET tags = @tags, updated_at = @now WHERE id = @serverId AND project_id = @projectId",
+            new { tags, now = time.GetUtcNow().ToUnixTimeMilliseconds(), serverId, projectId }, ct);
+
+    /// <summary>A resize finished: the server has <paramref name="flavorId"/> and is released, in the status it had before.</summary>
+    public Task CompleteResizeAsync(WriteScope tx, string serverId, string flavorId, string status, string taskState, long now,
+        CancellationToken ct) =>
+        tx.ExecuteAsync(
+            "UPDATE servers SET flavor_id = @flavorId, status = @status, task_state = NULL, updated_at = @now WHERE id = @serverId AND task_state = @taskState",
+            new { flavorId, status, serverId, taskState, now }, ct);
 
     /// <summary>BUILD → ACTIVE (launched now) for servers whose job built them.</summary>
     public Task MarkBuiltAsync(WriteScope tx, IReadOnlyCollection<string> serverIds, long now, CancellationToken ct) =>

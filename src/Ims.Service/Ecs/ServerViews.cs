@@ -63,7 +63,9 @@ public static class ServerViews
         var ids = servers.Select(s => s.Id).ToList();
         var attachments = (await volumes.GetAttachmentsOfServersAsync(ids, ct)).ToLookup(a => a.ServerId, StringComparer.Ordinal);
         var ports = (await vpcs.GetPortsOfDevicesAsync(projectId, ids, ct)).ToLookup(p => p.DeviceId, StringComparer.Ordinal);
-        var groupIds = servers.SelectMany(s => JsonSerializer.Deserialize<List<string>>(s.SecurityGroupIds) ?? []).Distinct().ToList();
+        var groupIds = servers.SelectMany(s => JsonSerializer.Deserialize<List<string>>(s.SecurityGroupIds) ?? [])
+            .Concat(ports.SelectMany(p => p.SelectMany(port => JsonSerializer.Deserialize<List<string>>(port.SecurityGroupIds) ?? [])))
+            .Distinct().ToList();
         var groupNames = await vpcs.GetSecurityGroupNamesAsync(projectId, groupIds, ct);
 
         return servers.Select(s => Render(s, attachments[s.Id], ports[s.Id], groupNames)).ToList();
@@ -73,9 +75,15 @@ public static class ServerViews
         IReadOnlyDictionary<string, string> groupNames)
     {
         var flavor = Catalog.FindFlavor(s.FlavorId);
-        var groups = (JsonSerializer.Deserialize<List<string>>(s.SecurityGroupIds) ?? [])
+        // The server is in the groups of its NICs (primary first), as ECS shows them after a port's groups change; the
+        // groups of the create request stand in while it has no port.
+        var portList = ports.ToList();
+        var groupIds = portList.Count == 0
+            ? JsonSerializer.Deserialize<List<string>>(s.SecurityGroupIds) ?? []
+            : portList.SelectMany(p => JsonSerializer.Deserialize<List<string>>(p.SecurityGroupIds) ?? []).Distinct(StringComparer.Ordinal).ToList();
+        var groups = groupIds
             .Select(id => new ServerSecurityGroupBody(id, groupNames.TryGetValue(id, out var name) ? name : id)).ToList();
-        var addresses = ports.GroupBy(p => p.VpcId, StringComparer.Ordinal).ToDictionary(
+        var addresses = portList.GroupBy(p => p.VpcId, StringComparer.Ordinal).ToDictionary(
             g => g.Key,
             g => (IReadOnlyList<ServerAddressBody>)g.Select(p => new ServerAddressBody("4", p.IpAddress, "fixed", p.MacAddress, p.Id, p.IsPrimary != 0)).ToList(),
             StringComparer.Ordinal);

@@ -224,11 +224,24 @@ public sealed class VpcStore(Database db)
         await db.QueryAsync<DevicePort>(
             """
             SELECT p.id AS Id, p.device_id AS DeviceId, p.ip_address AS IpAddress, p.mac_address AS MacAddress,
-                   p.is_primary AS IsPrimary, s.vpc_id AS VpcId
+                   p.is_primary AS IsPrimary, s.vpc_id AS VpcId, p.security_group_ids AS SecurityGroupIds
             FROM ports p JOIN subnets s ON s.id = p.subnet_id
             WHERE p.project_id = @projectId AND p.device_id IN @deviceIds
             ORDER BY p.is_primary DESC, p.created_at, p.id
             """, new { projectId, deviceIds }, ct);
+
+    public Task<PortRow?> GetPortAsync(WriteScope tx, string projectId, string portId, CancellationToken ct) =>
+        tx.QuerySingleOrDefaultAsync<PortRow>($"{PortRow.Select} WHERE p.id = @portId AND p.project_id = @projectId", new { portId, projectId }, ct);
+
+    /// <summary>Sets a port's security groups and allowed address pairs (JSON arrays; null: unchanged).</summary>
+    public Task UpdatePortAsync(WriteScope tx, string projectId, string portId, string? securityGroupIds, string? allowedAddressPairs,
+        CancellationToken ct) =>
+        tx.ExecuteAsync(
+            """
+            UPDATE ports SET security_group_ids = COALESCE(@securityGroupIds, security_group_ids),
+                   allowed_address_pairs = COALESCE(@allowedAddressPairs, allowed_address_pairs)
+            WHERE id = @portId AND project_id = @projectId
+            """, new { securityGroupIds, allowedAddressPairs, portId, projectId }, ct);
 
     public Task<PortRow?> GetPortAsync(string projectId, string portId, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<PortRow>($"{PortRow.Select} WHERE p.id = @portId AND p.project_id = @projectId", new { portId, projectId }, ct);
@@ -265,6 +278,7 @@ public sealed record DevicePort
     public string MacAddress { get; init; } = "";
     public long IsPrimary { get; init; }
     public string VpcId { get; init; } = "";
+    public string SecurityGroupIds { get; init; } = "[]";
 }
 
 /// <summary>A server as the owner of ports: its id and project.</summary>
