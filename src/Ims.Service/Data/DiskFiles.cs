@@ -67,6 +67,15 @@ public sealed class DiskFiles(VolumeStore volumes, DataPlaneStore store)
         if (!store.VolumeExists(volumeId)) await store.CreateVolumeAsync(volumeId, sizeBytes, ct);
     }
 
+    /// <summary>
+    /// Grows a volume's file to <paramref name="sizeBytes"/> (a volume without a file yet gets one of that size). Idempotent.
+    /// </summary>
+    public async Task ExtendAsync(string volumeId, long sizeBytes, CancellationToken ct)
+    {
+        if (!store.VolumeExists(volumeId)) await store.CreateVolumeAsync(volumeId, sizeBytes, ct);
+        else await store.ExtendVolumeAsync(volumeId, sizeBytes, ct);
+    }
+
     private async Task WriteDiskAsync(string volumeId, long sizeBytes, string? manifestId, string damagedCode, CancellationToken ct)
     {
         try

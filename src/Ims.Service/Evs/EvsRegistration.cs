@@ -9,6 +9,7 @@ public static class EvsRegistration
         services.AddSingleton<VolumeStore>();
         services.AddSingleton<JobHandler, CreateVolumeJob>();
         services.AddSingleton<JobHandler, DeleteVolumeJob>();
+        services.AddSingleton<JobHandler, ExtendVolumeJob>();
         return services;
     }
 }

@@ -74,6 +74,8 @@ public static class VolumeStatus
     public const string Attaching = "attaching";
     public const string Detaching = "detaching";
     public const string Deleting = "deleting";
+    public const string Extending = "extending";
+    public const string Restoring = "restoring";
     public const string Error = "error";
 }
 
@@ -316,6 +318,23 @@ public sealed class VolumeStore(Database db, TimeProvider time)
             UPDATE volumes SET name = COALESCE(@name, name), description = COALESCE(@description, description), updated_at = @now
             WHERE id = @volumeId AND project_id = @projectId
             """, new { name, description, now = NowMs, volumeId, projectId }, ct);
+
+    /// <summary>Replaces a volume's tags (a JSON object).</summary>
+    public Task SetTagsAsync(WriteScope tx, string projectId, string volumeId, string tags, CancellationToken ct) =>
+        tx.ExecuteAsync("UPDATE volumes SET tags = @tags, updated_at = @now WHERE id = @volumeId AND project_id = @projectId",
+            new { tags, now = NowMs, volumeId, projectId }, ct);
+
+    /// <summary>An expansion finished: the volume has <paramref name="sizeGb"/> and settles (in-use if attached, else available).</summary>
+    public Task CompleteExtendAsync(WriteScope tx, string volumeId, long sizeGb, CancellationToken ct) =>
+        tx.ExecuteAsync(
+            $"UPDATE volumes SET size_gb = @sizeGb, status = {SettledStatus}, updated_at = @now WHERE id = @volumeId AND status = 'extending'",
+            new { volumeId, sizeGb, now = NowMs }, ct);
+
+    /// <summary>Volumes that <paramref name="from"/> held (a restore or expansion that ended) settle again.</summary>
+    public Task SettleFromAsync(WriteScope tx, IReadOnlyCollection<string> ids, string from, CancellationToken ct) =>
+        ids.Count == 0 ? Task.CompletedTask : tx.ExecuteAsync(
+            $"UPDATE volumes SET status = {SettledStatus}, updated_at = @now WHERE id IN @ids AND status = @from",
+            new { ids, from, now = NowMs }, ct);
 
     private const string SettledStatus =
         "CASE WHEN EXISTS (SELECT 1 FROM volume_attachments a WHERE a.volume_id = volumes.id) THEN 'in-use' ELSE 'available' END";

@@ -81,6 +81,7 @@ internal static class Features
         app.MapPorts();
         app.MapEcs();
         app.MapVolumes();
+        app.MapVolumeChanges();
         app.MapCbrVaults();
         app.MapCbrBackups();
         app.MapCsbs();
