@@ -102,12 +102,16 @@ public sealed class CapturedBytes(IManifestLease? lease, IReadOnlyList<(string B
 /// defined once, in <see cref="BackupSteps"/>.
 /// </para>
 /// </summary>
-public sealed class BackupCapture(TimeProvider time, BackupStore backups, ServerStore servers, DataPlaneStore store, DiskFiles files)
+public sealed class BackupCapture(TimeProvider time, BackupStore backups, ServerStore servers, Evs.VolumeStore volumes, DataPlaneStore store,
+    DiskFiles files)
 {
     /// <summary>The <c>servers.task_state</c> a backup holds while it works on a server.</summary>
     public const string TaskState = "backing_up";
 
-    private const string ServerResourceType = "OS::Nova::Server";
+    private const string ServerResourceType = BackupRecords.ServerResourceType;
+
+    /// <summary>The EVS status of a disk a disk backup is capturing (EVS's own word for it).</summary>
+    public const string DiskBackingUp = "backing-up";
 
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -186,6 +190,21 @@ public sealed class BackupCapture(TimeProvider time, BackupStore backups, Server
     }
 
     /// <summary>
+    /// Starts the backup of one EVS disk of the project (a disk vault's resource): the disk must be available or in use;
+    /// it becomes <c>backing-up</c> until the backup ends (so it is neither deleted, attached, expanded nor backed up twice
+    /// meanwhile) and the backup row is written in <c>protecting</c>. Returns false, writing nothing, when the disk cannot
+    /// be backed up now.
+    /// </summary>
+    public async Task<bool> BeginDiskAsync(WriteScope write, BackupStart start, CancellationToken ct)
+    {
+        var disk = await volumes.GetAsync(write, start.ProjectId, start.ServerId, ct);
+        if (disk is null) return false;
+        if (await volumes.SetStatusAsync(write, [disk.Id], DiskBackingUp, [Evs.VolumeStatus.Available, Evs.VolumeStatus.InUse], ct) == 0) return false;
+        await backups.InsertDiskBackupAsync(write, start, new DiskBackupFacts(disk.Name, disk.AvailabilityZone, disk.SizeGb), NowMs, ct);
+        return true;
+    }
+
+    /// <summary>
     /// Records what the backup holds of each disk attached to the server now, less <paramref name="excludeVolumeIds"/>,
     /// and refreshes the server facts on the backup row. Idempotent: a resumed job simply captures again. Returns false
     /// when the server is gone or nothing is left to capture.
@@ -195,6 +214,7 @@ public sealed class BackupCapture(TimeProvider time, BackupStore backups, Server
     {
         var backup = await backups.GetAsync(write, backupId, ct);
         if (backup is null) return false;
+        if (backup.IsDiskBackup) return await backups.RecordDiskAsync(write, backup, NowMs, ct);
         var server = await CheckServerAsync(write, backup.ProjectId, backup.ResourceId, ct);
         if (server.Problem == ServerProblem.NotFound) return false;
 
@@ -252,9 +272,11 @@ public sealed class BackupCapture(TimeProvider time, BackupStore backups, Server
     private async Task FinishAsync(WriteScope write, string backupId, string status, CancellationToken ct)
     {
         var now = NowMs;
-        var serverId = await backups.GetProtectingServerAsync(write, backupId, ct);
-        if (serverId is null) return;
-        await ServerGuards.ReleaseAsync(write, serverId, TaskState, now, ct);
+        var resourceId = await backups.GetProtectingServerAsync(write, backupId, ct);
+        if (resourceId is null) return;
+        // A server backup holds its server by task state, a disk backup its disk by status: release whichever it is.
+        await ServerGuards.ReleaseAsync(write, resourceId, TaskState, now, ct);
+        await volumes.SettleFromAsync(write, [resourceId], DiskBackingUp, ct);
         await backups.FinishBackupAsync(write, backupId, status, now, ct);
     }
 }

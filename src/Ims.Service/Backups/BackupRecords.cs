@@ -42,6 +42,9 @@ public sealed record BackupRow
     public long CreatedAt { get; init; }
     public long UpdatedAt { get; init; }
     public long? ProtectedAt { get; init; }
+
+    /// <summary>A backup of one EVS disk (a disk vault's), not of a server.</summary>
+    public bool IsDiskBackup => ResourceType == BackupRecords.DiskResourceType;
 }
 
 /// <summary>A row of <c>backup_volumes</c>: what a backup captured of one disk.</summary>
@@ -64,12 +67,16 @@ public static class BackupStatus
 {
     public const string Protecting = "protecting";
     public const string Available = "available";
+    public const string Restoring = "restoring";
     public const string Error = "error";
 }
 
 /// <summary>Column lists and rules shared by the CBR and CSBS views of the same rows (which <see cref="BackupStore"/> reads).</summary>
 public static class BackupRecords
 {
+    public const string ServerResourceType = "OS::Nova::Server";
+    public const string DiskResourceType = "OS::Cinder::Volume";
+
     public const string CheckpointColumns =
         "id, project_id AS ProjectId, service, vault_id AS VaultId, name, description, status, incremental, " +
         "created_at AS CreatedAt, updated_at AS UpdatedAt";

@@ -201,6 +201,57 @@ public sealed class BackupStore(Database db)
             new { backupId = backup.Id, serverId = backup.ResourceId, projectId = backup.ProjectId, excluded = excludeVolumeIds.ToArray() }, ct);
     }
 
+    /// <summary>Writes a backup of one EVS disk (<c>OS::Cinder::Volume</c>) in <c>protecting</c>, with the disk's facts as they are now.</summary>
+    public Task InsertDiskBackupAsync(WriteScope tx, BackupStart start, DiskBackupFacts disk, long now, CancellationToken ct) =>
+        tx.ExecuteAsync(
+            """
+            INSERT INTO backups (id, project_id, service, checkpoint_id, vault_id, resource_id, resource_type, resource_name,
+                                 resource_az, resource_size, name, description, status, incremental, os_type, image_id,
+                                 san_policy, enterprise_project_id, created_at, updated_at)
+            VALUES (@BackupId, @ProjectId, @Service, @CheckpointId, @VaultId, @ServerId, 'OS::Cinder::Volume', @resourceName,
+                    @resourceAz, @resourceSize, @Name, @Description, 'protecting', @incremental, NULL, NULL,
+                    NULL, '0', @now, @now)
+            """,
+            new
+            {
+                start.BackupId, start.ProjectId, start.Service, start.CheckpointId, start.VaultId, start.ServerId, resourceName = disk.Name,
+                resourceAz = disk.AvailabilityZone, resourceSize = disk.SizeGb, start.Name, start.Description,
+                incremental = start.Incremental ? 1 : 0, now,
+            }, ct);
+
+    /// <summary>
+    /// Records what a disk backup holds: the disk itself as it is now (its device and boot index where it is attached, the
+    /// oldest attachment of a shared disk), replacing what an earlier attempt recorded, and the backup's size; returns
+    /// whether the disk still exists.
+    /// </summary>
+    public async Task<bool> RecordDiskAsync(WriteScope tx, BackupRow backup, long now, CancellationToken ct)
+    {
+        await tx.ExecuteAsync("DELETE FROM backup_volumes WHERE backup_id = @backupId", new { backupId = backup.Id }, ct);
+        var recorded = await tx.ExecuteAsync(
+            """
+            INSERT INTO backup_volumes (backup_id, volume_id, name, size_gb, volume_type, device, boot_index, multiattach, bootable)
+            SELECT @backupId, v.id, v.name, v.size_gb, v.volume_type,
+                   COALESCE((SELECT a.device FROM volume_attachments a WHERE a.volume_id = v.id ORDER BY a.attached_at, a.server_id LIMIT 1), ''),
+                   (SELECT a.boot_index FROM volume_attachments a WHERE a.volume_id = v.id ORDER BY a.attached_at, a.server_id LIMIT 1),
+                   v.multiattach, v.bootable
+            FROM volumes v WHERE v.id = @volumeId AND v.project_id = @projectId
+            """,
+            new { backupId = backup.Id, volumeId = backup.ResourceId, projectId = backup.ProjectId }, ct);
+        if (recorded == 0) return false;
+        await tx.ExecuteAsync(
+            """
+            UPDATE backups SET resource_size = (SELECT COALESCE(SUM(size_gb), 0) FROM backup_volumes WHERE backup_id = @backupId),
+                   resource_name = (SELECT name FROM backup_volumes WHERE backup_id = @backupId), updated_at = @now
+            WHERE id = @backupId
+            """, new { backupId = backup.Id, now }, ct);
+        return true;
+    }
+
+    /// <summary>Moves a backup between states (<c>available</c> ⇄ <c>restoring</c>); false when it was not in <paramref name="from"/>.</summary>
+    public async Task<bool> MoveStatusAsync(WriteScope tx, string backupId, string from, string to, long now, CancellationToken ct) =>
+        await tx.ExecuteAsync("UPDATE backups SET status = @to, updated_at = @now WHERE id = @backupId AND status = @from",
+            new { backupId, from, to, now }, ct) == 1;
+
     /// <summary>Refreshes the server facts on a backup row and its size from the disks it recorded.</summary>
     public Task RefreshServerFactsAsync(WriteScope tx, string backupId, ServerCheck server, long now, CancellationToken ct) =>
         tx.ExecuteAsync(
@@ -419,6 +470,9 @@ public sealed record BackupListFilter(string ProjectId, string Service)
             Name = Http.QueryArgs.String(http, "name"),
         };
 }
+
+/// <summary>What a disk backup records of its disk when it starts.</summary>
+public sealed record DiskBackupFacts(string Name, string AvailabilityZone, long SizeGb);
 
 /// <summary>A disk a backup recorded, to capture: its volume and size now.</summary>
 public sealed record DiskToRecord

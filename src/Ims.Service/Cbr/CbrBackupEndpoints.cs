@@ -32,7 +32,7 @@ public static class CbrBackupEndpoints
     }
 
     private static async Task<IResult> CreateCheckpoint(HttpContext http, Caller caller, Database db, VaultStore vaults, BackupStore backups,
-        BackupCapture capture, JobQueue jobs)
+        BackupCapture capture, Evs.VolumeStore volumes, JobQueue jobs)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<CheckpointCreateRequest>(http, ServiceKind.Cbr);
@@ -51,21 +51,29 @@ public static class CbrBackupEndpoints
         await using var write = await db.BeginWriteAsync(ct);
         var vault = await vaults.GetAsync(write, caller.ProjectId, body.VaultId, ct);
         if (vault is null) return CbrErrors.VaultNotFound(body.VaultId);
-        if (vault.ObjectType != "server")
-            return CbrErrors.BadRequest("Only server vaults can be backed up here; disk and SFS Turbo backups are not supported.");
+        if (vault.ObjectType is not ("server" or "disk"))
+            return CbrErrors.BadRequest("Only server and disk vaults can be backed up here; SFS Turbo backups are not supported.");
+        var resourceType = Vaults.ResourceTypeOf(vault.ObjectType);
+        if (requested.FirstOrDefault(r => r.Type.Length > 0 && r.Type != resourceType) is { } stray) return CbrErrors.TypeMismatch(stray.Type, vault.ObjectType);
         var members = (await vaults.GetResourcesAsync(write, [vault.Id], ct))
             .ToDictionary(r => r.ResourceId, StringComparer.Ordinal);
 
         var skipped = new List<SkippedResourceWire>();
         var targets = new List<(VaultResourceRow Member, List<string> Excludes)>();
-        foreach (var (id, excludes) in requested.Count > 0
+        foreach (var (id, _, excludes) in requested.Count > 0
                      ? requested
-                     : members.Values.Where(m => m.ResourceType == Vaults.ServerType).Select(m => (m.ResourceId, new List<string>())))
+                     : members.Values.Where(m => m.ResourceType == resourceType).Select(m => (m.ResourceId, resourceType, new List<string>())))
         {
             if (!members.TryGetValue(id, out var member))
             {
-                skipped.Add(new SkippedResourceWire(id, Vaults.ServerType, "", "BackupService.6302",
+                skipped.Add(new SkippedResourceWire(id, resourceType, "", "BackupService.6302",
                     "The resource is not associated with the vault."));
+                continue;
+            }
+            if (resourceType == Vaults.VolumeType)
+            {
+                if (await DiskSkipAsync(write, volumes, caller.ProjectId, member, ct) is { } diskSkip) skipped.Add(diskSkip);
+                else targets.Add((member, []));
                 continue;
             }
             var check = await capture.CheckServerAsync(write, caller.ProjectId, id, ct);
@@ -78,7 +86,9 @@ public static class CbrBackupEndpoints
             targets.Add((member, [.. vaultExcludes.Union(excludes, StringComparer.Ordinal)]));
         }
         if (targets.Count == 0)
-            return CbrErrors.NothingToBackUp(skipped.Count > 0 ? skipped[0].Reason : "The vault has no server.");
+            return CbrErrors.NothingToBackUp(skipped.Count > 0 ? skipped[0].Reason : $"The vault has no {(resourceType == Vaults.VolumeType ? "disk" : "server")}.");
+        if (!await Vaults.HasRoomAsync(write, backups, vault, targets.Sum(t => t.Member.Size), ct))
+            return CbrErrors.VaultFull(vault.Id, vault.SizeGb);
 
         var checkpointId = Ids.NewUuid();
         var backupName = parameters.Name ?? $"manualbk_{Ids.NewHex32()[..4]}";
@@ -97,7 +107,7 @@ public static class CbrBackupEndpoints
         foreach (var (member, excludes) in targets)
         {
             var backupId = Ids.NewUuid();
-            var started = await capture.BeginAsync(write, new BackupStart
+            var start = new BackupStart
             {
                 BackupId = backupId,
                 ProjectId = caller.ProjectId,
@@ -108,7 +118,8 @@ public static class CbrBackupEndpoints
                 Name = backupName,
                 Description = parameters.Description ?? "",
                 Incremental = incremental,
-            }, ct);
+            };
+            var started = resourceType == Vaults.VolumeType ? await capture.BeginDiskAsync(write, start, ct) : await capture.BeginAsync(write, start, ct);
             if (started) excludesByBackup[backupId] = excludes;
             else skipped.Add(new SkippedResourceWire(member.ResourceId, member.ResourceType, member.Name, "BackupService.0001",
                 "The resource is being backed up."));
@@ -196,25 +207,41 @@ public static class CbrBackupEndpoints
     // ----- helpers ------------------------------------------------------------------------------------------------
 
     /// <summary>The servers a checkpoint request names (parameters.resources and resource_details), with their excluded disks.</summary>
-    private static (List<(string Id, List<string> Excludes)> Resources, ApiError? Error) RequestedResources(CheckpointParameters parameters)
+    private static (List<(string Id, string Type, List<string> Excludes)> Resources, ApiError? Error) RequestedResources(
+        CheckpointParameters parameters, string? vaultResourceType = null)
     {
-        var result = new List<(string Id, List<string> Excludes)>();
+        var result = new List<(string Id, string Type, List<string> Excludes)>();
         foreach (var id in parameters.Resources ?? [])
         {
             if (string.IsNullOrEmpty(id)) return ([], CbrErrors.BadRequest("parameters.resources must hold resource ids."));
-            result.Add((id, []));
+            result.Add((id, vaultResourceType ?? "", []));
         }
         foreach (var detail in parameters.ResourceDetails ?? [])
         {
             if (detail is null || string.IsNullOrEmpty(detail.Id) || string.IsNullOrEmpty(detail.Type))
                 return ([], CbrErrors.BadRequest("Each of parameters.resource_details needs an id and a type."));
-            if (detail.Type != Vaults.ServerType) return ([], CbrErrors.TypeMismatch(detail.Type, "server"));
+            if (detail.Type is not (Vaults.ServerType or Vaults.VolumeType)) return ([], CbrErrors.TypeMismatch(detail.Type, "server or disk"));
             var excludes = detail.ExtraInfo?.ExcludeVolumes ?? [];
             if (excludes.Any(string.IsNullOrEmpty)) return ([], CbrErrors.BadRequest("exclude_volumes must hold volume ids."));
-            result.Add((detail.Id, excludes));
+            result.Add((detail.Id, detail.Type, excludes));
         }
         var duplicate = result.GroupBy(r => r.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         return duplicate is null ? (result, null) : ([], CbrErrors.DuplicateResource(duplicate.Key));
+    }
+
+    /// <summary>Why a disk of a disk vault cannot be backed up now, or null when it can.</summary>
+    private static async Task<SkippedResourceWire?> DiskSkipAsync(WriteScope write, Evs.VolumeStore volumes, string projectId,
+        VaultResourceRow member, CancellationToken ct)
+    {
+        var disk = await volumes.GetAsync(write, projectId, member.ResourceId, ct);
+        if (disk is null)
+            return new(member.ResourceId, member.ResourceType, member.Name, "BackupService.6302", "The disk does not exist.");
+        if (disk.Status == BackupCapture.DiskBackingUp)
+            return new(member.ResourceId, member.ResourceType, member.Name, "BackupService.0001", "The resource is being backed up.");
+        if (disk.Status is not (Evs.VolumeStatus.Available or Evs.VolumeStatus.InUse))
+            return new(member.ResourceId, member.ResourceType, member.Name, "BackupService.0001",
+                $"The disk is {disk.Status}; only available and in-use disks can be backed up.");
+        return null;
     }
 
     private static SkippedResourceWire Skip(VaultResourceRow member, ServerCheck check) => check.Problem switch

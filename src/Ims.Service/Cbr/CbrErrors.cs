@@ -18,6 +18,13 @@ public static class CbrErrors
 
     public static ApiError InvalidSize(string message) => Bad("BackupService.6101", message);
 
+    /// <summary>
+    /// The vault cannot hold the new backups. DECISION: no CBR error table is at hand; this is the code of the vault-size
+    /// family (<c>BackupService.6101</c>), with a message saying what to do.
+    /// </summary>
+    public static ApiError VaultFull(string vaultId, long sizeGb) =>
+        Bad("BackupService.6101", $"Vault {vaultId} of {sizeGb} GB does not have the capacity for the backup; expand the vault or delete backups.");
+
     public static ApiError TypeMismatch(string resourceType, string objectType) =>
         Bad("BackupService.6102", $"Resource type {resourceType} does not match the {objectType} vault resource type.");
 

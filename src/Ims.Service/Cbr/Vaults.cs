@@ -62,6 +62,14 @@ public static class Vaults
         _ => "3f3c3220-245c-4805-b811-758870015881",
     };
 
+    /// <summary>
+    /// The one capacity rule, for every path that puts backups into a vault (CBR checkpoints, whole images taken into a
+    /// vault, cross-region replicas): what the vault's backups occupy (<see cref="BackupStore.UsedGbAsync"/>, those being
+    /// captured included) plus <paramref name="moreGb"/> must fit its size.
+    /// </summary>
+    public static async Task<bool> HasRoomAsync(WriteScope tx, BackupStore backups, VaultRow vault, long moreGb, CancellationToken ct) =>
+        await backups.UsedGbAsync(tx, vault.Id, ct) + moreGb <= vault.SizeGb;
+
     /// <summary>The wire view of vaults, with their resources and backup usage loaded in a few set-based reads.</summary>
     public static async Task<IReadOnlyList<VaultWire>> RenderAsync(VaultStore store, BackupStore backups, IReadOnlyList<VaultRow> vaults,
         CancellationToken ct)

@@ -33,7 +33,7 @@ public sealed class CrossRegionCopyJob(ImageStore images, BackupStore backups, V
             var vault = await vaults.GetAsync(write, p.TargetProjectId, p.VaultId, ct);
             if (vault is null) throw JobContext.Fail("IMG.0184", ImsErrors.MessageOf("IMG.0184"));
             if (vault.Status != "available") throw JobContext.Fail("IMG.0188", ImsErrors.MessageOf("IMG.0188"));
-            if (await backups.UsedGbAsync(write, p.VaultId, ct) + source.ResourceSize > vault.SizeGb)
+            if (!await Vaults.HasRoomAsync(write, backups, vault, source.ResourceSize, ct))
                 throw JobContext.Fail("IMG.0182", ImsErrors.MessageOf("IMG.0182"));
 
             await backups.ReplicateAsync(write, new BackupReplica(p.SourceBackupId, p.TargetProjectId, p.VaultId, p.CheckpointId, p.BackupId),

@@ -49,7 +49,7 @@ public static class WholeImageEndpoints
         string? backupId = valid.BackupId, checkpointId = null;
         if (valid.Mode == WholeImageMode.FromServer)
         {
-            var refusal = await CheckServerAsync(write, capture, vaults, volumes, caller.ProjectId, valid, settings.Profile, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            var refusal = await CheckServerAsync(write, capture, vaults, volumes, backups, caller.ProjectId, valid, settings.Profile, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
             if (refusal is not null) return refusal;
             // Mode A really takes the backup: a CBR restore point in the vault, or a CSBS backup. It holds the server
             // (task_state) until captured, so the ECS refuses a start or a system-disk detach meanwhile.
@@ -107,6 +107,7 @@ public static class WholeImageEndpoints
     /// yet in the vault is added to it, as IMS does.
     /// </summary>
     private static async Task<ApiError?> CheckServerAsync(WriteScope write, BackupCapture capture, VaultStore vaults, VolumeStore volumes,
+        BackupStore backups,
         string project, ValidWholeImageRequest request,
         CloudProfile profile, long now, CancellationToken ct)
     {
@@ -132,6 +133,7 @@ public static class WholeImageEndpoints
         if (vault is null) return ImsErrors.Of("IMG.0184");
         if (vault.ObjectType != "server" || vault.ProtectType != "backup") return ImsErrors.Of("IMG.0193");
         if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
+        if (!await Vaults.HasRoomAsync(write, backups, vault, server.TotalSizeGb, ct)) return ImsErrors.Of("IMG.0182");
         var boundTo = await vaults.GetVaultOfResourceAsync(write, serverId, ct);
         if (boundTo is not null && boundTo != vault.Id) return ImsErrors.Of("IMG.0183");
         // As CBR's own association: another request may bind the server to another vault meanwhile.
@@ -148,6 +150,8 @@ public static class WholeImageEndpoints
         var backup = await backups.GetAsync(write, project, request.BackupId!, ct);
         if (backup is null) return ImsErrors.Of(csbs ? "IMG.0127" : "IMG.0020");
         if (backup.Service != (csbs ? "CSBS" : "CBR")) return ImsErrors.Of("IMG.0198");
+        // A disk vault's backup is of one disk, not of a server: it does not match the backup type a whole image needs.
+        if (backup.IsDiskBackup) return ImsErrors.Of("IMG.0198", "The backup is a disk backup; a full-ECS image needs a server (cloud server) backup.");
         if (backup.Status != "available") return ImsErrors.Of(csbs ? "IMG.0132" : "IMG.0032");
 
         var disks = await backups.CountDisksAsync(write, request.BackupId!, ct);
