@@ -192,6 +192,7 @@ public static class CbrBackupEndpoints
         await using var write = await db.BeginWriteAsync(ct);
         var backup = await backups.GetBackupAsync(write, caller.ProjectId, Service, backup_id, ct);
         if (backup is null) return CbrErrors.ResourceNotFound("backup", backup_id);
+        if (backup.Status == BackupStatus.Restoring) return CbrErrors.InUse($"Backup {backup_id} is being restored.");
         switch (await removal.CheckAsync(write, [backup_id], ct))
         {
             case RemovalProblem.Protecting:

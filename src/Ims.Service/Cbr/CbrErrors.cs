@@ -25,6 +25,14 @@ public static class CbrErrors
     public static ApiError VaultFull(string vaultId, long sizeGb) =>
         Bad("BackupService.6101", $"Vault {vaultId} of {sizeGb} GB does not have the capacity for the backup; expand the vault or delete backups.");
 
+    /// <summary>
+    /// A restore onto a server that is not stopped (CBR restores only onto stopped servers). DECISION: no CBR error table
+    /// is at hand; the code is that of a resource in the wrong state for the operation (<c>BackupService.6301</c>), with a
+    /// message that names the server, its status and what to do.
+    /// </summary>
+    public static ApiError ServerNotStopped(string serverId, string status) =>
+        Bad("BackupService.6301", $"Server {serverId} is {status}; stop it (SHUTOFF) before restoring a backup onto it.");
+
     public static ApiError TypeMismatch(string resourceType, string objectType) =>
         Bad("BackupService.6102", $"Resource type {resourceType} does not match the {objectType} vault resource type.");
 

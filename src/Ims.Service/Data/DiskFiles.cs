@@ -76,6 +76,24 @@ public sealed class DiskFiles(VolumeStore volumes, DataPlaneStore store)
         else await store.ExtendVolumeAsync(volumeId, sizeBytes, ct);
     }
 
+    /// <summary>
+    /// Restores existing volumes from backed-up disks, all or nothing (<see cref="DataPlaneStore.ReplaceVolumesAsync"/>): a
+    /// damaged or missing chunk fails the job with <paramref name="damagedCode"/> and no volume changed. A capture reading a
+    /// volume makes the call throw for a retry. Idempotent: a resumed job writes the same content again.
+    /// </summary>
+    public async Task RestoreOntoAsync(IReadOnlyList<Cbr.RestoreDisk> disks, string damagedCode, CancellationToken ct)
+    {
+        try
+        {
+            await store.ReplaceVolumesAsync([.. disks.Select(d => new VolumeRestore(d.VolumeId, d.SizeGb * BytesPerGb, d.ManifestId))], ct);
+        }
+        catch (DamagedChunkException ex)
+        {
+            throw JobContext.Fail(damagedCode, $"The backup could not be restored because its stored data is damaged ({ex.Message}). " +
+                "No disk was written; verify the backup and restore another one.");
+        }
+    }
+
     private async Task WriteDiskAsync(string volumeId, long sizeBytes, string? manifestId, string damagedCode, CancellationToken ct)
     {
         try

@@ -29,7 +29,7 @@ public static partial class VolumeEndpoints
     }
 
     private static async Task<IResult> CreateVolumes(Caller caller, Database db, ImageStore images, JobQueue jobs, Catalog catalog, VolumeStore volumes,
-        HttpContext http)
+        Backups.BackupStore backups, HttpContext http)
     {
         var (body, error) = await JsonBody.ReadAsync<CreateVolumeRequest>(http, ServiceKind.Evs);
         if (error is not null) return error;
@@ -39,12 +39,12 @@ public static partial class VolumeEndpoints
         if (string.IsNullOrEmpty(spec.VolumeType)) return Invalid("volume.volume_type is required.");
         if (!Catalog.VolumeTypes.Contains(spec.VolumeType)) return Invalid($"Invalid volume.volume_type '{spec.VolumeType}'.");
         if (spec.Size is { } requestedSize && requestedSize is < 10 or > 32768) return Invalid("volume.size must be between 10 and 32768 GB.");
-        if (spec.Size is null && spec.ImageRef is null) return Invalid("volume.size is required.");
+        if (spec.Size is null && spec.ImageRef is null && spec.BackupId is null) return Invalid("volume.size is required.");
         if (spec.Count is { } count && count is < 1 or > MaxCount) return Invalid($"volume.count must be between 1 and {MaxCount}.");
         if (spec.Name is not null && !NamePattern().IsMatch(spec.Name)) return Invalid("volume.name must have 1 to 64 characters.");
         if (spec.Description is { Length: > 85 }) return Invalid("volume.description cannot exceed 85 characters.");
-        if (spec.BackupId is not null || spec.SnapshotId is not null)
-            return Invalid("Creating disks from backups or snapshots is not supported.");
+        if (spec.SnapshotId is not null) return Invalid("Creating disks from snapshots is not supported.");
+        if (spec.BackupId is not null && spec.ImageRef is not null) return Invalid("volume.backup_id and volume.imageRef cannot both be given.");
         if (body.ServerId is not null) return Invalid("server_id is not supported: create the disk, then attach it through ECS.");
         if (body.BssParam is { ValueKind: JsonValueKind.Object } bss && bss.TryGetProperty("chargingMode", out var mode)
             && mode.ValueKind == JsonValueKind.String && mode.GetString() == "prePaid")
@@ -65,6 +65,19 @@ public static partial class VolumeEndpoints
             if (size < minDisk) return Invalid($"volume.size must be at least the image's minimum disk size ({minDisk} GB).");
             // The disk starts as a copy of the image's content (an empty disk while the image has none).
             sourceManifest = found.ManifestId;
+        }
+
+        if (spec.BackupId is not null)
+        {
+            // A disk backup of the caller's (a CBR disk vault's), available: the new disk starts as the backed-up disk.
+            var backup = await backups.GetBackupAsync(write, caller.ProjectId, "CBR", spec.BackupId, ct);
+            if (backup is not { IsDiskBackup: true }) return Invalid($"Backup [{spec.BackupId}] could not be found or is not a disk backup.");
+            if (backup.Status != Backups.BackupStatus.Available) return Invalid($"Backup [{spec.BackupId}] is {backup.Status}; it must be available.");
+            var disk = (await backups.GetCapturedDisksAsync(write, backup.Id, ct)).Single();
+            if (disk.ManifestId is null) return Invalid($"Backup [{spec.BackupId}] holds no disk data.");
+            size ??= (int)disk.SizeGb;
+            if (size < disk.SizeGb) return Invalid($"volume.size must be at least the backed-up disk's size ({disk.SizeGb} GB).");
+            sourceManifest = disk.ManifestId;
         }
 
         var total = spec.Count ?? 1;

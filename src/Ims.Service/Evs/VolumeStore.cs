@@ -75,7 +75,7 @@ public static class VolumeStatus
     public const string Detaching = "detaching";
     public const string Deleting = "deleting";
     public const string Extending = "extending";
-    public const string Restoring = "restoring";
+    public const string Restoring = "restoring-backup";
     public const string Error = "error";
 }
 

@@ -39,6 +39,7 @@ internal static class Features
         services.AddSingleton<BackupCapture>();
         services.AddSingleton<BackupSteps>();
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
+        services.AddSingleton<JobHandler, CbrRestoreJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
     }
 
@@ -84,6 +85,7 @@ internal static class Features
         app.MapVolumeChanges();
         app.MapCbrVaults();
         app.MapCbrBackups();
+        app.MapCbrRestores();
         app.MapCsbs();
         app.MapFaults();
         app.MapVolumeData();
