@@ -54,7 +54,8 @@ public static class CbrBackupEndpoints
         if (vault.ObjectType is not ("server" or "disk"))
             return CbrErrors.BadRequest("Only server and disk vaults can be backed up here; SFS Turbo backups are not supported.");
         var resourceType = Vaults.ResourceTypeOf(vault.ObjectType);
-        if (requested.FirstOrDefault(r => r.Type.Length > 0 && r.Type != resourceType) is { } stray) return CbrErrors.TypeMismatch(stray.Type, vault.ObjectType);
+        if (requested.Select(r => r.Type).FirstOrDefault(type => type.Length > 0 && type != resourceType) is { } strayType)
+            return CbrErrors.TypeMismatch(strayType, vault.ObjectType);
         var members = (await vaults.GetResourcesAsync(write, [vault.Id], ct))
             .ToDictionary(r => r.ResourceId, StringComparer.Ordinal);
 
@@ -301,7 +302,8 @@ public static class CbrBackupEndpoints
                 SystemDisk = false,
             }) with
             {
-                Children = disks.Select(d => Render(b, new BackupExtendInfoWire
+                // A disk backup is itself the backup of one disk: it has no per-disk children.
+                Children = b.IsDiskBackup ? [] : disks.Select(d => Render(b, new BackupExtendInfoWire
                 {
                     Bootable = d.Bootable != 0 || d.IsSystemDisk,
                     Incremental = b.Incremental != 0,
@@ -339,7 +341,7 @@ public static class CbrBackupEndpoints
         Status = b.Status,
         UpdatedAt = WireTime.MicrosNoZone(b.UpdatedAt),
         VaultId = b.VaultId ?? "",
-        ProviderId = Vaults.ProviderIdOf("server"),
+        ProviderId = Vaults.ProviderIdOf(b.IsDiskBackup ? "disk" : "server"),
         EnterpriseProjectId = b.EnterpriseProjectId,
     };
 }
