@@ -190,3 +190,76 @@ public sealed class RestoreTests(ServiceFixture fixture) : IClassFixture<Service
         (await Alice.GetAsync($"/v3/{pid}/operation-logs/{Guid.NewGuid():N}")).ExpectBackupError(404, "BackupService.6302");
     }
 }
+
+/// <summary>A restore whose backup data is damaged fails and writes nothing: every disk of the server keeps what it held.</summary>
+public sealed class FailedRestoreTests
+{
+    private static List<string> ChunkFiles(string dataDir)
+    {
+        var folder = Path.Combine(dataDir, "data", "chunks");
+        return Directory.Exists(folder)
+            ? [.. Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(f => !Path.GetFileName(f).Contains(".tmp-", StringComparison.Ordinal))]
+            : [];
+    }
+
+    [Fact]
+    public async Task A_damaged_chunk_in_one_disk_fails_the_restore_and_no_disk_of_the_server_changes()
+    {
+        await using var service = await TestService.StartAsync();
+        var client = service.Client(TestAccounts.Alice);
+        var pid = client.ProjectId;
+        var server = await TestServers.CreateAsync(service, client, 10);
+        var disks = new[] { server.SystemVolumeId, server.DataVolumes[0].Id };
+        await DiskBytes.WriteAsync(client, server.SystemVolumeId, 0, DiskBytes.Pattern(500, DiskBytes.ChunkSize));
+        await DiskBytes.WriteAsync(client, server.DataVolumes[0].Id, 0, DiskBytes.Pattern(501, DiskBytes.ChunkSize));
+        var atBackup = new List<string>();
+        foreach (var disk in disks) atBackup.AddRange(await DiskBytes.ChunksAsync(client, disk));
+        var before = ChunkFiles(service.DataDir).ToHashSet(StringComparer.Ordinal);
+        var (_, firstBackup) = await WholeImages.CbrBackupAsync(client, server.Id);
+        // Chunk files are named by the chunk's SHA-256: the data disk's one chunk is the new file of that name. The data disk
+        // is restored after the system disk (device order), so a restore that published disk by disk would have changed one.
+        var dataChunkId = Assert.Single(await DiskBytes.ChunksAsync(client, server.DataVolumes[0].Id)).Split(':')[1];
+        var dataChunk = Assert.Single(ChunkFiles(service.DataDir),
+            f => !before.Contains(f) && Path.GetFileName(f).StartsWith(dataChunkId, StringComparison.Ordinal));
+
+        // Change both disks, stop the server, then damage the data disk's backed-up chunk while the restore is held.
+        foreach (var (disk, n) in disks.Select((d, n) => (d, n))) await DiskBytes.WriteAsync(client, disk, 0, DiskBytes.Pattern(600 + n, 4096));
+        var changed = new List<string>();
+        foreach (var disk in disks) changed.AddRange(await DiskBytes.ChunksAsync(client, disk));
+        Assert.NotEqual(atBackup, changed);
+        await Servers.PowerAsync(client, "os-stop", server.Id);
+
+        var faults = new Faults(service.BaseAddress);
+        var hold = await faults.CreateAsync(new { job_type = "cbrRestoreBackup", step = "restore disks", delay_ms = 600_000, count = 1 });
+        var accepted = (await client.PostAsync($"/v3/{pid}/backups/{firstBackup}/restore", new { restore = new { server_id = server.Id } })).Expect(202);
+        var jobId = (string)accepted["job_id"]!;
+        Assert.Equal("restoring", (string?)(await client.GetAsync($"/v3/{pid}/backups/{firstBackup}")).Expect(200)["backup"]["status"]);
+        Assert.Equal("restoring-backup", (string?)(await client.GetAsync($"/v2/{pid}/cloudvolumes/{server.SystemVolumeId}")).Expect(200)["volume"]["status"]);
+        (await client.DeleteAsync($"/v3/{pid}/backups/{firstBackup}")).ExpectBackupError(400, "BackupService.6301");
+        var bytes = await File.ReadAllBytesAsync(dataChunk);
+        bytes[^100] ^= 0x40;
+        File.SetAttributes(dataChunk, FileAttributes.Normal);
+        await File.WriteAllBytesAsync(dataChunk, bytes);
+        await faults.DeleteAsync((string)hold["id"]!);
+
+        JsonNode? log = null;
+        await Poll.UntilAsync(async () =>
+        {
+            log = (await client.GetAsync($"/v3/{pid}/operation-logs/{jobId}")).Expect(200)["operation_log"];
+            return (string?)log["status"] is "success" or "failed";
+        }, TimeSpan.FromSeconds(60), "the restore to end");
+        Assert.Equal("failed", (string?)log!["status"]);
+        Assert.Equal("BackupService.9999", (string?)log["error_info"]!["code"]);
+        Assert.Contains("damaged", (string?)log["error_info"]!["message"], StringComparison.Ordinal);
+
+        var after = new List<string>();
+        foreach (var disk in disks) after.AddRange(await DiskBytes.ChunksAsync(client, disk));
+        Assert.Equal(changed, after);
+        Assert.Equal("available", (string?)(await client.GetAsync($"/v3/{pid}/backups/{firstBackup}")).Expect(200)["backup"]["status"]);
+        foreach (var disk in disks)
+            Assert.Equal("in-use", (string?)(await client.GetAsync($"/v2/{pid}/cloudvolumes/{disk}")).Expect(200)["volume"]["status"]);
+        Assert.Equal("SHUTOFF", (string?)(await Servers.GetServerAsync(client, server.Id))["status"]);
+        Assert.Null(await TestServers.TaskStateAsync(client, server.Id));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(service.DataDir, "data", "volumes"), "*.restore*"));
+    }
+}
