@@ -8,13 +8,13 @@ namespace Ims.Service.Storage;
 /// runs out of space. The SQLite database shares the data folder's file system: without the reserve, the transaction
 /// that records a failure (a job's FAIL with its compensation, an upload's image back to <c>queued</c>) would fail for
 /// the same want of space, and the job would be retried until its attempts ran out. The reserve is made again once the
-/// file system has room for it twice over (checked at most every few seconds, when requests or jobs come by).
+/// file system has room for it twice over (checked at most once a second, when requests or jobs come by).
 /// </summary>
 public sealed partial class SpaceReserve(IOptions<ServiceOptions> options, TimeProvider time, ILogger<SpaceReserve> logger)
 {
     public const string FileName = "space-reserve";
 
-    private static readonly TimeSpan RestoreInterval = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan RestoreInterval = TimeSpan.FromSeconds(1);
 
     private readonly long _size = Math.Max(0, options.Value.SpaceReserveBytes);
     private readonly string _path = Path.Combine(Path.GetFullPath(options.Value.DataDir), FileName);
