@@ -34,6 +34,7 @@ public static class ServiceHost
                 : new PostgresDatabase(options.Postgres);
         });
         builder.Services.AddSingleton<SpaceReserve>();
+        builder.Services.AddHostedService<IdleMemoryTrim>();
         builder.Services.AddDataPlane(builder.Configuration);
         builder.Services.AddAccounts(builder.Configuration);
         builder.Services.AddJobEngine(builder.Configuration);
