@@ -20,7 +20,7 @@ internal static class MalformedBenchCommand
         usage: Ims.Bench malformed [--requests N] [--connections N] [--settle SECONDS] [--service PATH] [-- SERVICE SETTINGS...]
           --requests N      requests in all (default 10000)
           --connections N   concurrent connections (default 8)
-          --settle SECONDS  quiet time after the run before the end RSS is read (default 10)
+          --settle SECONDS  quiet time after the run before the end RSS is read (default 20)
           --service PATH    the service's Ims.Service.dll (default: its Release build in this repository)
         """;
 
@@ -30,7 +30,7 @@ internal static class MalformedBenchCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        int requests = 10_000, connections = 8, settle = 10;
+        int requests = 10_000, connections = 8, settle = 20;
         string? dll = null;
         var settings = new List<string>();
         for (var i = 0; i < args.Length; i++)
