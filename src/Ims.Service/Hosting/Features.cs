@@ -93,6 +93,7 @@ internal static class Features
         app.MapCbrBackups();
         app.MapCbrPolicies();
         app.MapCsbs();
+        app.MapCsbsPolicies();
         app.MapFaults();
         app.MapVolumeData();
         app.MapDataAdmin();

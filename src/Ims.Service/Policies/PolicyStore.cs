@@ -55,6 +55,8 @@ public sealed record PolicyDefinition
     [JsonPropertyName("destination_region"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? DestinationRegion { get; init; }
     [JsonPropertyName("destination_project_id"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? DestinationProjectId { get; init; }
     [JsonPropertyName("enable_acceleration"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? EnableAcceleration { get; init; }
+    /// <summary>CSBS: backups are kept forever (quantity and duration are then -1).</summary>
+    [JsonPropertyName("permanent"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? Permanent { get; init; }
 
     public RetentionRules Rules => new()
     {

@@ -146,17 +146,51 @@ public sealed class PolicyScheduleTests : IAsyncLifetime
         Assert.Empty((await Alice.GetAsync($"/v3/{Alice.ProjectId}/policies?vault_id={vaultId}")).Expect(200)["policies"].AsArray());
     }
 
+    [Fact]
+    public async Task A_csbs_policy_backs_up_its_servers_on_schedule_and_keeps_the_newest_two()
+    {
+        var server = await TestServers.CreateAsync(_service, Alice);
+        var body = CsbsPolicyApiTests.Body(Cbr.NewName("csbs"),
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nRRULE:FREQ=WEEKLY;BYDAY=TU,TH,SA;BYHOUR=12;BYMINUTE=27\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            new { max_backups = 2, permanent = false }, (server.Id, server.Name));
+        (await Alice.PostAsync($"/v1/{Alice.ProjectId}/policies", body)).Expect(200);
+
+        await AdvanceToAsync(Monday.AddDays(7));
+
+        var items = (await Alice.GetAsync($"/v1/{Alice.ProjectId}/checkpoint_items?resource_id={server.Id}")).Expect(200)["checkpoint_items"].AsArray();
+        // Tuesday's went when Saturday's came; each item is an automatic, available backup taken at its slot.
+        Assert.Equal([Wire(Monday.AddDays(3).AddHours(12).AddMinutes(27)), Wire(Monday.AddDays(5).AddHours(12).AddMinutes(27))],
+            items.Select(i => (string)i!["created_at"]!).Order(StringComparer.Ordinal));
+        Assert.All(items, i =>
+        {
+            Assert.Equal("available", (string?)i!["status"]);
+            Assert.True((bool)i["extend_info"]!["auto_trigger"]!);
+        });
+    }
+
     // ----- driving the clock ----------------------------------------------------------------------------------------
 
-    /// <summary>Moves the clock an hour at a time to <paramref name="until"/>, letting every job due on the way finish.</summary>
+    /// <summary>
+    /// Moves the clock to <paramref name="until"/> an hour at a time, stopping at every instant a job is due, and lets
+    /// every job due on the way finish: a run happens exactly at its slot, as on a real clock.
+    /// </summary>
     private async Task AdvanceToAsync(DateTimeOffset until)
     {
         while (_clock.GetUtcNow() < until)
         {
-            var step = until - _clock.GetUtcNow();
-            _clock.Advance(step < TimeSpan.FromHours(1) ? step : TimeSpan.FromHours(1));
+            var now = _clock.GetUtcNow();
+            var next = new[] { now.AddHours(1), until, await NextDueAsync(now) ?? until }.Min();
+            _clock.Advance(next - now);
             await SettleAsync();
         }
+    }
+
+    private async Task<DateTimeOffset?> NextDueAsync(DateTimeOffset now)
+    {
+        await using var connection = await Db.OpenAsync(CancellationToken.None);
+        var due = await connection.ExecuteScalarAsync<long?>("SELECT MIN(run_after) FROM jobs WHERE status = 'INIT' AND run_after > @now",
+            new { now = now.ToUnixTimeMilliseconds() });
+        return due is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
     }
 
     /// <summary>Waits (with a deadline) until no job due at the fake now is waiting or running.</summary>
