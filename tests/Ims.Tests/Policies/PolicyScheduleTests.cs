@@ -1,4 +1,5 @@
 using Dapper;
+using Ims.Service.Policies;
 using Ims.Service.Storage;
 using Ims.Tests.Backups;
 using Ims.Tests.Ims;
@@ -166,6 +167,30 @@ public sealed class PolicyScheduleTests : IAsyncLifetime
             Assert.Equal("available", (string?)i!["status"]);
             Assert.True((bool)i["extend_info"]!["auto_trigger"]!);
         });
+    }
+
+    [Fact]
+    public async Task Two_nodes_scheduling_the_same_slot_at_once_make_one_run()
+    {
+        var policyId = await PolicyCalls.CreateAsync(Alice, ["FREQ=DAILY;INTERVAL=1;BYHOUR=05;BYMINUTE=00"], new { max_backups = 3 });
+        var scheduler = _service.App.Services.GetRequiredService<PolicyScheduler>();
+        var policies = _service.App.Services.GetRequiredService<PolicyStore>();
+
+        // What two nodes' "schedule next" steps do for the same policy at the same instant, each in its own transaction.
+        var slots = await Task.WhenAll(Enumerable.Range(0, 2).Select(async _ =>
+        {
+            await using var write = await Db.BeginWriteAsync(CancellationToken.None);
+            await policies.LockAsync(write, policyId, CancellationToken.None);
+            var policy = await policies.GetAsync(write, policyId, CancellationToken.None);
+            var slot = await scheduler.ScheduleNextAsync(write, policy!, Monday.AddDays(1), CancellationToken.None);
+            await write.CommitAsync(CancellationToken.None);
+            return slot;
+        }));
+
+        Assert.All(slots, slot => Assert.Equal(Monday.AddDays(1).AddHours(5), slot));
+        Assert.Equal([Monday.AddHours(5).ToUnixTimeMilliseconds(), Monday.AddDays(1).AddHours(5).ToUnixTimeMilliseconds()],
+            await PendingRunsAsync(policyId));
+        Assert.Equal(2, await UnfinishedRunJobsAsync());
     }
 
     // ----- driving the clock ----------------------------------------------------------------------------------------
