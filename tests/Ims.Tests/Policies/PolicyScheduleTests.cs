@@ -29,6 +29,14 @@ public sealed class PolicyScheduleTests : IAsyncLifetime
     {
         await _service.DisposeAsync();
         TestDatabases.Drop(_dataDir);
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Only temporary space: a file still held open just stays behind.
+        }
     }
 
     private Task<TestService> StartAsync() =>
