@@ -295,6 +295,7 @@ public static class CbrBackupEndpoints
             var disks = volumes[b.Id].ToList();
             return Render(b, new BackupExtendInfoWire
             {
+                AutoTrigger = b.PolicyId is not null,
                 Bootable = disks.Any(d => d.IsSystemDisk),
                 Incremental = b.Incremental != 0,
                 OsImagesData = images[b.Id].Select(i => new ImageDataWire(i)).ToList(),
@@ -305,6 +306,7 @@ public static class CbrBackupEndpoints
                 // A disk backup is itself the backup of one disk: it has no per-disk children.
                 Children = b.IsDiskBackup ? [] : disks.Select(d => Render(b, new BackupExtendInfoWire
                 {
+                    AutoTrigger = b.PolicyId is not null,
                     Bootable = d.Bootable != 0 || d.IsSystemDisk,
                     Incremental = b.Incremental != 0,
                     OsImagesData = [],

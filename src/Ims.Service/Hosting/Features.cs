@@ -2,6 +2,7 @@ using Ims.Service.Backups;
 using Ims.Service.Cbr;
 using Ims.Service.Data;
 using Ims.Service.Csbs;
+using Ims.Service.Policies;
 using Ims.Service.Ecs;
 using Ims.Service.Eps;
 using Ims.Service.Evs;
@@ -41,6 +42,13 @@ internal static class Features
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
         services.AddSingleton<JobHandler, CbrRestoreJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
+        services.AddSingleton<PolicyStore>();
+        services.AddSingleton<PolicyScheduler>();
+        services.AddSingleton<PolicyBackups>();
+        services.AddSingleton<PolicyRetention>();
+        services.AddSingleton<JobHandler, PolicyRunJob>();
+        services.AddSingleton<JobHandler, CbrPolicyCheckpointJob>();
+        services.AddSingleton<JobHandler, CsbsPolicyBackupJob>();
     }
 
     public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
@@ -86,7 +94,9 @@ internal static class Features
         app.MapCbrVaults();
         app.MapCbrBackups();
         app.MapCbrRestores();
+        app.MapCbrPolicies();
         app.MapCsbs();
+        app.MapCsbsPolicies();
         app.MapFaults();
         app.MapVolumeData();
         app.MapDataAdmin();
