@@ -88,8 +88,6 @@ public static class CbrBackupEndpoints
         }
         if (targets.Count == 0)
             return CbrErrors.NothingToBackUp(skipped.Count > 0 ? skipped[0].Reason : $"The vault has no {(resourceType == Vaults.VolumeType ? "disk" : "server")}.");
-        if (!await Vaults.HasRoomAsync(write, backups, vault, targets.Sum(t => t.Member.Size), ct))
-            return CbrErrors.VaultFull(vault.Id, vault.SizeGb);
 
         var checkpointId = Ids.NewUuid();
         var backupName = parameters.Name ?? $"manualbk_{Ids.NewHex32()[..4]}";

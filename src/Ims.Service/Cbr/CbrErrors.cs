@@ -19,13 +19,6 @@ public static class CbrErrors
     public static ApiError InvalidSize(string message) => Bad("BackupService.6101", message);
 
     /// <summary>
-    /// The vault cannot hold the new backups. DECISION: no CBR error table is at hand; this is the code of the vault-size
-    /// family (<c>BackupService.6101</c>), with a message saying what to do.
-    /// </summary>
-    public static ApiError VaultFull(string vaultId, long sizeGb) =>
-        Bad("BackupService.6101", $"Vault {vaultId} of {sizeGb} GB does not have the capacity for the backup; expand the vault or delete backups.");
-
-    /// <summary>
     /// A restore onto a server that is not stopped (CBR restores only onto stopped servers). DECISION: no CBR error table
     /// is at hand; the code is that of a resource in the wrong state for the operation (<c>BackupService.6301</c>), with a
     /// message that names the server, its status and what to do.

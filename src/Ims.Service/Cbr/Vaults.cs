@@ -63,8 +63,8 @@ public static class Vaults
     };
 
     /// <summary>
-    /// The one capacity rule, for every path that puts backups into a vault (CBR checkpoints, whole images taken into a
-    /// vault, cross-region replicas): what the vault's backups occupy (<see cref="BackupStore.UsedGbAsync"/>, those being
+    /// The one capacity rule for the paths that put backups into a vault and enforce its size (whole images taken into a
+    /// vault, cross-region replicas; CBR checkpoints do not enforce it yet): what the vault's backups occupy (<see cref="BackupStore.UsedGbAsync"/>, those being
     /// captured included) plus <paramref name="moreGb"/> must fit its size.
     /// </summary>
     public static async Task<bool> HasRoomAsync(WriteScope tx, BackupStore backups, VaultRow vault, long moreGb, CancellationToken ct) =>
