@@ -141,8 +141,19 @@ public sealed class VaultTests(ServiceFixture fixture) : IClassFixture<ServiceFi
         var resource = created["vault"]["resources"]!.AsArray().Single()!;
         Assert.Equal(10, (int)resource["size"]!);
         Assert.Equal("vault.backup.volume.normal", (string?)created["vault"]["billing"]!["spec_code"]);
-        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints", new { checkpoint = new { vault_id = (string)created["vault"]["id"]! } }))
-            .ExpectBackupError(400, "BackupService.6301");
+        // A disk vault's checkpoint backs its disks up (RestoreTests covers the bytes); a server in it is the wrong type.
+        var checkpoint = (await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints", new { checkpoint = new { vault_id = (string)created["vault"]["id"]! } }))
+            .Expect(200)["checkpoint"];
+        Assert.Equal("OS::Cinder::Volume", (string?)checkpoint["vault"]!["resources"]![0]!["type"]);
+        await Cbr.WaitAvailableAsync(Alice, (string)checkpoint["id"]!);
+        (await Alice.PostAsync($"/v3/{Alice.ProjectId}/checkpoints", new
+        {
+            checkpoint = new
+            {
+                vault_id = (string)created["vault"]["id"]!,
+                parameters = new { resource_details = new[] { new { id = server.Id, type = "OS::Nova::Server" } } },
+            },
+        })).ExpectBackupError(400, "BackupService.6102");
     }
 
     [Fact]
