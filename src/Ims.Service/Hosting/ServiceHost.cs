@@ -3,6 +3,7 @@ using Ims.Service.Data;
 using Ims.Service.Http;
 using Ims.Service.Iam;
 using Ims.Service.Jobs;
+using Ims.Service.Nodes;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 
@@ -33,6 +34,7 @@ public static class ServiceHost
                 ? new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"))
                 : new PostgresDatabase(options.Postgres);
         });
+        builder.Services.AddNodes(builder.Configuration);
         builder.Services.AddDataPlane(builder.Configuration);
         builder.Services.AddAccounts(builder.Configuration);
         builder.Services.AddJobEngine(builder.Configuration);
