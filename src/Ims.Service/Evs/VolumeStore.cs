@@ -99,12 +99,14 @@ public sealed class VolumeStore(Database db, TimeProvider time, IOptions<NodeOpt
 
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>
-    /// The node whose disk holds the volume's bytes (null: not bound, any node). Reads a volume of any project: the
-    /// caller already checked the caller's rights.
-    /// </summary>
+    /// <summary>The node whose disk holds the volume's bytes (null: not bound, any node).</summary>
     public Task<string?> GetNodeAsync(string volumeId, CancellationToken ct) =>
         db.ExecuteScalarAsync<string?>("SELECT node FROM volumes WHERE id = @volumeId", new { volumeId }, ct);
+
+    /// <summary>The node whose disk holds the bytes of a project's volume (null: not bound, or no such volume).</summary>
+    public Task<string?> GetNodeAsync(string projectId, string volumeId, CancellationToken ct) =>
+        db.ExecuteScalarAsync<string?>("SELECT node FROM volumes WHERE id = @volumeId AND project_id = @projectId",
+            new { volumeId, projectId }, ct);
 
     /// <summary>The nodes holding the bytes of some volumes (null for a volume not bound), each once.</summary>
     public async Task<List<string?>> GetNodesAsync(WriteScope tx, IReadOnlyCollection<string> volumeIds, CancellationToken ct) =>
@@ -182,10 +184,11 @@ public sealed class VolumeStore(Database db, TimeProvider time, IOptions<NodeOpt
     public async Task DeleteAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct)
     {
         if (ids.Count == 0) return;
+        // Doomed first: the mark reads the node whose disk holds each file from the row.
+        await Data.DataJanitor.DoomVolumeFilesAsync(write, ids, NowMs, ct);
         await write.Connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM volumes WHERE id IN @ids",
             new { ids }, write.Transaction, cancellationToken: ct));
-        await Data.DataJanitor.DoomVolumeFilesAsync(write, ids, NowMs, ct);
     }
 
     private const string SelectOne = $"SELECT {Columns} FROM volumes WHERE id = @volumeId AND project_id = @projectId";
