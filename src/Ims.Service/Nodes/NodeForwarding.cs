@@ -23,7 +23,7 @@ public sealed class NodeForwarding(VolumeStore volumes, NodeStore nodes, IHttpCl
 
     private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Authorization", "Proxy-Connection",
+        "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Authorization", "Proxy-Connection", "Expect",
     };
 
     /// <summary>The endpoint filter: runs the handler here when the volume is this node's (or no node's), forwards it otherwise.</summary>
@@ -63,12 +63,10 @@ public sealed class NodeForwarding(VolumeStore volumes, NodeStore nodes, IHttpCl
         request.Headers.TryAddWithoutValidation(ForwardedHeader, options.Value.Name);
         if (HttpMethods.IsPut(http.Request.Method) || HttpMethods.IsPost(http.Request.Method))
         {
-            // A signed (AK/SK) request's body was read already, to check its signature.
-            var signed = http.Request.Headers.Authorization.Count > 0 && http.Request.Headers["X-Auth-Token"].Count == 0
-                ? await JsonBody.RawAsync(http)
-                : null;
-            request.Content = signed is { } raw ? new ReadOnlyMemoryContent(raw) : new StreamContent(http.Request.Body);
-            foreach (var header in http.Request.Headers.Where(h => h.Key.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)))
+            // Read whole (at most a few MiB on these endpoints; a signed request's body was read already, to check it).
+            request.Content = new ReadOnlyMemoryContent(await JsonBody.RawAsync(http));
+            foreach (var header in http.Request.Headers.Where(h => h.Key.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)
+                         && !h.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)))
                 request.Content.Headers.TryAddWithoutValidation(header.Key, header.Value.ToArray());
         }
 
