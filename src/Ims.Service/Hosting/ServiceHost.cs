@@ -3,6 +3,7 @@ using Ims.Service.Data;
 using Ims.Service.Http;
 using Ims.Service.Iam;
 using Ims.Service.Jobs;
+using Ims.Service.Nodes;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 
@@ -35,6 +36,7 @@ public static class ServiceHost
         });
         builder.Services.AddSingleton<SpaceReserve>();
         builder.Services.AddHostedService<IdleMemoryTrim>();
+        builder.Services.AddNodes(builder.Configuration);
         builder.Services.AddDataPlane(builder.Configuration);
         builder.Services.AddAccounts(builder.Configuration);
         builder.Services.AddJobEngine(builder.Configuration);

@@ -31,7 +31,7 @@ public sealed class PolicyScheduler(PolicyStore policies, JobQueue jobs, TimePro
         var slot = next.ToUnixTimeMilliseconds();
         if (await policies.HasRunAsync(tx, policy.Id, slot, ct)) return next;
         var jobId = await jobs.EnqueueAsync(tx, policy.Service == PolicyServices.Cbr ? "cbr" : "csbs", PolicyRunJob.Type, policy.ProjectId,
-            new PolicyRunPayload(policy.Id, slot), new JsonObject { ["policy_id"] = policy.Id }, policy.Id, ct, runAfter: next);
+            new PolicyRunPayload(policy.Id, slot), new JsonObject { ["policy_id"] = policy.Id }, policy.Id, node: null, ct, runAfter: next);
         await policies.AddRunAsync(tx, policy.Id, slot, jobId, ct);
         return next;
     }
