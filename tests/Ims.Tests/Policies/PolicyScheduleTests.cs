@@ -178,6 +178,23 @@ public sealed class PolicyScheduleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Full_backup_interval_makes_every_third_backup_after_the_first_a_full_one()
+    {
+        var server = await TestServers.CreateAsync(_service, Alice);
+        var vaultId = await Cbr.CreateVaultAsync(Alice, 200, server.Id);
+        var policyId = await PolicyCalls.CreateAsync(Alice, ["FREQ=DAILY;INTERVAL=1;BYHOUR=01;BYMINUTE=00"],
+            new { max_backups = 10, week_backups = 1, timezone = "UTC+01:00", full_backup_interval = 2 });
+        await PolicyCalls.AssociateAsync(Alice, vaultId, policyId);
+
+        await AdvanceToAsync(Monday.AddDays(5));
+
+        var backups = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?vault_id={vaultId}")).Expect(200)["backups"].AsArray()
+            .OrderBy(b => (string)b!["created_at"]!, StringComparer.Ordinal).Select(b => (bool)b!["extend_info"]!["incremental"]!);
+        // The first is full, then two incremental ones, then a full one again.
+        Assert.Equal([false, true, true, false, true], backups);
+    }
+
+    [Fact]
     public async Task Two_nodes_scheduling_the_same_slot_at_once_make_one_run()
     {
         var policyId = await PolicyCalls.CreateAsync(Alice, ["FREQ=DAILY;INTERVAL=1;BYHOUR=05;BYMINUTE=00"], new { max_backups = 3 });
