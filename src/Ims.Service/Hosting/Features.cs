@@ -64,6 +64,7 @@ internal static class Features
             await tx.CommitAsync(ct);
         }
         await PublicImages.SeedAsync(db, images, services.GetRequiredService<DataPlane.DataPlane>(), options.ScratchDir, time, ct);
+        await services.GetRequiredService<PolicyScheduler>().RepairAsync(db, ct);
     }
 
     public static void MapEndpoints(IEndpointRouteBuilder app)
