@@ -30,6 +30,10 @@ internal static class Features
         services.AddHostedService(sp => sp.GetRequiredService<DataJanitor>());
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
         services.AddSingleton<JobHandler, WholeImageFromServerJob>();
+        services.AddSingleton<JobHandler, ImageFromServerJob>();
+        services.AddSingleton<JobHandler, SystemImageFromVolumeJob>();
+        services.AddSingleton<JobHandler, DataImagesFromVolumesJob>();
+        services.AddSingleton<JobHandler, CopyImageInRegionJob>();
         services.AddSingleton<JobHandler, AddImageMembersJob>();
         services.AddSingleton<JobHandler, UpdateImageMembersJob>();
         services.AddSingleton<JobHandler, RemoveImageMembersJob>();
@@ -67,6 +71,7 @@ internal static class Features
         app.MapImageUploads();
         app.MapImageDownloads();
         app.MapWholeImages();
+        app.MapDiskImages();
         app.MapImageUpdates();
         app.MapImageTags();
         app.MapImageQuota();

@@ -16,8 +16,9 @@ namespace Ims.Service.Ims;
 /// <summary>
 /// Replication and export (spec §4.6, §4.7). Bodies are checked first, with IMS codes, then the image. Whole images are
 /// never exported (<c>IMG.0128</c>) nor replicated within a region (<c>IMG.0130</c>); across regions (Huawei) their
-/// backup is replicated into a vault of the target region's project and registered there. There is no OBS and no
-/// data plane for system and data disk images here, so their export and replication are refused with <c>IMG.0105</c>.
+/// backup is replicated into a vault of the target region's project and registered there. System and data disk images
+/// are copied within the region (<see cref="CopyImageInRegionJob"/>); there is no OBS, so exports are refused with
+/// <c>IMG.0105</c>, and so are their cross-region copies.
 /// </summary>
 public static partial class ImageCopyEndpoints
 {
@@ -37,25 +38,63 @@ public static partial class ImageCopyEndpoints
         return app;
     }
 
-    /// <summary><c>POST /v1/cloudimages/{image_id}/copy</c> (in-region replication).</summary>
-    private static async Task<IResult> CopyImage(string image_id, HttpContext http, Caller caller, ImageStore images,
-        EnterpriseProjectCheck enterpriseProjects, IOptions<ServiceOptions> options)
+    /// <summary>
+    /// <c>POST /v1/cloudimages/{image_id}/copy</c> (in-region replication of a system or data disk image): the copy is
+    /// written now (queued, counted by the quota) and the job gives it the source's content, sharing every chunk.
+    /// </summary>
+    private static async Task<IResult> CopyImage(string image_id, HttpContext http, Caller caller, Database db, ImageStore images,
+        JobQueue jobs, EnterpriseProjectCheck enterpriseProjects, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
+        var settings = options.Value;
         var (body, error) = await JsonBody.ReadAsync<CopyRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
-        if (NewImageFieldsError(body!.Name, body.Description, body.EnterpriseProjectId, options.Value) is { } fieldError) return fieldError;
+        if (NewImageFieldsError(body!.Name, body.Description, body.EnterpriseProjectId, settings) is { } fieldError) return fieldError;
         if (await enterpriseProjects.ImsRefusalAsync(caller.Domain.Id, body.EnterpriseProjectId, ct) is { } noProject) return noProject;
         // No key management service is modelled, so no key can be named.
         if (!string.IsNullOrEmpty(body.CmkId)) return ImsErrors.Of("IMG.0095", $"The KMS key {body.CmkId} does not exist.");
 
-        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
+        await using var write = await db.BeginWriteAsync(ct);
+        var image = await images.GetVisibleAsync(write, caller.ProjectId, image_id, ct);
         if (image is null) return ImsErrors.ImageNotFound(image_id);
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
         if (image.WholeImage) return ImsErrors.Of("IMG.0130", "Full-ECS images cannot be replicated within a region.");
         if (await NotAcceptedAsync(images, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
-        if (image.Status != "active") return ImsErrors.Of("IMG.0046");
-        return ImsErrors.Of("IMG.0105", "In-region replication of system and data disk images is not available in this deployment.");
+        if (image.Status != "active" || image.ManifestId is null) return ImsErrors.Of("IMG.0046");
+        if (await images.CountQuotaAsync(write, caller.ProjectId, ct) >= settings.ImageQuota) return ImsErrors.Of("IMG.0015");
+
+        var imageId = Ids.NewUuid();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // The copy takes the source's attributes; its content is given by the job.
+        await images.InsertAsync(write, image with
+        {
+            Id = imageId,
+            Owner = caller.ProjectId,
+            Name = body.Name!,
+            Status = "queued",
+            Visibility = "private",
+            Imagetype = "private",
+            Description = body.Description ?? "",
+            DataOrigin = $"image,{ProjectRegions.RegionOf(caller.Project)},{image.Id}",
+            EnterpriseProjectId = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId,
+            Protected = false,
+            Tags = "[]",
+            CreatedAt = now,
+            UpdatedAt = now,
+            ActiveAt = null,
+            Checksum = null,
+            VirtualSize = null,
+            ManifestId = null,
+            FileManifestId = null,
+            Size = 0,
+            ImageSize = 0,
+        }, ImageProvenance.None, ct);
+
+        var entities = new JsonObject { ["image_name"] = body.Name, ["image_id"] = imageId };
+        var jobId = await jobs.EnqueueAsync(write, "ims", CopyImageInRegionJob.Type, caller.ProjectId,
+            new CopyImagePayload(image.Id, imageId), entities, imageId, ct);
+        await write.CommitAsync(ct);
+        return TypedResults.Json(new { job_id = jobId });
     }
 
     /// <summary><c>POST /v1/cloudimages/{image_id}/file</c> (export to OBS).</summary>

@@ -118,6 +118,8 @@ public static class ImageUploadEndpoints
             if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047", status: StatusCodes.Status403Forbidden);
             if (image.WholeImage)
                 return ImsErrors.Of("IMG.0105", "A full-ECS image is made of backups; no image file can be uploaded to it.");
+            if (image.IsMadeByJob)
+                return ImsErrors.Of("IMG.0105", "The image is made from a disk or another image; no image file can be uploaded to it.");
             if (image.Status != "queued")
                 return ImsErrors.Of("IMG.0046", $"The image is {image.Status}: only a queued image takes an image file.", StatusCodes.Status409Conflict);
             if (!NativeImageRules.UploadableFormats.Contains(image.DiskFormat))
