@@ -113,7 +113,7 @@ public sealed class DiskImageTests(ServiceFixture fixture) : IClassFixture<Servi
     {
         var client = Service.Client(TestAccounts.Bob);
         var volumeId = await Servers.CreateVolumeAsync(client, size: 10);
-        await DiskBytes.WriteAsync(client, volumeId, 4096, DiskBytes.Pattern(5, 3 * DiskBytes.ChunkSize));
+        await DiskBytes.WriteAsync(client, volumeId, 4096, DiskBytes.Pattern(5, DiskBytes.ChunkSize + 8192));
 
         // huaweicloud_ims_evs_system_image
         var systemJob = await CreateAsync(client, new
