@@ -17,8 +17,8 @@ namespace Ims.Service.Ims;
 /// Replication and export (spec §4.6, §4.7). Bodies are checked first, with IMS codes, then the image. Whole images are
 /// never exported (<c>IMG.0128</c>) nor replicated within a region (<c>IMG.0130</c>); across regions (Huawei) their
 /// backup is replicated into a vault of the target region's project and registered there. System and data disk images
-/// are copied within the region (<see cref="CopyImageInRegionJob"/>); there is no OBS, so exports are refused with
-/// <c>IMG.0105</c>, and so are their cross-region copies.
+/// are copied within the region (<see cref="CopyImageInRegionJob"/>) and across (the copy names the same content); there
+/// is no OBS, so exports are refused with <c>IMG.0105</c>.
 /// </summary>
 public static partial class ImageCopyEndpoints
 {
@@ -141,17 +141,22 @@ public static partial class ImageCopyEndpoints
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
         if (await NotAcceptedAsync(images, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
         if (image.Status != "active") return ImsErrors.Of("IMG.0046");
-        if (!image.WholeImage)
-            return ImsErrors.Of("IMG.0105", "Replicating system and data disk images is not available in this deployment; full-ECS images can be replicated.");
-        if (string.IsNullOrEmpty(body.VaultId))
-            return ImsErrors.Of("IMG.0184", "vault_id is required to replicate a full-ECS image: a server backup vault in the destination region.");
-        var vault = await vaults.GetAsync(write, target!.Id, body.VaultId, ct);
-        if (vault is null) return ImsErrors.Of("IMG.0184", $"Failed to obtain the vault {body.VaultId} in project {target.Name}.");
-        if (vault.ObjectType != "server" || vault.ProtectType != "backup") return ImsErrors.Of("IMG.0193");
-        if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
-        if (facts.BackupService != "CBR" && facts.BackupService != "CSBS") return ImsErrors.Of("IMG.0032");
+        string? vaultId = null;
+        if (image.WholeImage)
+        {
+            if (string.IsNullOrEmpty(body.VaultId))
+                return ImsErrors.Of("IMG.0184", "vault_id is required to replicate a full-ECS image: a server backup vault in the destination region.");
+            var vault = await vaults.GetAsync(write, target!.Id, body.VaultId, ct);
+            if (vault is null) return ImsErrors.Of("IMG.0184", $"Failed to obtain the vault {body.VaultId} in project {target.Name}.");
+            if (vault.ObjectType != "server" || vault.ProtectType != "backup") return ImsErrors.Of("IMG.0193");
+            if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
+            if (facts.BackupService != "CBR" && facts.BackupService != "CSBS") return ImsErrors.Of("IMG.0032");
+            vaultId = vault.Id;
+        }
+        // A system or data disk image is its content: the copy names the same manifests (the chunks are region-free here).
+        else if (image.ManifestId is null) return ImsErrors.Of("IMG.0046");
 
-        if (await images.CountQuotaAsync(write, target.Id, ct) >= settings.ImageQuota)
+        if (await images.CountQuotaAsync(write, target!.Id, ct) >= settings.ImageQuota)
             return ImsErrors.Of("IMG.0015", $"The project {target.Name} has reached its quota of private images.");
         var running = await jobs.CountUnfinishedAsync(write, caller.ProjectId, CrossRegionCopyJob.Type, ct);
         if (running >= ConcurrentCrossRegionCopies)
@@ -168,7 +173,6 @@ public static partial class ImageCopyEndpoints
             Status = "queued",
             Visibility = "private",
             Imagetype = "private",
-            WholeImage = true,
             Description = body.Description ?? "",
             BackupId = null,
             // The real service's format: where the image came from, region first.
@@ -182,10 +186,12 @@ public static partial class ImageCopyEndpoints
             Checksum = null,
             VirtualSize = null,
             ManifestId = null,
+            FileManifestId = null,
             SourceBackupShared = false,
-        }, new ImageProvenance(BackupMadeByImage: true), ct);
+        }, new ImageProvenance(BackupMadeByImage: image.WholeImage), ct);
 
-        var payload = new CrossRegionCopyPayload(image.Id, image.BackupId!, imageId, target.Id, vault.Id, Ids.NewUuid(), Ids.NewUuid());
+        var payload = new CrossRegionCopyPayload(image.Id, image.WholeImage ? image.BackupId! : null, imageId, target.Id, vaultId,
+            Ids.NewUuid(), Ids.NewUuid());
         var entities = new JsonObject { ["image_name"] = body.Name, ["image_id"] = imageId, ["process_percent"] = 0.0 };
         var jobId = await jobs.EnqueueAsync(write, "ims", CrossRegionCopyJob.Type, caller.ProjectId, payload, entities, imageId, ct);
         await write.CommitAsync(ct);
