@@ -32,6 +32,8 @@ public static partial class ImageCopyEndpoints
         var group = app.MapGroup("/v1/cloudimages/{image_id}").ForService(ServiceKind.Ims);
         group.MapPost("/copy", CopyImage);
         group.MapPost("/file", ExportImage);
+        // terraform's huaweicloud_imsv21_image_export calls the v2.1 path with the same body.
+        app.MapGroup("/v2.1/cloudimages/{image_id}").ForService(ServiceKind.Ims).MapPost("/file", ExportImage);
         // Without the feature (the OTC default) the route does not exist, and the gateway answers 404 APIGW.0101.
         if (app.ServiceProvider.GetRequiredService<IOptions<ServiceOptions>>().Value.EffectiveCrossRegionCopy)
             group.MapPost("/cross_region_copy", CopyImageAcrossRegions);

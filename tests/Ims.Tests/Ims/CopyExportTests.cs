@@ -40,6 +40,8 @@ public sealed class CopyExportTests(SharingFixture fixture) : IClassFixture<Shar
         var imageId = await WholeImageAsync();
         (await client.PostAsync(CopyPath(imageId), new { name = "copy-1", description = "test copy" })).ExpectImsError(400, "IMG.0130");
         (await client.PostAsync(ExportPath(imageId), ExportBody)).ExpectImsError(400, "IMG.0128");
+        // terraform's huaweicloud_imsv21_image_export path answers alike.
+        (await client.PostAsync($"/v2.1/cloudimages/{imageId}/file", ExportBody)).ExpectImsError(400, "IMG.0128");
         (await client.PostAsync(ExportPath(imageId), new { bucket_url = "ims-image:x.zvhd2", is_quick_export = true })).ExpectImsError(400, "IMG.0128");
     }
 
