@@ -195,6 +195,12 @@ public sealed class DiskImageTests(ServiceFixture fixture) : IClassFixture<Servi
         (await bob.PostAsync(ActionPath, new { name = "x", instance_id = server.Id })).ExpectImsError(400, "IMG.0005");
         (await bob.PostAsync(ActionPath, new { data_images = new[] { new { name = "d", volume_id = loose } } })).ExpectImsError(400, "IMG.0120");
 
+        // Dedicated storage (DSS) cannot be imaged in the Huawei profile, neither as a system nor as a data disk.
+        var dss = await Servers.CreateServerAsync(client, await Servers.CreateNetworkAsync(client), [(10, "DSS")]);
+        var dssDisk = (await client.GetAsync($"/v1/{client.ProjectId}/cloudservers/{dss}/block_device")).Expect(200)["volumeAttachments"]
+            .AsArray().Single(d => (int)d!["bootIndex"]! != 0)!["volumeId"]!.GetValue<string>();
+        (await client.PostAsync(ActionPath, new { data_images = new[] { new { name = "d", volume_id = dssDisk } } })).ExpectImsError(400, "IMG.0153");
+
         // A busy ECS (another job holds it) cannot be imaged.
         await TestServers.ForceAsync(Service, server.Id, taskState: "powering-off");
         (await client.PostAsync(ActionPath, new { name = "x", instance_id = server.Id })).ExpectImsError(400, "IMG.0010");
@@ -259,5 +265,38 @@ public sealed class DiskImageTests(ServiceFixture fixture) : IClassFixture<Servi
         (await client.DeleteAsync($"/v2/images/{imageId}")).ExpectImsError(400, "IMG.0090");
         Assert.Equal("SUCCESS", (string?)(await client.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60)))["status"]);
         await Faults.DeleteAsync((string)rule["id"]!);
+    }
+}
+
+/// <summary>The OTC profile: the same API, without the Huawei-only rules (Chinese names, dedicated storage).</summary>
+public sealed class OtcDiskImageTests : IAsyncLifetime
+{
+    private TestService _service = null!;
+
+    public async Task InitializeAsync() => _service = await TestService.StartAsync(extra: ["--Ims:Profile=Otc"]);
+
+    public async Task DisposeAsync() => await _service.DisposeAsync();
+
+    [Fact]
+    public async Task An_ECS_with_a_DSS_data_disk_gives_its_images_and_Chinese_names_are_refused()
+    {
+        var client = _service.Client(TestAccounts.Alice);
+        var network = await Servers.CreateNetworkAsync(client);
+        var body = Servers.ServerBody(network, dataDisks: [(10, "DSS")]);
+        body["server"]!["availability_zone"] = "eu-de-01";
+        var created = (await client.PostAsync($"/v1.1/{client.ProjectId}/cloudservers", body.ToJsonString())).Expect(200);
+        var serverId = (string)(await client.WaitForJobSuccessAsync((string)created["job_id"]!))["entities"]!["sub_jobs"]![0]!["entities"]!["server_id"]!;
+        var dataDisk = (string)(await client.GetAsync($"/v1/{client.ProjectId}/cloudservers/{serverId}/block_device")).Expect(200)["volumeAttachments"]
+            .AsArray().Single(d => (int)d!["bootIndex"]! != 0)!["volumeId"]!;
+
+        (await client.PostAsync("/v2/cloudimages/action", new { name = "镜像", instance_id = serverId })).ExpectImsError(400, "IMG.0003");
+        var accepted = (await client.PostAsync("/v2/cloudimages/action", new
+        {
+            name = "otc-system", instance_id = serverId, data_images = new[] { new { name = "otc-data", volume_id = dataDisk } },
+        })).Expect(200);
+        var job = await client.WaitForJobSuccessAsync((string)accepted["job_id"]!);
+        var image = (await client.GetAsync($"/v2/cloudimages?id={(string)job["entities"]!["image_id"]!}")).Expect(200)["images"]![0]!;
+        Assert.Equal("active", (string?)image["status"]);
+        Assert.Equal($"instance,{serverId}", (string?)image["__data_origin"]);
     }
 }
