@@ -267,8 +267,7 @@ public sealed class DataPlane : IDisposable
         {
             using (var file = DurableFile.CreateSparse(temp, sizeBytes))
             {
-                using (var direct = Posix.TryOpenDirectWrite(temp))
-                    await Restorer.WriteAsync(manifest, file, direct, chunks, Parallelism, IoDepth, ct).ConfigureAwait(false);
+                await Restorer.WriteAsync(manifest, file, chunks, Parallelism, IoDepth, ct).ConfigureAwait(false);
                 Posix.Flush(file);
             }
             volumes.Publish(volumeId, temp, sizeBytes,

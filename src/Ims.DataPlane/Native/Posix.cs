@@ -126,22 +126,6 @@ internal static partial class Posix
         }
     }
 
-    private const int OpenWriteOnly = 1;
-    private const int OpenCloseOnExec = 0x80000;
-    private const int OpenDirect = 0x4000; // O_DIRECT on x86-64
-    private const int OpenDirectArm = 0x10000; // O_DIRECT on arm64
-
-    /// <summary>
-    /// Opens an existing file for writes that bypass the page cache (O_DIRECT: buffers, offsets and lengths aligned
-    /// to 4 KiB); null where the file system refuses it. Durability still needs a flush of the file.
-    /// </summary>
-    public static SafeFileHandle? TryOpenDirectWrite(string path)
-    {
-        var direct = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? OpenDirectArm : OpenDirect;
-        var fd = Open(path, OpenWriteOnly | OpenCloseOnExec | direct);
-        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
-    }
-
     /// <summary>Makes renames and creations inside a directory durable.</summary>
     public static void FlushDirectory(string path)
     {

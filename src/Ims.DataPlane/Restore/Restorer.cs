@@ -14,32 +14,22 @@ namespace Ims.DataPlane.Restore;
 internal static class Restorer
 {
     private const int CachedChunks = 4;
-    private const int DirectAlignment = 4096;
 
     private delegate void ChunkWriter(ReadOnlySpan<byte> content, long offset);
 
-    /// <summary>
-    /// A chunk-sized buffer starting on a 4 KiB boundary (as O_DIRECT needs): a pinned array, a little longer than a
-    /// chunk, used from its first aligned byte. Not pooled: a restore holds one per worker and one per cache slot.
-    /// </summary>
-    private sealed class AlignedBuffer
+    /// <summary>A chunk-sized buffer. Not pooled: a restore holds one per worker and one per cache slot.</summary>
+    private sealed class ChunkBuffer
     {
-        private readonly byte[] array = GC.AllocateUninitializedArray<byte>(DataPlane.ChunkSize + DirectAlignment, pinned: true);
-        private readonly int start;
+        private readonly byte[] array = GC.AllocateUninitializedArray<byte>(DataPlane.ChunkSize);
 
-        public AlignedBuffer()
-        {
-            var address = (long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
-            start = (int)((DirectAlignment - address % DirectAlignment) % DirectAlignment);
-        }
-
-        public Span<byte> Span => array.AsSpan(start, DataPlane.ChunkSize);
+        public Span<byte> Span => array;
     }
 
-    // direct: the target opened with O_DIRECT, or null. Whole 4 KiB blocks then bypass the page cache (no copy, no
-    // writeback later); a chunk whose length is not a multiple of 4 KiB goes through target. Either way the caller
-    // flushes target before publishing.
-    public static async Task WriteAsync(Manifest manifest, SafeFileHandle target, SafeFileHandle? direct, ChunkStore store,
+    // Writes go through the page cache, each chunk's writeback started at once (sync_file_range) so that the device
+    // is busy while the next chunks are read and the caller's final flush has little left. Measured on this project's
+    // machine with the data bench, this beat O_DIRECT from aligned buffers by 15-30 % (1630-1820 MB/s against
+    // 1285-1507 MB/s): the kernel merges the writeback of neighbouring chunks, synchronous direct writes cannot.
+    public static async Task WriteAsync(Manifest manifest, SafeFileHandle target, ChunkStore store,
         int parallelism, int ioDepth, CancellationToken ct)
     {
         var entries = manifest.Entries;
@@ -71,19 +61,13 @@ internal static class Restorer
 
         void Write(ReadOnlySpan<byte> content, long offset)
         {
-            if (direct is not null && content.Length % DirectAlignment == 0)
-            {
-                SparseFile.WriteSkippingZeroBlocks(direct, content, offset);
-                return;
-            }
             SparseFile.WriteSkippingZeroBlocks(target, content, offset);
-            // Written back while the next chunks are read, so that the final flush has little left to do.
             Posix.StartWriteback(target, offset, content.Length);
         }
 
         void Worker()
         {
-            var content = new AlignedBuffer();
+            var content = new ChunkBuffer();
             var scratch = ChunkBuffers.Rent();
             try
             {
@@ -143,7 +127,7 @@ internal static class Restorer
         private sealed class Slot
         {
             public string? ChunkId;
-            public AlignedBuffer Buffer = new();
+            public ChunkBuffer Buffer = new();
             public int Length;
             public int Readers;
             public long LastUse;
@@ -180,7 +164,7 @@ internal static class Restorer
         }
 
         /// <summary>Caches a chunk held in <paramref name="buffer"/>; returns the buffer the worker keeps using.</summary>
-        public AlignedBuffer Offer(string chunkId, AlignedBuffer buffer, int length)
+        public ChunkBuffer Offer(string chunkId, ChunkBuffer buffer, int length)
         {
             lock (sync)
             {
