@@ -63,6 +63,8 @@ public static partial class ImageCopyEndpoints
         if (image.WholeImage) return ImsErrors.Of("IMG.0130", "Full-ECS images cannot be replicated within a region.");
         if (await NotAcceptedAsync(images, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
         if (image.Status != "active" || image.ManifestId is null) return ImsErrors.Of("IMG.0046");
+        // The reference: "Private images created using ISO files do not support in-region replication."
+        if (image.DiskFormat == "iso") return ImsErrors.Of("IMG.0167", "Images made from ISO files cannot be replicated within a region.");
         if (await images.CountQuotaAsync(write, caller.ProjectId, ct) >= settings.ImageQuota) return ImsErrors.Of("IMG.0015");
 
         var imageId = Ids.NewUuid();

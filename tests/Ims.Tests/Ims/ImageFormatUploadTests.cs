@@ -45,6 +45,22 @@ public sealed class ImageFormatUploadTests(ServiceFixture fixture) : IClassFixtu
         Assert.Equal(ImageFiles.Sha256(raw), ImageFiles.Sha256(start));
     }
 
+    [Fact]
+    public async Task An_ISO_file_is_stored_as_it_is_and_its_image_is_not_copied_within_the_region()
+    {
+        var alice = _service.Client(TestAccounts.Alice);
+        var iso = new byte[64 * 2048];
+        new Random(12).NextBytes(iso.AsSpan(0, 4096));
+        iso[16 * 2048] = 1;
+        "CD001"u8.CopyTo(iso.AsSpan(16 * 2048 + 1));
+        var imageId = (string)(await ImageFiles.CreateAsync(alice, "iso"))["id"]!;
+        (await ImageFiles.UploadAsync(alice, imageId, iso)).Expect(204);
+        var image = (await alice.GetAsync($"/v2/images/{imageId}")).Expect(200).Json;
+        Assert.Equal(iso.Length, (long)image["virtual_size"]!);
+        Assert.Equal(ImageFiles.Md5(iso), (string?)image["checksum"]);
+        (await alice.PostAsync($"/v1/cloudimages/{imageId}/copy", new { name = "iso-copy" })).ExpectImsError(400, "IMG.0167");
+    }
+
     [Theory]
     [InlineData("zvhd")]
     [InlineData("zvhd2")]
