@@ -106,6 +106,8 @@ public sealed class DiskImageTests(ServiceFixture fixture) : IClassFixture<Servi
         var network = await Servers.CreateNetworkAsync(client);
         (await client.PostAsync($"/v1.1/{client.ProjectId}/cloudservers", Servers.ServerBody(network, image: dataImageId).ToJsonString()))
             .ExpectError(400, "Ecs.0005");
+        (await client.SendAsync(HttpMethod.Post, $"/v1/{client.ProjectId}/cloudservers/{restored}/changeos",
+            $$$"""{"os-change":{"imageid":"{{{dataImageId}}}"}}""")).ExpectError(400, "Ecs.0005");
     }
 
     [Fact]
