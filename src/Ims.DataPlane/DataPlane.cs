@@ -235,6 +235,10 @@ public sealed class DataPlane : IDisposable
             using (var file = DurableFile.CreateSparse(temp, sizeBytes)) Posix.Flush(file);
             volumes.Publish(volumeId, temp, sizeBytes, volumeBase: null);
         }
+        catch (IOException e) when (StorageFullException.IsOutOfSpace(e))
+        {
+            throw StorageFullException.From(e);
+        }
         finally
         {
             if (File.Exists(temp)) File.Delete(temp);
@@ -250,7 +254,10 @@ public sealed class DataPlane : IDisposable
     /// Idempotent. The restored content becomes the volume's base for incremental captures. A size smaller than the
     /// manifest's disk throws <see cref="ArgumentOutOfRangeException"/>.
     /// </summary>
-    public async Task RestoreVolumeAsync(string volumeId, long sizeBytes, string manifestId, CancellationToken ct)
+    public Task RestoreVolumeAsync(string volumeId, long sizeBytes, string manifestId, CancellationToken ct) =>
+        StorageFullException.Translate(() => RestoreVolumeCoreAsync(volumeId, sizeBytes, manifestId, ct));
+
+    private async Task RestoreVolumeCoreAsync(string volumeId, long sizeBytes, string manifestId, CancellationToken ct)
     {
         VolumeRegistry.CheckId(volumeId);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sizeBytes);
@@ -301,7 +308,14 @@ public sealed class DataPlane : IDisposable
     public Task WriteAsync(string volumeId, long offset, ReadOnlyMemory<byte> data, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        volumes.Get(volumeId).Write(offset, data.Span);
+        try
+        {
+            volumes.Get(volumeId).Write(offset, data.Span);
+        }
+        catch (IOException e) when (StorageFullException.IsOutOfSpace(e))
+        {
+            throw StorageFullException.From(e);
+        }
         return Task.CompletedTask;
     }
 
@@ -400,13 +414,18 @@ public sealed class DataPlane : IDisposable
         {
             TakeInstant(opened, snapshots);
         }
+        catch (IOException e) when (StorageFullException.IsOutOfSpace(e))
+        {
+            operation.Dispose();
+            throw StorageFullException.From(e);
+        }
         catch
         {
             operation.Dispose();
             throw;
         }
         var deletionEpoch = operation.PinAndObserveEpoch(snapshots.Select(s => s.Base?.ManifestId).OfType<string>());
-        return FinishCaptureAsync(snapshots, operation, deletionEpoch, ct);
+        return StorageFullException.Translate(() => FinishCaptureAsync(snapshots, operation, deletionEpoch, ct));
     }
 
     /// <summary>Every volume's gate, in id order (so concurrent captures cannot deadlock), then one snapshot each.</summary>
@@ -491,7 +510,10 @@ public sealed class DataPlane : IDisposable
     /// format, or that names another file (a backing file, an external data file or extent), throws
     /// <see cref="InvalidDiskImageException"/>.
     /// </summary>
-    public async Task<IManifestLease> ImportAsync(string path, DiskFormat format, CancellationToken ct)
+    public Task<IManifestLease> ImportAsync(string path, DiskFormat format, CancellationToken ct) =>
+        StorageFullException.Translate(() => ImportCoreAsync(path, format, ct));
+
+    private async Task<IManifestLease> ImportCoreAsync(string path, DiskFormat format, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new InvalidDiskImageException($"The image file {Path.GetFileName(path)} does not exist.");

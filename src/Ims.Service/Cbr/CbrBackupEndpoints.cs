@@ -266,6 +266,7 @@ public static class CbrBackupEndpoints
             var disks = volumes[b.Id].ToList();
             return Render(b, new BackupExtendInfoWire
             {
+                AutoTrigger = b.PolicyId is not null,
                 Bootable = disks.Any(d => d.IsSystemDisk),
                 Incremental = b.Incremental != 0,
                 OsImagesData = images[b.Id].Select(i => new ImageDataWire(i)).ToList(),
@@ -275,6 +276,7 @@ public static class CbrBackupEndpoints
             {
                 Children = disks.Select(d => Render(b, new BackupExtendInfoWire
                 {
+                    AutoTrigger = b.PolicyId is not null,
                     Bootable = d.Bootable != 0 || d.IsSystemDisk,
                     Incremental = b.Incremental != 0,
                     OsImagesData = [],

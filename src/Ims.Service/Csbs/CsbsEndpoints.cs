@@ -225,6 +225,7 @@ public static class CsbsEndpoints
                 UpdatedAt = WireTime.MicrosNoZone(b.UpdatedAt),
                 ExtendInfo = new CsbsExtendInfoWire
                 {
+                    AutoTrigger = b.PolicyId is not null,
                     Incremental = b.Incremental != 0,
                     Progress = available ? 100 : 0,
                     ResourceAz = b.ResourceAz,

@@ -33,6 +33,8 @@ public static class ServiceHost
                 ? new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"))
                 : new PostgresDatabase(options.Postgres);
         });
+        builder.Services.AddSingleton<SpaceReserve>();
+        builder.Services.AddHostedService<IdleMemoryTrim>();
         builder.Services.AddDataPlane(builder.Configuration);
         builder.Services.AddAccounts(builder.Configuration);
         builder.Services.AddJobEngine(builder.Configuration);
@@ -49,6 +51,7 @@ public static class ServiceHost
         JobHandler.CheckAll(app.Services.GetServices<JobHandler>());
         var db = app.Services.GetRequiredService<Database>();
         Migrator.MigrateAsync(db, CancellationToken.None).GetAwaiter().GetResult();
+        app.Services.GetRequiredService<SpaceReserve>().EnsureAtStart();
         Features.SeedAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();
 
         app.UseRequestIds();

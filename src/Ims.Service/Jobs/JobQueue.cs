@@ -21,21 +21,23 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions
 
     /// <summary>
     /// Writes a new job in the caller's transaction: the job exists if and only if the change that starts it
-    /// commits. Workers are woken once the transaction commits.
+    /// commits. Workers are woken once the transaction commits. A job with <paramref name="runAfter"/> waits until then
+    /// (scheduled work: a backup policy's next run).
     /// </summary>
     public async Task<string> EnqueueAsync(WriteScope write, string service, string jobType, string projectId,
-        object payload, JsonObject? entities, string? resourceId, CancellationToken ct)
+        object payload, JsonObject? entities, string? resourceId, CancellationToken ct, DateTimeOffset? runAfter = null)
     {
         var id = Ids.NewHex32();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var due = runAfter?.ToUnixTimeMilliseconds() ?? now;
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO jobs (id, project_id, service, job_type, status, payload, entities, resource_id, run_after, begin_time)
-            VALUES (@id, @projectId, @service, @jobType, 'INIT', @payload, @entities, @resourceId, @now, @now)
+            VALUES (@id, @projectId, @service, @jobType, 'INIT', @payload, @entities, @resourceId, @due, @now)
             """,
             new
             {
-                id, projectId, service, jobType, resourceId, now,
+                id, projectId, service, jobType, resourceId, now, due,
                 payload = JsonSerializer.Serialize(payload, PayloadOptions),
                 entities = (entities ?? []).ToJsonString(),
             }, write.Transaction, cancellationToken: ct));
