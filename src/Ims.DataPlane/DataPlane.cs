@@ -88,11 +88,19 @@ public sealed record VerifyReport(long ChunksChecked, IReadOnlyList<DamagedChunk
 /// <summary>What a garbage collection removed.</summary>
 public sealed record CollectionReport(long ChunksKept, long ChunksDeleted, long BytesFreed, long ManifestsDeleted);
 
-/// <summary>A disk image format a user can upload.</summary>
+/// <summary>A disk image format a user can upload: every format IMS lists that qemu-img reads.</summary>
 public enum DiskFormat
 {
     Raw,
     Qcow2,
+    /// <summary>VHD (qemu's <c>vpc</c>).</summary>
+    Vhd,
+    Vhdx,
+    Vmdk,
+    Qed,
+    Vdi,
+    /// <summary>An ISO 9660 (or UDF) image: its bytes are the disk, as a raw file's are.</summary>
+    Iso,
 }
 
 /// <summary>A restore met a chunk whose bytes do not match its name (or that is missing); nothing wrong was written.</summary>
@@ -494,8 +502,10 @@ public sealed class DataPlane : IDisposable
     }
 
     /// <summary>
-    /// Stores an uploaded disk image (raw, or qcow2) and returns its manifest (one disk, with an empty volume id).
-    /// An image that is not a readable disk of the stated format throws <see cref="InvalidDiskImageException"/>.
+    /// Stores an uploaded disk image and returns its manifest (one disk, with an empty volume id). Raw and ISO files are
+    /// the disk; every other format is converted to raw with qemu-img. An image that is not a readable disk of the stated
+    /// format, or that names another file (a backing file, an external data file or extent), throws
+    /// <see cref="InvalidDiskImageException"/>.
     /// </summary>
     public Task<IManifestLease> ImportAsync(string path, DiskFormat format, CancellationToken ct) =>
         StorageFullException.Translate(() => ImportCoreAsync(path, format, ct));
@@ -506,12 +516,18 @@ public sealed class DataPlane : IDisposable
         if (!File.Exists(path)) throw new InvalidDiskImageException($"The image file {Path.GetFileName(path)} does not exist.");
         using var operation = await BeginOperationAsync(ct).ConfigureAwait(false);
         if (format == DiskFormat.Raw) return await ImportRawAsync(path, ct).ConfigureAwait(false);
+        if (format == DiskFormat.Iso)
+        {
+            ImageFormats.CheckIso(path);
+            return await ImportRawAsync(path, ct).ConfigureAwait(false);
+        }
 
-        ImageFormats.CheckQcow2(path);
+        if (format == DiskFormat.Qcow2) ImageFormats.CheckQcow2(path);
+        await ImageFormats.CheckSelfContainedAsync(path, format, ct).ConfigureAwait(false);
         var converted = temps.Begin(Path.Combine(layout.Volumes, $"import-{Guid.NewGuid():N}.raw"));
         try
         {
-            await ImageFormats.ConvertQcow2ToRawAsync(path, converted, ct).ConfigureAwait(false);
+            await ImageFormats.ConvertToRawAsync(path, format, converted, ct).ConfigureAwait(false);
             return await ImportRawAsync(converted, ct).ConfigureAwait(false);
         }
         finally

@@ -54,6 +54,8 @@ public static class ServerChangeOs
         if (image.WholeImage)
             return EcsErrors.Invalid($"Image [{imageId}] is a full-ECS image: its data disks cannot be restored by changing the OS " +
                 "of an existing ECS. Create a new ECS from the image instead.");
+        if (image.IsDataImage)
+            return EcsErrors.Invalid($"Image [{imageId}] is a data disk image: a system disk takes a system disk image.");
 
         if (server.Status != ServerStatus.Shutoff && !(withStop.Value && server.Status == ServerStatus.Active))
             return EcsErrors.Conflict($"Instance[{server_id}] must be stopped to change its OS (or send mode withStopServer).");

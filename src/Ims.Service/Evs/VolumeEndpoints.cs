@@ -55,6 +55,7 @@ public static partial class VolumeEndpoints
         await using var write = await db.BeginWriteAsync(ct);
         var size = spec.Size;
         string? sourceManifest = null;
+        var bootable = false;
         if (spec.ImageRef is not null)
         {
             // Any image the caller may see: public, its own, or one shared with it (as a server can boot from).
@@ -65,6 +66,8 @@ public static partial class VolumeEndpoints
             if (size < minDisk) return Invalid($"volume.size must be at least the image's minimum disk size ({minDisk} GB).");
             // The disk starts as a copy of the image's content (an empty disk while the image has none).
             sourceManifest = found.ManifestId;
+            // A disk made from a data disk image holds data, not an OS.
+            bootable = !found.IsDataImage;
         }
 
         var total = spec.Count ?? 1;
@@ -79,7 +82,7 @@ public static partial class VolumeEndpoints
             VolumeType = spec.VolumeType,
             AvailabilityZone = spec.AvailabilityZone,
             Multiattach = spec.Multiattach ?? false,
-            Bootable = spec.ImageRef is not null,
+            Bootable = bootable,
             ImageId = spec.ImageRef,
             SourceManifestId = sourceManifest,
             Metadata = spec.Metadata?.ToDictionary(kv => kv.Key, kv => kv.Value!) ?? [],

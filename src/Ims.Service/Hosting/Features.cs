@@ -31,6 +31,10 @@ internal static class Features
         services.AddHostedService(sp => sp.GetRequiredService<DataJanitor>());
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
         services.AddSingleton<JobHandler, WholeImageFromServerJob>();
+        services.AddSingleton<JobHandler, ImageFromServerJob>();
+        services.AddSingleton<JobHandler, SystemImageFromVolumeJob>();
+        services.AddSingleton<JobHandler, DataImagesFromVolumesJob>();
+        services.AddSingleton<JobHandler, CopyImageInRegionJob>();
         services.AddSingleton<JobHandler, AddImageMembersJob>();
         services.AddSingleton<JobHandler, UpdateImageMembersJob>();
         services.AddSingleton<JobHandler, RemoveImageMembersJob>();
@@ -76,6 +80,7 @@ internal static class Features
         app.MapImageUploads();
         app.MapImageDownloads();
         app.MapWholeImages();
+        app.MapDiskImages();
         app.MapImageUpdates();
         app.MapImageTags();
         app.MapImageQuota();
