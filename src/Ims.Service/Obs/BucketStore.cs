@@ -19,9 +19,12 @@ public sealed record PartRow(string UploadId, long PartNumber, long Size, string
 /// </summary>
 public sealed class BucketStore(Database db)
 {
-    private const string ObjectColumns = "bucket, object_key, size, etag, content_type, metadata, file_id, modified_at";
-    private const string UploadColumns = "upload_id, bucket, object_key, content_type, metadata, initiated_at";
-    private const string PartColumns = "upload_id, part_number, size, etag, file_id, modified_at";
+    private const string ObjectColumns = "bucket, object_key AS ObjectKey, size, etag, content_type AS ContentType, metadata, file_id AS FileId, modified_at AS ModifiedAt";
+    private const string ObjectInsertColumns = "bucket, object_key, size, etag, content_type, metadata, file_id, modified_at";
+    private const string UploadColumns = "upload_id AS UploadId, bucket, object_key AS ObjectKey, content_type AS ContentType, metadata, initiated_at AS InitiatedAt";
+    private const string UploadInsertColumns = "upload_id, bucket, object_key, content_type, metadata, initiated_at";
+    private const string PartColumns = "upload_id AS UploadId, part_number AS PartNumber, size, etag, file_id AS FileId, modified_at AS ModifiedAt";
+    private const string PartInsertColumns = "upload_id, part_number, size, etag, file_id, modified_at";
 
     /// <summary>A key's listing order: its UTF-8 bytes in hex (S3 lists keys in byte order).</summary>
     public static string KeyHex(string key) => Convert.ToHexStringLower(Encoding.UTF8.GetBytes(key));
@@ -30,11 +33,11 @@ public sealed class BucketStore(Database db)
 
     public Task<BucketRow?> GetBucketAsync(string name, CancellationToken ct) =>
         db.QuerySingleOrDefaultAsync<BucketRow>(
-            "SELECT name, domain_id, region, created_at FROM obs_buckets WHERE name = @name", new { name }, ct);
+            "SELECT name, domain_id AS DomainId, region, created_at AS CreatedAt FROM obs_buckets WHERE name = @name", new { name }, ct);
 
     public Task<List<BucketRow>> ListBucketsAsync(string domainId, CancellationToken ct) =>
         db.QueryAsync<BucketRow>(
-            "SELECT name, domain_id, region, created_at FROM obs_buckets WHERE domain_id = @domainId ORDER BY name", new { domainId }, ct);
+            "SELECT name, domain_id AS DomainId, region, created_at AS CreatedAt FROM obs_buckets WHERE domain_id = @domainId ORDER BY name", new { domainId }, ct);
 
     /// <summary>Creates a bucket; false when the name is taken (bucket names are global, as in S3).</summary>
     public async Task<bool> TryCreateBucketAsync(BucketRow bucket, CancellationToken ct)
@@ -100,7 +103,7 @@ public sealed class BucketStore(Database db)
             "SELECT file_id FROM obs_objects WHERE bucket = @Bucket AND key_hex = @keyHex", new { row.Bucket, keyHex }, ct);
         await tx.ExecuteAsync("DELETE FROM obs_objects WHERE bucket = @Bucket AND key_hex = @keyHex", new { row.Bucket, keyHex }, ct);
         await tx.ExecuteAsync(
-            $"INSERT INTO obs_objects (key_hex, {ObjectColumns}) VALUES " +
+            $"INSERT INTO obs_objects (key_hex, {ObjectInsertColumns}) VALUES " +
             "(@keyHex, @Bucket, @ObjectKey, @Size, @Etag, @ContentType, @Metadata, @FileId, @ModifiedAt)",
             new { keyHex, row.Bucket, row.ObjectKey, row.Size, row.Etag, row.ContentType, row.Metadata, row.FileId, row.ModifiedAt }, ct);
         return replaced;
@@ -124,7 +127,7 @@ public sealed class BucketStore(Database db)
     public async Task CreateUploadAsync(UploadRow upload, CancellationToken ct)
     {
         await using var tx = await db.BeginWriteAsync(ct);
-        await tx.ExecuteAsync($"INSERT INTO obs_uploads ({UploadColumns}) VALUES " +
+        await tx.ExecuteAsync($"INSERT INTO obs_uploads ({UploadInsertColumns}) VALUES " +
             "(@UploadId, @Bucket, @ObjectKey, @ContentType, @Metadata, @InitiatedAt)", upload, ct);
         await tx.CommitAsync(ct);
     }
@@ -156,7 +159,7 @@ public sealed class BucketStore(Database db)
         var replaced = await tx.ExecuteScalarAsync<string>(
             "SELECT file_id FROM obs_parts WHERE upload_id = @UploadId AND part_number = @PartNumber", part, ct);
         await tx.ExecuteAsync("DELETE FROM obs_parts WHERE upload_id = @UploadId AND part_number = @PartNumber", part, ct);
-        await tx.ExecuteAsync($"INSERT INTO obs_parts ({PartColumns}) VALUES " +
+        await tx.ExecuteAsync($"INSERT INTO obs_parts ({PartInsertColumns}) VALUES " +
             "(@UploadId, @PartNumber, @Size, @Etag, @FileId, @ModifiedAt)", part, ct);
         await tx.CommitAsync(ct);
         return (true, replaced);
