@@ -69,7 +69,20 @@ public sealed class TestService : IAsyncDisposable
     {
         await App.StopAsync();
         await App.DisposeAsync();
-        if (_ownsData) TestDatabases.Drop(DataDir);
+        if (!_ownsData) return;
+        TestDatabases.Drop(DataDir);
+        // A suite run makes hundreds of hosts; their disks and chunks would otherwise pile up to tens of GB in /tmp.
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still open by a job being torn down: the folder is only temporary space.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
     }
 }
 
