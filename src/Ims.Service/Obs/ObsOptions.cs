@@ -15,6 +15,18 @@ public sealed class ObsOptions
     /// <summary>The region buckets report (GetBucketLocation); the service's region when unset.</summary>
     public string? Region { get; set; }
 
+    /// <summary>
+    /// An external S3 endpoint (Ceph RGW, a real OBS) whose buckets import and export use instead of the service's own,
+    /// with <see cref="AccessKey"/> and <see cref="SecretKey"/>.
+    /// </summary>
+    public string? Endpoint { get; set; }
+
+    public string? AccessKey { get; set; }
+
+    public string? SecretKey { get; set; }
+
+    public bool UsesExternalEndpoint => !string.IsNullOrWhiteSpace(Endpoint);
+
     /// <summary>The largest single PUT (S3's limit, 5 GiB; bigger files go in multipart uploads).</summary>
     public long MaxPutBytes { get; set; } = 5L * 1024 * 1024 * 1024;
 
@@ -29,5 +41,8 @@ public sealed class ObsOptions
         if (Listeners().Count != urls.Length) yield return "Urls: each entry must be an absolute URL such as http://127.0.0.1:8091.";
         if (Listeners().Any(u => u.Port == 0)) yield return "Urls: the bucket API needs a fixed port (0 is not accepted).";
         if (MaxPutBytes <= 0) yield return "MaxPutBytes must be positive.";
+        if (UsesExternalEndpoint && !Uri.TryCreate(Endpoint, UriKind.Absolute, out _)) yield return "Endpoint must be an absolute URL.";
+        if (UsesExternalEndpoint && (string.IsNullOrEmpty(AccessKey) || string.IsNullOrEmpty(SecretKey)))
+            yield return "Endpoint needs AccessKey and SecretKey.";
     }
 }

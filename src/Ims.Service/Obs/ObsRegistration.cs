@@ -15,6 +15,13 @@ public static class ObsRegistration
         services.AddSingleton<BucketStore>();
         services.AddSingleton<S3Authenticator>();
         services.AddSingleton(sp => new ObjectFiles(Path.Combine(Path.GetFullPath(sp.GetRequiredService<IOptions<ServiceOptions>>().Value.DataDir), "obs")));
+        services.AddSingleton<IImageFileBuckets>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ObsOptions>>().Value;
+            return options.UsesExternalEndpoint
+                ? new S3ImageFileBuckets(options)
+                : new OwnImageFileBuckets(sp.GetRequiredService<BucketStore>(), sp.GetRequiredService<ObjectFiles>(), sp.GetRequiredService<TimeProvider>());
+        });
         return services;
     }
 
