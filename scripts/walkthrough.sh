@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A tour of the service with curl, as a new user would take it: token, images, network, an ECS with two data
-# disks, power and disk operations, a CBR backup, a CSBS backup, and a whole image from the CBR backup.
+# disks, power and disk operations, a CBR backup, a CSBS backup, a whole image from the CBR backup, and a backup
+# policy that runs (about a minute of waiting: its slot is the next whole minute, in UTC).
 # Start the service first (dotnet run --project src/Ims.Service), then: bash scripts/walkthrough.sh [base-url]
 set -euo pipefail
 
@@ -88,4 +89,19 @@ IJOB=$(api POST /v1/cloudimages/wholeimages/action -d "{\"name\":\"tour-whole-im
 wait_job "$IJOB"
 WHOLE=$(api GET "/v1/$PID/jobs/$IJOB" | jq -r .entities.image_id)
 api GET "/v2/cloudimages?id=$WHOLE" | jq -c '.images[0] | {id, name, status, __whole_image, __backup_id, min_disk, __image_size}'
+
+say "a backup policy on the vault, due at the next whole minute (UTC), and the automatic backup it makes"
+SLOT=$(date -u -d "+$(( 10#$(date -u +%S) > 50 ? 2 : 1 )) min" +%H:%M)
+POLICY=$(api POST "/v3/$PID/policies" -d "{\"policy\":{\"name\":\"tour-policy\",\"operation_type\":\"backup\",\"enabled\":true,
+  \"operation_definition\":{\"max_backups\":1},
+  \"trigger\":{\"properties\":{\"pattern\":[\"FREQ=DAILY;INTERVAL=1;BYHOUR=${SLOT%:*};BYMINUTE=${SLOT#*:}\"]}}}}" | jq -r .policy.id)
+api POST "/v3/$PID/vaults/$VAULT/associatepolicy" -d "{\"policy_id\":\"$POLICY\"}" | jq -c .associate_policy
+echo "waiting for the run at $SLOT UTC"
+for _ in $(seq 1 180); do
+  [ "$(api GET "/v3/$PID/backups?vault_id=$VAULT" | jq '[.backups[] | select(.extend_info.auto_trigger and .status == "available")] | length')" -ge 1 ] && break
+  sleep 1
+done
+api GET "/v3/$PID/backups?vault_id=$VAULT" | jq -c '.backups[] | {name, created_at, status, auto: .extend_info.auto_trigger}'
+api POST "/v3/$PID/vaults/$VAULT/dissociatepolicy" -d "{\"policy_id\":\"$POLICY\"}" >/dev/null
+api DELETE "/v3/$PID/policies/$POLICY" >/dev/null
 say "done"

@@ -58,9 +58,9 @@ public sealed class AuthenticationMiddleware(RequestDelegate next, TokenService 
         var key = accounts.KeyByAccess(header.AccessKey);
         if (key is null) return (null, "the access key does not exist");
 
-        var body = await JsonBody.RawAsync(http);
+        // The body is hashed from pooled segments: a request whose signature does not match allocates nothing for it.
         var contentSha = http.Request.Headers["X-Sdk-Content-Sha256"].ToString();
-        var bodyHash = contentSha.Length > 0 ? contentSha : SdkSignature.HexSha256(body.Span);
+        var bodyHash = contentSha.Length > 0 ? contentSha : (await JsonBody.BufferAsync(http)).Sha256Hex();
         var query = http.Request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? "")));
         var canonical = SdkSignature.CanonicalRequest(http.Request.Method, http.Request.Path.Value ?? "/", query,
             header.SignedHeaders, name => name.Equals("host", StringComparison.OrdinalIgnoreCase)

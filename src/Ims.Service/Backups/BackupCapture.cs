@@ -57,6 +57,8 @@ public sealed record BackupStart
     public string Name { get; init; } = "";
     public string Description { get; init; } = "";
     public bool Incremental { get; init; }
+    /// <summary>The backup policy that starts the backup (an automatic backup); null for a request's.</summary>
+    public string? PolicyId { get; init; }
 }
 
 /// <summary>A new checkpoint (CBR restore point or CSBS backup record).</summary>
@@ -139,7 +141,8 @@ public sealed class BackupCapture(TimeProvider time, BackupStore backups, Server
     /// <see cref="CaptureAsync"/> and <see cref="FinishCheckpointAsync"/> from a job.
     /// </summary>
     public async Task<(string CheckpointId, string BackupId)?> StartServerBackupAsync(WriteScope write, string service, string projectId,
-        string serverId, string? vaultId, string name, string description, bool incremental, CancellationToken ct)
+        string serverId, string? vaultId, string name, string description, bool incremental, CancellationToken ct,
+        string? policyId = null)
     {
         if (!(await CheckServerAsync(write, projectId, serverId, ct)).Ok) return null;
         var checkpointId = Ids.NewUuid();
@@ -165,6 +168,7 @@ public sealed class BackupCapture(TimeProvider time, BackupStore backups, Server
             Name = name,
             Description = description,
             Incremental = incremental,
+            PolicyId = policyId,
         }, ct);
         return started ? (checkpointId, backupId) : null;
     }

@@ -42,6 +42,8 @@ public sealed record BackupRow
     public long CreatedAt { get; init; }
     public long UpdatedAt { get; init; }
     public long? ProtectedAt { get; init; }
+    /// <summary>The policy that made the backup (an automatic backup), or null for one a request made.</summary>
+    public string? PolicyId { get; init; }
 }
 
 /// <summary>A row of <c>backup_volumes</c>: what a backup captured of one disk.</summary>
@@ -79,7 +81,7 @@ public static class BackupRecords
         "resource_id AS ResourceId, resource_type AS ResourceType, resource_name AS ResourceName, " +
         "resource_az AS ResourceAz, resource_size AS ResourceSize, name, description, status, incremental, " +
         "os_type AS OsType, image_id AS ImageId, san_policy AS SanPolicy, enterprise_project_id AS EnterpriseProjectId, " +
-        "created_at AS CreatedAt, updated_at AS UpdatedAt, protected_at AS ProtectedAt";
+        "created_at AS CreatedAt, updated_at AS UpdatedAt, protected_at AS ProtectedAt, policy_id AS PolicyId";
 
     /// <summary>
     /// A stable id for the per-disk part of a backup: the wire shows each captured disk as a child backup (CBR) or a

@@ -47,6 +47,44 @@ public sealed class BackupStore(Database db)
     public async Task<IReadOnlyList<string>> GetBackupIdsOfVaultAsync(WriteScope tx, string projectId, string vaultId, CancellationToken ct) =>
         await tx.QueryAsync<string>("SELECT id FROM backups WHERE vault_id = @vaultId AND project_id = @projectId", new { vaultId, projectId }, ct);
 
+    /// <summary>
+    /// The available automatic backups (made by any policy) of a resource in the service, in one vault for CBR (null for
+    /// CSBS): what a policy's retention chooses from.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Id, long CreatedAt)>> GetAutomaticBackupsAsync(WriteScope tx, string service, string? vaultId,
+        string resourceId, CancellationToken ct) =>
+        await tx.QueryAsync<(string Id, long CreatedAt)>(
+            $"""
+            SELECT id, created_at FROM backups
+            WHERE service = @service AND resource_id = @resourceId AND policy_id IS NOT NULL AND status = '{BackupStatus.Available}'
+              AND {InVault("vault_id", vaultId)}
+            """, new { service, vaultId, resourceId }, ct);
+
+    /// <summary>
+    /// How many backups of the resource in the vault (not failed) were taken after its last full one; null when it has
+    /// no full backup yet. A policy's <c>full_backup_interval</c> counts these.
+    /// </summary>
+    public async Task<long?> CountSinceLastFullAsync(WriteScope tx, string service, string? vaultId, string resourceId, CancellationToken ct)
+    {
+        var args = new { service, vaultId, resourceId };
+        var lastFull = await tx.ExecuteScalarAsync<long?>(
+            $"""
+            SELECT MAX(created_at) FROM backups
+            WHERE service = @service AND resource_id = @resourceId AND incremental = 0 AND status <> '{BackupStatus.Error}'
+              AND {InVault("vault_id", vaultId)}
+            """, args, ct);
+        if (lastFull is null) return null;
+        return await tx.ExecuteScalarAsync<long>(
+            $"""
+            SELECT COUNT(*) FROM backups
+            WHERE service = @service AND resource_id = @resourceId AND status <> '{BackupStatus.Error}' AND created_at > @lastFull
+              AND {InVault("vault_id", vaultId)}
+            """, new { service, vaultId, resourceId, lastFull }, ct);
+    }
+
+    // A null parameter has no type PostgreSQL can infer, so "no vault" is written into the statement instead.
+    private static string InVault(string column, string? vaultId) => vaultId is null ? $"{column} IS NULL" : $"{column} = @vaultId";
+
     /// <summary>The captured disks of each backup, system disk first.</summary>
     public async Task<ILookup<string, BackupVolumeRow>> GetVolumesOfAsync(IReadOnlyCollection<string> backupIds, CancellationToken ct)
     {
@@ -171,17 +209,17 @@ public sealed class BackupStore(Database db)
             """
             INSERT INTO backups (id, project_id, service, checkpoint_id, vault_id, resource_id, resource_type, resource_name,
                                  resource_az, resource_size, name, description, status, incremental, os_type, image_id,
-                                 san_policy, enterprise_project_id, created_at, updated_at)
+                                 san_policy, enterprise_project_id, created_at, updated_at, policy_id)
             VALUES (@BackupId, @ProjectId, @Service, @CheckpointId, @VaultId, @ServerId, @resourceType, @resourceName,
                     @resourceAz, @resourceSize, @Name, @Description, 'protecting', @incremental, @osType, @imageId,
-                    @sanPolicy, @enterpriseProjectId, @now, @now)
+                    @sanPolicy, @enterpriseProjectId, @now, @now, @PolicyId)
             """,
             new
             {
                 start.BackupId, start.ProjectId, start.Service, start.CheckpointId, start.VaultId, start.ServerId, resourceType,
                 resourceName = server.Name, resourceAz = server.AvailabilityZone, resourceSize = server.TotalSizeGb, start.Name,
                 start.Description, incremental = start.Incremental ? 1 : 0, osType = server.OsType, imageId = server.ImageId,
-                sanPolicy = server.SanPolicy, enterpriseProjectId = server.EnterpriseProjectId, now,
+                sanPolicy = server.SanPolicy, enterpriseProjectId = server.EnterpriseProjectId, now, start.PolicyId,
             }, ct);
 
     /// <summary>

@@ -30,6 +30,20 @@ public static class CbrErrors
     public static ApiError NothingToBackUp(string detail) =>
         Bad("BackupService.0001", $"No resource is available for backup. {detail}".TrimEnd());
 
+    public static ApiError PolicyNotFound(string policyId) =>
+        new(ServiceKind.Cbr, StatusCodes.Status404NotFound, "BackupService.6000", $"Policy {policyId} does not exist.");
+
+    public static ApiError PolicyNotApplied(string policyId, string vaultId) =>
+        new(ServiceKind.Cbr, StatusCodes.Status404NotFound, "BackupService.6002", $"Vault {vaultId} is not applied with policy {policyId}.");
+
+    public static ApiError UnknownPolicyType(string? operationType) =>
+        Bad("BackupService.6117", $"Unknown policy type {operationType}; use backup or replication.");
+
+    public static ApiError PolicyNotApplicable(string message) => Bad("BackupService.6127", message);
+
+    /// <summary>"Parameter verification failed": what the real service answers for a policy field out of its rules.</summary>
+    public static ApiError InvalidParameter(string message) => Bad("BackupService.9900", message);
+
     /// <summary>A backup (or a vault holding one) that a job is still writing, or that an image still uses.</summary>
     public static ApiError InUse(string message) => Bad("BackupService.6301", message);
 

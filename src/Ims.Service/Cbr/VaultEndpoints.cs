@@ -4,12 +4,13 @@ using Ims.Service.Backups;
 using Ims.Service.Ecs;
 using Ims.Service.Evs;
 using Ims.Service.Http;
+using Ims.Service.Policies;
 using Ims.Service.Storage;
 
 namespace Ims.Service.Cbr;
 
 /// <summary>
-/// CBR vaults: CRUD, associating servers (or disks) with a vault, vault tags, and the (always empty) policy list.
+/// CBR vaults: CRUD, associating servers (or disks) with a vault, and vault tags (policies: <see cref="CbrPolicyEndpoints"/>).
 /// A resource belongs to at most one vault; only existing resources of the caller's project can be associated.
 /// </summary>
 public static class VaultEndpoints
@@ -26,7 +27,6 @@ public static class VaultEndpoints
         group.MapDelete("/vaults/{vault_id}", DeleteVault);
         group.MapPost("/vaults/{vault_id}/addresources", AddResources);
         group.MapPost("/vaults/{vault_id}/removeresources", RemoveResources);
-        group.MapGet("/policies", ListPolicies);
         group.MapPost("/vault/{vault_id}/tags/action", TagAction);
         group.MapGet("/vault/{vault_id}/tags", ListTags);
         group.MapPost("/vault/{vault_id}/tags", CreateTag);
@@ -35,7 +35,7 @@ public static class VaultEndpoints
     }
 
     private static async Task<IResult> CreateVault(HttpContext http, Caller caller, Database db, VaultStore vaults, BackupStore backups,
-        ServerStore servers, VolumeStore volumes, TimeProvider time)
+        ServerStore servers, VolumeStore volumes, PolicyStore policies, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<VaultCreateRequest>(http, ServiceKind.Cbr);
@@ -48,8 +48,6 @@ public static class VaultEndpoints
         if (ValidateBilling(body.Billing) is { } billingError) return billingError;
         var billing = body.Billing!;
         if (ValidateTags(body.Tags, out var tags) is { } tagError) return tagError;
-        if (!string.IsNullOrEmpty(body.BackupPolicyId))
-            return CbrErrors.ResourceNotFound("policy", body.BackupPolicyId);
         var enterpriseProjectId = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId;
         if (enterpriseProjectId.Length > 64) return CbrErrors.BadRequest("enterprise_project_id is invalid.");
 
@@ -81,6 +79,16 @@ public static class VaultEndpoints
             UpdatedAt = now,
         }, ct);
         if (await vaults.AddResourcesAsync(write, vaultId, resources, now, ct) is { } taken) return CbrErrors.AlreadyInOtherVault(taken);
+        if (!string.IsNullOrEmpty(body.BackupPolicyId))
+        {
+            // The deprecated way to apply a backup policy at creation (terraform's policy_id).
+            var policy = await policies.GetAsync(write, caller.ProjectId, PolicyServices.Cbr, body.BackupPolicyId, ct);
+            if (policy is null) return CbrErrors.PolicyNotFound(body.BackupPolicyId);
+            if (policy.OperationType != PolicyOperation.Backup)
+                return CbrErrors.PolicyNotApplicable($"Policy {policy.Id} is not a backup policy.");
+            var row = (await vaults.GetAsync(write, caller.ProjectId, vaultId, ct))!;
+            if (await CbrPolicyEndpoints.ApplyAsync(write, policies, row, policy, null, time, ct) is { } refused) return refused;
+        }
         var vault = await RenderOneAsync(write, vaults, backups, caller.ProjectId, vaultId, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { vault });
@@ -142,7 +150,7 @@ public static class VaultEndpoints
 
     /// <summary>Deletes the vault with all its backups (and so their checkpoints), unless one is still in use.</summary>
     private static async Task<IResult> DeleteVault(string vault_id, HttpContext http, Caller caller, Database db, VaultStore vaults,
-        BackupStore backups, BackupRemoval removal)
+        BackupStore backups, BackupRemoval removal, PolicyStore policies)
     {
         var ct = http.RequestAborted;
         await using var write = await db.BeginWriteAsync(ct);
@@ -158,6 +166,7 @@ public static class VaultEndpoints
         }
         await removal.DeleteAsync(write, caller.ProjectId, backupIds, ct);
         await backups.DeleteEmptyCheckpointsOfVaultAsync(write, caller.ProjectId, vault_id, ct);
+        await policies.ForgetVaultAsync(write, vault_id, ct);
         await vaults.DeleteAsync(write, caller.ProjectId, vault_id, ct);
         await write.CommitAsync(ct);
         return TypedResults.NoContent();
@@ -202,9 +211,6 @@ public static class VaultEndpoints
         await write.CommitAsync(ct);
         return TypedResults.Json(new { remove_resource_ids = ids });
     }
-
-    /// <summary>Backup policies are not supported: every vault has none, which clients treat as "no policy bound".</summary>
-    private static IResult ListPolicies() => TypedResults.Json(new { policies = Array.Empty<object>() });
 
     private static async Task<IResult> TagAction(string vault_id, HttpContext http, Caller caller, Database db, VaultStore vaults,
         TimeProvider time)

@@ -68,7 +68,7 @@ public static class ServerChangeOs
         await volumes.SetSystemDiskSourceAsync(write, server_id, image.ManifestId, ct);
         var jobId = await jobs.EnqueueAsync(write, "ecs", ChangeOsJob.Type, caller.ProjectId,
             new ChangeOsPayload(server_id, imageId, server.Status == ServerStatus.Active),
-            EcsJobEntities.ForServers("changeOS", [server_id]), server_id, ct);
+            EcsJobEntities.ForServers("changeOS", [server_id]), server_id, await servers.GetNodeAsync(write, server_id, ct), ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
     }

@@ -209,7 +209,7 @@ public static partial class ServerCreation
         await vpcs.InsertPortsAsync(write, ports, ct);
 
         var jobId = await jobs.EnqueueAsync(write, "ecs", CreateServerJob.Type, pid, new CreateServersPayload(serverIds, volumeIds),
-            EcsJobEntities.ForServers("createSingleServer", serverIds), serverIds[0], ct);
+            EcsJobEntities.ForServers("createSingleServer", serverIds), serverIds[0], await serverStore.GetNodeAsync(write, serverIds[0], ct), ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new CreateServerResponse(jobId, serverIds));
     }

@@ -90,7 +90,8 @@ public static partial class VolumeEndpoints
         // EVS jobs answer with a flat entities.volume_id (terraform reads it); a batch also lists every id.
         var entities = new JsonObject { ["volume_id"] = ids[0] };
         if (ids.Count > 1) entities["volume_ids"] = new JsonArray(ids.Select(id => (JsonNode)id).ToArray());
-        var jobId = await jobs.EnqueueAsync(write, "evs", CreateVolumeJob.Type, caller.ProjectId, new VolumesPayload(ids), entities, ids[0], ct);
+        var jobId = await jobs.EnqueueAsync(write, "evs", CreateVolumeJob.Type, caller.ProjectId, new VolumesPayload(ids), entities, ids[0],
+            (await volumes.GetNodesAsync(write, ids, ct)).FirstOrDefault(), ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new CreateVolumeResponse(jobId, ids));
     }
@@ -159,7 +160,7 @@ public static partial class VolumeEndpoints
         var moved = await volumes.SetStatusAsync(write, [volume_id], VolumeStatus.Deleting, [VolumeStatus.Available, VolumeStatus.Error], ct);
         if (moved == 0) return Invalid($"Volume [{volume_id}] is {row.Status}; only an available or failed disk can be deleted.");
         var jobId = await jobs.EnqueueAsync(write, "evs", DeleteVolumeJob.Type, caller.ProjectId, new VolumesPayload([volume_id]),
-            new JsonObject { ["volume_id"] = volume_id }, volume_id, ct);
+            new JsonObject { ["volume_id"] = volume_id }, volume_id, null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new VolumeJobAccepted(jobId));
     }

@@ -2,6 +2,7 @@ using Ims.Service.Backups;
 using Ims.Service.Cbr;
 using Ims.Service.Data;
 using Ims.Service.Csbs;
+using Ims.Service.Policies;
 using Ims.Service.Ecs;
 using Ims.Service.Eps;
 using Ims.Service.Evs;
@@ -40,6 +41,13 @@ internal static class Features
         services.AddSingleton<BackupSteps>();
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
+        services.AddSingleton<PolicyStore>();
+        services.AddSingleton<PolicyScheduler>();
+        services.AddSingleton<PolicyBackups>();
+        services.AddSingleton<PolicyRetention>();
+        services.AddSingleton<JobHandler, PolicyRunJob>();
+        services.AddSingleton<JobHandler, CbrPolicyCheckpointJob>();
+        services.AddSingleton<JobHandler, CsbsPolicyBackupJob>();
     }
 
     public static async Task SeedAsync(IServiceProvider services, CancellationToken ct)
@@ -83,7 +91,9 @@ internal static class Features
         app.MapVolumes();
         app.MapCbrVaults();
         app.MapCbrBackups();
+        app.MapCbrPolicies();
         app.MapCsbs();
+        app.MapCsbsPolicies();
         app.MapFaults();
         app.MapVolumeData();
         app.MapDataAdmin();

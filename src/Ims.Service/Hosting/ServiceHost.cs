@@ -3,6 +3,7 @@ using Ims.Service.Data;
 using Ims.Service.Http;
 using Ims.Service.Iam;
 using Ims.Service.Jobs;
+using Ims.Service.Nodes;
 using Ims.Service.Obs;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
@@ -34,6 +35,9 @@ public static class ServiceHost
                 ? new SqliteDatabase(Path.Combine(Path.GetFullPath(options.DataDir), "ims.db"))
                 : new PostgresDatabase(options.Postgres);
         });
+        builder.Services.AddSingleton<SpaceReserve>();
+        builder.Services.AddHostedService<IdleMemoryTrim>();
+        builder.Services.AddNodes(builder.Configuration);
         builder.Services.AddDataPlane(builder.Configuration);
         builder.Services.AddAccounts(builder.Configuration);
         builder.Services.AddJobEngine(builder.Configuration);
@@ -52,6 +56,7 @@ public static class ServiceHost
         JobHandler.CheckAll(app.Services.GetServices<JobHandler>());
         var db = app.Services.GetRequiredService<Database>();
         Migrator.MigrateAsync(db, CancellationToken.None).GetAwaiter().GetResult();
+        app.Services.GetRequiredService<SpaceReserve>().EnsureAtStart();
         Features.SeedAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();
 
         // The bucket API's listener is S3, not the API gateway: its own routing, signatures and error shape.

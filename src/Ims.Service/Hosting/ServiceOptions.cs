@@ -52,6 +52,12 @@ public sealed class ServiceOptions
     /// </summary>
     public string? AdminToken { get; set; }
 
+    /// <summary>
+    /// Bytes kept allocated in <c>space-reserve</c> in the data folder and given up when the storage runs out of space, so
+    /// that the database beside it can still record what failed (a job's FAIL, an upload back to queued). 0: none.
+    /// </summary>
+    public long SpaceReserveBytes { get; set; } = 8L * 1024 * 1024;
+
     /// <summary>Where uploaded image files and generated public-image disks wait for their import (under the data folder).</summary>
     public string ScratchDir => Path.Combine(Path.GetFullPath(DataDir), "uploads");
 

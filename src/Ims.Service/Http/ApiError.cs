@@ -15,6 +15,11 @@ public sealed record ApiError(ServiceKind Service, int Status, string Code, stri
     public static ApiError BadBody(ServiceKind service, string detail) =>
         new(service, StatusCodes.Status400BadRequest, ErrorBodies.BadRequestCode(service), detail);
 
+    /// <summary>The storage (data folder or database) ran out of space: 400, in the service's shape.</summary>
+    public static ApiError StorageFull(ServiceKind service) =>
+        new(service, StatusCodes.Status400BadRequest, ErrorBodies.StorageFullCode,
+            "Insufficient storage capacity: the service's storage ran out of space. Free space and try again.");
+
     public static ApiError NotFound(ServiceKind service, string message) =>
         new(service, StatusCodes.Status404NotFound, ErrorBodies.NotFoundCode(service), message);
 }

@@ -47,6 +47,13 @@ public static class ErrorBodies
         _ => "APIGW.0302",
     };
 
+    /// <summary>
+    /// The code of "the storage ran out of space". IMS documents one capacity code, <c>IMG.0182</c> ("Insufficient vault
+    /// capacity", 400), which mode A's job answers when a backup does not fit; the references document none for EVS, ECS
+    /// or the others, and their bytes live in the same store, so every service answers it (see docs/architecture.md).
+    /// </summary>
+    public const string StorageFullCode = "IMG.0182";
+
     private static string Title(int status) => status switch
     {
         400 => "Bad Request",

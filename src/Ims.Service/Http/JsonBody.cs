@@ -12,6 +12,7 @@ namespace Ims.Service.Http;
 public static class JsonBody
 {
     private const string RawBodyKey = "ims.raw-body";
+    private const string PendingBodyKey = "ims.pending-body";
 
     /// <summary>Requests may carry up to 12 MB, the API gateway's limit for signed requests.</summary>
     public const long MaxBodyBytes = 12 * 1024 * 1024;
@@ -36,39 +37,31 @@ public static class JsonBody
     public static async Task<ReadOnlyMemory<byte>> RawAsync(HttpContext http)
     {
         if (http.Items.TryGetValue(RawBodyKey, out var cached) && cached is ReadOnlyMemory<byte> bytes) return bytes;
-        var declared = http.Request.ContentLength;
-        if (declared > MaxBodyBytes) throw TooLarge();
+        return Materialize(http, await BufferAsync(http));
+    }
+
+    /// <summary>
+    /// The body in pooled segments (see <see cref="BodyBuffer"/>), read once and given back when the request ends: what
+    /// the AK/SK check hashes before anything is allocated for a body that may be refused.
+    /// </summary>
+    public static async Task<BodyBuffer> BufferAsync(HttpContext http)
+    {
+        if (http.Items.TryGetValue(PendingBodyKey, out var pending) && pending is BodyBuffer buffered) return buffered;
+        if (http.Request.ContentLength > MaxBodyBytes) throw TooLarge();
         var feature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = null;
+        var buffer = await BodyBuffer.ReadAsync(http, MaxBodyBytes, TooLarge);
+        http.Response.RegisterForDispose(buffer);
+        http.Items[PendingBodyKey] = buffer;
+        return buffer;
+    }
 
-        ReadOnlyMemory<byte> read;
-        if (declared is { } length)
-        {
-            // The declared length is the size: one array, no growing copies (a fuzzer's 12 MB bodies on every connection
-            // were two or three large arrays each).
-            var body = length == 0 ? [] : new byte[length];
-            var filled = 0;
-            while (filled < body.Length)
-            {
-                var n = await http.Request.Body.ReadAsync(body.AsMemory(filled), http.RequestAborted);
-                if (n == 0) break;
-                filled += n;
-            }
-            read = body.AsMemory(0, filled);
-        }
-        else
-        {
-            using var buffer = new MemoryStream();
-            var chunk = new byte[16 * 1024];
-            while (true)
-            {
-                var n = await http.Request.Body.ReadAsync(chunk, http.RequestAborted);
-                if (n == 0) break;
-                if (buffer.Length + n > MaxBodyBytes) throw TooLarge();
-                buffer.Write(chunk, 0, n);
-            }
-            read = buffer.ToArray();
-        }
+    /// <summary>Turns the pooled body into one array of its length, cached for every later reader; the segments go back.</summary>
+    private static ReadOnlyMemory<byte> Materialize(HttpContext http, BodyBuffer buffer)
+    {
+        ReadOnlyMemory<byte> read = buffer.ToArray();
+        buffer.Dispose();
+        http.Items.Remove(PendingBodyKey);
         http.Items[RawBodyKey] = read;
         return read;
     }
@@ -85,6 +78,11 @@ public static class JsonBody
         if (http.Items.TryGetValue(RawBodyKey, out var cached) && cached is ReadOnlyMemory<byte> bytes)
         {
             body = bytes;
+            return true;
+        }
+        if (http.Items.TryGetValue(PendingBodyKey, out var pending) && pending is BodyBuffer buffered)
+        {
+            body = Materialize(http, buffered);
             return true;
         }
         body = default;

@@ -1,3 +1,4 @@
+using Ims.Service.Http;
 using Ims.Service.Backups;
 using Ims.Service.Cbr;
 using Ims.Service.Jobs;
@@ -19,6 +20,8 @@ public sealed record CrossRegionCopyPayload(string SourceImageId, string SourceB
 /// </summary>
 public sealed class CrossRegionCopyJob(ImageStore images, BackupStore backups, VaultStore vaults, BackupRemoval removal) : JobHandler
 {
+    public override string StorageFullCode => ErrorBodies.StorageFullCode;
+
     public const string Type = "imsCrossRegionCopyImageJob";
 
     public override string JobType => Type;

@@ -148,7 +148,7 @@ public static partial class ImageCopyEndpoints
 
         var payload = new CrossRegionCopyPayload(image.Id, image.BackupId!, imageId, target.Id, vault.Id, Ids.NewUuid(), Ids.NewUuid());
         var entities = new JsonObject { ["image_name"] = body.Name, ["image_id"] = imageId, ["process_percent"] = 0.0 };
-        var jobId = await jobs.EnqueueAsync(write, "ims", CrossRegionCopyJob.Type, caller.ProjectId, payload, entities, imageId, ct);
+        var jobId = await jobs.EnqueueAsync(write, "ims", CrossRegionCopyJob.Type, caller.ProjectId, payload, entities, imageId, null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
     }

@@ -1,3 +1,4 @@
+using Ims.Service.Http;
 using System.Text.Json.Nodes;
 using Ims.Service.Cbr;
 using Ims.Service.Jobs;
@@ -15,6 +16,8 @@ public sealed record MembersPayload(IReadOnlyList<string> Images, IReadOnlyList<
 /// </summary>
 public abstract class ImageMembersJob : JobHandler
 {
+    public override string StorageFullCode => ErrorBodies.StorageFullCode;
+
     protected sealed record Outcome(string ImageId, string ProjectId, string? Code = null, string? Reason = null);
 
     protected static Outcome Failed(string imageId, string projectId, string code, string? reason = null) =>

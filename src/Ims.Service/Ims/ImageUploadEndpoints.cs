@@ -102,7 +102,7 @@ public static class ImageUploadEndpoints
     /// <c>queued</c> again, ready for another try (as in Glance).
     /// </summary>
     private static async Task<IResult> UploadImageFile(string image_id, HttpContext http, Caller caller, Database db,
-        ImageStore images, DataPlaneStore dataPlane, IOptions<ServiceOptions> options, TimeProvider time)
+        ImageStore images, DataPlaneStore dataPlane, SpaceReserve reserve, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
@@ -162,6 +162,13 @@ public static class ImageUploadEndpoints
                 activated = true;
             }
             return TypedResults.NoContent();
+        }
+        catch (Exception ex) when (db.StorageFull(ex) is not null)
+        {
+            // Out of space (the scratch file, the chunks or the database): the image goes back to queued below, in a
+            // transaction that needs room of its own. The error middleware answers the out-of-space error.
+            reserve.Release();
+            throw;
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Ims.Service.Http;
 using Ims.Service.Backups;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
@@ -17,6 +18,8 @@ public abstract class WholeImageJob(ImageStore images) : JobHandler
     protected ImageStore Images { get; } = images;
 
     public override string InternalErrorCode => "IMG.0014";
+
+    public override string StorageFullCode => ErrorBodies.StorageFullCode;
 
     /// <summary>Registers the image from its backup: attributes come from the captured disks and the source server.</summary>
     protected static JobStep RegisterImage(ImageStore images, BackupStore backups) => new("RegisterImage", async (job, write, ct) =>

@@ -22,6 +22,12 @@ public abstract class JobHandler
     /// <summary>The error code a job gets when a step keeps failing unexpectedly.</summary>
     public virtual string InternalErrorCode => "IMG.0014";
 
+    /// <summary>
+    /// The code a job of this type fails with, at once and without retries, when the storage runs out of space (the
+    /// reason says so). IMS's handlers answer IMS's capacity code, <c>IMG.0182</c>; the others their internal code.
+    /// </summary>
+    public virtual string StorageFullCode => InternalErrorCode;
+
     /// <summary>Undoes what the job made, in the same transaction that marks it FAIL.</summary>
     public virtual Task OnFailedAsync(JobContext job, WriteScope write, CancellationToken ct) => Task.CompletedTask;
 

@@ -20,6 +20,11 @@ public sealed partial class JobRunner(
     private readonly Dictionary<string, JobHandler> _handlers = Checked(handlers).ToDictionary(h => h.JobType, StringComparer.Ordinal);
     // Resolved here rather than injected so that tests which build a runner by hand need not know about faults.
     private readonly JobFaults _faults = services.GetRequiredService<JobFaults>();
+    private readonly SpaceReserve? _reserve = services.GetService<SpaceReserve>();
+    /// <summary>The reason of a job that failed because the storage ran out of space (no paths: clients read it).</summary>
+    public const string StorageFullReason =
+        "Insufficient storage capacity: the service's storage ran out of space while the job ran. Free space and try again.";
+
     private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Ids.NewHex32()[..8]}";
 
     private static List<JobHandler> Checked(IEnumerable<JobHandler> handlers)
@@ -47,6 +52,7 @@ public sealed partial class JobRunner(
                     continue;
                 }
                 await RunAsync(job, stop);
+                _reserve?.TryRestore();
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -127,6 +133,14 @@ public sealed partial class JobRunner(
         catch (JobFailedException failure)
         {
             await FailAsync(context, handler, failure.Code, failure.Message, stop);
+        }
+        catch (Exception ex) when (db.StorageFull(ex) is { } full && !stop.IsCancellationRequested)
+        {
+            // A retry cannot succeed until someone frees space: fail now, saying why. The reserve makes room for the
+            // failure's own transaction (the compensation and the FAIL) on a file system the job just filled.
+            _reserve?.Release();
+            Log.StorageFull(logger, row.Id, full.Message);
+            await FailAsync(context, handler, handler.StorageFullCode, StorageFullReason, stop);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -211,6 +225,9 @@ public sealed partial class JobRunner(
 
         [LoggerMessage(1005, LogLevel.Error, "A step of job {JobId} threw; the job is retried")]
         public static partial void StepFailed(ILogger logger, Exception ex, string jobId);
+
+        [LoggerMessage(1009, LogLevel.Warning, "Job {JobId} ran out of space and fails: {Detail}")]
+        public static partial void StorageFull(ILogger logger, string jobId, string detail);
 
         [LoggerMessage(1006, LogLevel.Error, "The job worker loop failed")]
         public static partial void LoopFailed(ILogger logger, Exception ex);

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Ims.DataPlane;
 
 namespace Ims.Service.Storage;
 
@@ -44,6 +45,15 @@ public abstract class Database
     /// <summary>True when the exception is a unique or primary-key violation.</summary>
     public abstract bool IsUniqueViolation(Exception ex);
 
+    /// <summary>True when the database could not write for want of space (SQLite's <c>SQLITE_FULL</c>, PostgreSQL's <c>53100</c>).</summary>
+    public abstract bool IsStorageFull(Exception ex);
+
+    /// <summary>
+    /// The out-of-space error behind <paramref name="ex"/>, from the database or from a file write, as one
+    /// <see cref="StorageFullException"/>; null when space is not the cause.
+    /// </summary>
+    public StorageFullException? StorageFull(Exception ex) => StorageFullException.Find(ex, IsStorageFull);
+
     /// <summary>
     /// Appended to the job-claim subquery. PostgreSQL needs <c> FOR UPDATE SKIP LOCKED</c> so that nodes skip
     /// each other's rows; SQLite has a single writer and needs nothing.
@@ -76,9 +86,19 @@ public sealed class WriteScope(Database database, DbConnection connection, DbTra
     /// <summary>Runs <paramref name="action"/> after a successful commit (for example, waking job workers).</summary>
     public void OnCommitted(Action action) => (_onCommitted ??= []).Add(action);
 
+    /// <summary>The database's out-of-space error behind <paramref name="ex"/>, if that is its cause (see <see cref="Database.StorageFull"/>).</summary>
+    internal StorageFullException? StorageFull(Exception ex) => database.StorageFull(ex);
+
     public async Task CommitAsync(CancellationToken ct)
     {
-        await Transaction.CommitAsync(ct);
+        try
+        {
+            await Transaction.CommitAsync(ct);
+        }
+        catch (Exception ex) when (database.StorageFull(ex) is { } full)
+        {
+            throw full;
+        }
         if (_onCommitted is null) return;
         foreach (var action in _onCommitted) action();
     }

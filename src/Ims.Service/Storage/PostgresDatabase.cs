@@ -54,6 +54,9 @@ public sealed class PostgresDatabase : Database, IDisposable
     public override bool IsUniqueViolation(Exception ex) =>
         ex is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
+    // 53100 disk_full: the server could not extend a table, an index or its write-ahead log.
+    public override bool IsStorageFull(Exception ex) => ex is PostgresException { SqlState: PostgresErrorCodes.DiskFull };
+
     public void Dispose() => _source.Dispose();
 }
 

@@ -168,6 +168,9 @@ public sealed class SqliteDatabase : Database, IDisposable
     public override bool IsUniqueViolation(Exception ex) =>
         ex is SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 1555 or 2067 };
 
+    // SQLITE_FULL: the database or its journal could not grow (the file system is full).
+    public override bool IsStorageFull(Exception ex) => ex is SqliteException { SqliteErrorCode: 13 };
+
     private sealed class Releaser(SemaphoreSlim semaphore) : IDisposable
     {
         private int _released;

@@ -26,18 +26,32 @@ internal static class StoreSql
         return await connection.ExecuteScalarAsync<T>(new CommandDefinition(sql, args, cancellationToken: ct));
     }
 
-    public static async Task<List<T>> QueryAsync<T>(this WriteScope tx, string sql, object? args, CancellationToken ct) =>
-        (await tx.Connection.QueryAsync<T>(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct))).AsList();
+    // Inside a transaction a statement may have to grow the database (SQLite spills pages to the WAL, PostgreSQL extends
+    // a table): an out-of-space error becomes the StorageFullException the API and the job engine answer.
+    public static Task<List<T>> QueryAsync<T>(this WriteScope tx, string sql, object? args, CancellationToken ct) =>
+        tx.Guard(async () => (await tx.Connection.QueryAsync<T>(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct))).AsList());
 
     public static Task<T?> QuerySingleOrDefaultAsync<T>(this WriteScope tx, string sql, object? args, CancellationToken ct) =>
-        tx.Connection.QuerySingleOrDefaultAsync<T>(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct));
+        tx.Guard(() => tx.Connection.QuerySingleOrDefaultAsync<T>(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct)));
 
     public static Task<T> QuerySingleAsync<T>(this WriteScope tx, string sql, object? args, CancellationToken ct) =>
-        tx.Connection.QuerySingleAsync<T>(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct));
+        tx.Guard(() => tx.Connection.QuerySingleAsync<T>(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct)));
 
     public static Task<T?> ExecuteScalarAsync<T>(this WriteScope tx, string sql, object? args, CancellationToken ct) =>
-        tx.Connection.ExecuteScalarAsync<T>(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct));
+        tx.Guard(() => tx.Connection.ExecuteScalarAsync<T>(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct)));
 
     public static Task<int> ExecuteAsync(this WriteScope tx, string sql, object? args, CancellationToken ct) =>
-        tx.Connection.ExecuteAsync(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct));
+        tx.Guard(() => tx.Connection.ExecuteAsync(new CommandDefinition(sql, args, tx.Transaction, cancellationToken: ct)));
+
+    private static async Task<T> Guard<T>(this WriteScope tx, Func<Task<T>> statement)
+    {
+        try
+        {
+            return await statement();
+        }
+        catch (Exception ex) when (tx.StorageFull(ex) is { } full)
+        {
+            throw full;
+        }
+    }
 }
