@@ -104,4 +104,19 @@ done
 api GET "/v3/$PID/backups?vault_id=$VAULT" | jq -c '.backups[] | {name, created_at, status, auto: .extend_info.auto_trigger}'
 api POST "/v3/$PID/vaults/$VAULT/dissociatepolicy" -d "{\"policy_id\":\"$POLICY\"}" >/dev/null
 api DELETE "/v3/$PID/policies/$POLICY" >/dev/null
+
+say "a system disk image of the ECS, with a data disk image of its first data disk"
+DATAVOL=$(api GET "/v1/$PID/cloudservers/$SERVER" | jq -r '[.server."os-extended-volumes:volumes_attached"[] | select(.bootIndex!="0")][0].id')
+SJOB=$(api POST /v2/cloudimages/action -d "{\"name\":\"tour-system-image\",\"instance_id\":\"$SERVER\",
+  \"data_images\":[{\"name\":\"tour-data-image\",\"volume_id\":\"$DATAVOL\"}]}" | jq -r .job_id)
+wait_job "$SJOB"
+SYSIMAGE=$(api GET "/v1/$PID/jobs/$SJOB" | jq -r .entities.image_id)
+api GET "/v1/$PID/jobs/$SJOB" | jq -c '{job_type, status, image_id: .entities.image_id, data_image_id: .entities.sub_jobs_result[0].entities.image_id}'
+api GET "/v2/cloudimages?id=$SYSIMAGE" | jq -c '.images[0] | {id, name, status, virtual_env_type, __data_origin, min_disk, virtual_size}'
+
+say "a copy of the system disk image in the region (it shares every chunk)"
+CJOB=$(api POST "/v1/cloudimages/$SYSIMAGE/copy" -d '{"name":"tour-system-copy","description":"a copy"}' | jq -r .job_id)
+wait_job "$CJOB"
+COPY=$(api GET "/v1/$PID/jobs/$CJOB" | jq -r .entities.image_id)
+api GET "/v2/cloudimages?id=$COPY" | jq -c '.images[0] | {id, name, status, __data_origin, virtual_size}'
 say "done"

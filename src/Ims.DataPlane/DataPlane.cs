@@ -91,11 +91,19 @@ public sealed record VerifyReport(long ChunksChecked, IReadOnlyList<DamagedChunk
 /// <summary>What a garbage collection removed.</summary>
 public sealed record CollectionReport(long ChunksKept, long ChunksDeleted, long BytesFreed, long ManifestsDeleted);
 
-/// <summary>A disk image format a user can upload.</summary>
+/// <summary>A disk image format a user can upload: every format IMS lists that qemu-img reads.</summary>
 public enum DiskFormat
 {
     Raw,
     Qcow2,
+    /// <summary>VHD (qemu's <c>vpc</c>).</summary>
+    Vhd,
+    Vhdx,
+    Vmdk,
+    Qed,
+    Vdi,
+    /// <summary>An ISO 9660 (or UDF) image: its bytes are the disk, as a raw file's are.</summary>
+    Iso,
 }
 
 /// <summary>A restore met a chunk whose bytes do not match its name (or that is missing); nothing wrong was written.</summary>
@@ -130,37 +138,37 @@ public sealed class DataPlane : IDisposable
     private readonly ChunkStore chunks;
     private readonly ManifestStore manifests;
     private readonly VolumeRegistry volumes;
-    private readonly Operations operations;
+    private readonly IDataPlaneCoordination coordination;
     private readonly IGarbageCollector collector;
     private readonly Bucket? bucket;
-    // Bucket only: captures and imports hold it while they store or look up chunks, the collection excludes them.
-    private readonly WriterGate? writers;
+    // Captures and imports enter the writers' side while they store or look up chunks when a collection excludes them:
+    // always in a bucket, and in a folder other processes share.
+    private readonly bool writersExcluded;
 
-    private DataPlane(DataPlaneOptions options, TimeProvider time, StoreLayout layout, TempFiles temps, Bucket? bucket)
+    private DataPlane(DataPlaneOptions options, TimeProvider time, StoreLayout layout, TempFiles temps, Bucket? bucket,
+        IDataPlaneCoordination? shared)
     {
         Options = options;
         this.layout = layout;
         this.temps = temps;
         this.bucket = bucket;
         volumes = new VolumeRegistry(layout, temps);
+        coordination = shared
+            ?? new LocalCoordination(time, bucket is null ? DeletionEpoch.Open(layout, temps) : DeletionEpoch.Open(bucket));
+        writersExcluded = bucket is not null || coordination.SpansProcesses;
         if (bucket is null)
         {
-            var deletions = DeletionEpoch.Open(layout, temps);
-            var folderChunks = new FolderChunkStore(layout, temps, time, deletions);
+            var folderChunks = new FolderChunkStore(layout, temps, time, coordination);
             var folderManifests = new FolderManifestStore(layout, temps, time);
             chunks = folderChunks;
             manifests = folderManifests;
-            operations = new Operations(time, deletions);
-            collector = new FolderGarbageCollector(layout, folderChunks, folderManifests, operations, deletions, temps);
+            collector = new FolderGarbageCollector(layout, folderChunks, folderManifests, coordination, temps);
         }
         else
         {
-            var deletions = DeletionEpoch.Open(bucket);
-            chunks = new BucketChunkStore(bucket, deletions);
+            chunks = new BucketChunkStore(bucket, coordination);
             manifests = new BucketManifestStore(bucket);
-            operations = new Operations(time, deletions);
-            writers = new WriterGate();
-            collector = new BucketGarbageCollector(bucket, manifests, operations, deletions, writers, Parallelism);
+            collector = new BucketGarbageCollector(bucket, manifests, coordination, Parallelism);
         }
     }
 
@@ -174,9 +182,10 @@ public sealed class DataPlane : IDisposable
     /// Opens (creating if needed) the store under <see cref="DataPlaneOptions.Root"/>, and the bucket when
     /// <see cref="DataPlaneOptions.ObjectStore"/> is set (created when missing; wrong settings, keys or endpoint throw
     /// here); refuses a store of an unknown version or chunk size with <see cref="NotSupportedException"/>. Temporary
-    /// files left by a crash are removed.
+    /// files left by a crash are removed. <paramref name="coordination"/> is what the collector shares with the captures
+    /// and restores of every process using the same store (null: this process alone, <c>deletion-epoch</c> in the store).
     /// </summary>
-    public static DataPlane Open(DataPlaneOptions options, TimeProvider time)
+    public static DataPlane Open(DataPlaneOptions options, TimeProvider time, IDataPlaneCoordination? coordination = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(time);
@@ -215,7 +224,7 @@ public sealed class DataPlane : IDisposable
                 throw;
             }
         }
-        return new DataPlane(options, time, layout, temps, bucket);
+        return new DataPlane(options, time, layout, temps, bucket, coordination);
     }
 
     // ---- volumes ----
@@ -260,9 +269,9 @@ public sealed class DataPlane : IDisposable
         VolumeRegistry.CheckId(volumeId);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sizeBytes);
         if (volumes.Exists(volumeId)) return;
-        using var operation = operations.Begin();
+        using var operation = await BeginOperationAsync(ct).ConfigureAwait(false);
         // Every chunk is read after this, so when the epoch is known the restored base names only stored chunks.
-        var deletionEpoch = operation.PinAndObserveEpoch([manifestId]);
+        var deletionEpoch = await operation.PinAsync([manifestId], observeEpoch: true, ct).ConfigureAwait(false);
         var manifest = manifests.Read(manifestId);
         if (sizeBytes < manifest.DiskSize)
             throw new ArgumentOutOfRangeException(nameof(sizeBytes), sizeBytes,
@@ -311,8 +320,8 @@ public sealed class DataPlane : IDisposable
         if (restores.Select(r => r.VolumeId).Distinct(StringComparer.Ordinal).Count() != restores.Count)
             throw new ArgumentException("A volume is listed twice.", nameof(restores));
         foreach (var restore in restores) VolumeRegistry.CheckId(restore.VolumeId);
-        using var operation = operations.Begin();
-        var deletionEpoch = operation.PinAndObserveEpoch(restores.Select(r => r.ManifestId));
+        using var operation = await BeginOperationAsync(ct).ConfigureAwait(false);
+        var deletionEpoch = await operation.PinAsync([.. restores.Select(r => r.ManifestId)], observeEpoch: true, ct).ConfigureAwait(false);
         var prepared = new List<(VolumeRestore Restore, string Temp, VolumeBase? Base)>();
         try
         {
@@ -465,7 +474,6 @@ public sealed class DataPlane : IDisposable
         if (disks.Select(d => d.VolumeId).Distinct(StringComparer.Ordinal).Count() != disks.Count)
             throw new ArgumentException("A disk is listed twice.", nameof(disks));
         var opened = disks.Select(d => volumes.Get(d.VolumeId)).ToArray();
-        var operation = operations.Begin();
         var snapshots = new Snapshot[opened.Length];
         try
         {
@@ -473,16 +481,9 @@ public sealed class DataPlane : IDisposable
         }
         catch (IOException e) when (StorageFullException.IsOutOfSpace(e))
         {
-            operation.Dispose();
             throw StorageFullException.From(e);
         }
-        catch
-        {
-            operation.Dispose();
-            throw;
-        }
-        var deletionEpoch = operation.PinAndObserveEpoch(snapshots.Select(s => s.Base?.ManifestId).OfType<string>());
-        return StorageFullException.Translate(() => FinishCaptureAsync(snapshots, operation, deletionEpoch, ct));
+        return StorageFullException.Translate(() => FinishCaptureAsync(snapshots, ct));
     }
 
     /// <summary>Every volume's gate, in id order (so concurrent captures cannot deadlock), then one snapshot each.</summary>
@@ -510,21 +511,25 @@ public sealed class DataPlane : IDisposable
         }
     }
 
-    // deletionEpoch: observed when the bases were pinned, null if a collection was running. A base recorded under it
-    // names only chunks still stored (and kept, being pinned), so they are reused without a lookup.
-    private async Task<IManifestLease> FinishCaptureAsync(Snapshot[] snapshots, Operations.Operation operation, long? deletionEpoch,
-        CancellationToken ct)
+    private async Task<IManifestLease> FinishCaptureAsync(Snapshot[] snapshots, CancellationToken ct)
     {
         var ended = false;
+        Operation? operation = null;
         try
         {
+            // Registered before any chunk is stored or touched, so a folder collection's cutoff stays before those.
+            operation = await BeginOperationAsync(ct).ConfigureAwait(false);
+            // Observed when the bases were pinned, null if a collection was running. A base recorded under it names only
+            // chunks still stored (and kept, being pinned), so they are reused without a lookup.
+            var deletionEpoch = await operation.PinAsync(snapshots.Select(s => s.Base?.ManifestId).OfType<string>().ToList(),
+                observeEpoch: true, ct).ConfigureAwait(false);
             var sources = new DiskSource[snapshots.Length];
             for (var i = 0; i < snapshots.Length; i++)
             {
                 var knownStored = deletionEpoch is { } epoch && snapshots[i].Base?.DeletionEpoch == epoch;
                 sources[i] = new SnapshotSource(snapshots[i], UsableBase(snapshots[i]), knownStored);
             }
-            using var writing = writers is null ? null : await writers.EnterWriterAsync(ct).ConfigureAwait(false);
+            using var writing = await EnterWriterAsync(ct).ConfigureAwait(false);
             using var pending = new PendingChunks(temps);
             await ChunkingPipeline.RunAsync(sources, chunks, pending, Parallelism, IoDepth, ct).ConfigureAwait(false);
             // Chunk names are durable before any manifest names them.
@@ -533,11 +538,11 @@ public sealed class DataPlane : IDisposable
             for (var i = 0; i < sources.Length; i++)
             {
                 var manifestId = manifests.Write(sources[i].ToManifest());
-                operation.Pin(manifestId);
                 results[i] = new CapturedDisk(sources[i].VolumeId, manifestId, sources[i].DiskSize, sources[i].ChunksRead,
                     sources[i].BytesStored, sources[i].ChunksLookedUp);
             }
-            var lease = operations.Lease(results);
+            // Still a writer (and a running operation): no collection has run since the manifests were written.
+            var lease = await LeaseAsync(results, ct).ConfigureAwait(false);
             for (var i = 0; i < snapshots.Length; i++)
                 snapshots[i].Volume.EndSnapshot(snapshots[i], new VolumeBase(results[i].ManifestId, deletionEpoch));
             ended = true;
@@ -551,7 +556,7 @@ public sealed class DataPlane : IDisposable
                 snapshot.Dispose();
                 temps.End(snapshot.SidePath);
             }
-            operation.Dispose();
+            operation?.Dispose();
         }
     }
 
@@ -562,8 +567,10 @@ public sealed class DataPlane : IDisposable
     }
 
     /// <summary>
-    /// Stores an uploaded disk image (raw, or qcow2) and returns its manifest (one disk, with an empty volume id).
-    /// An image that is not a readable disk of the stated format throws <see cref="InvalidDiskImageException"/>.
+    /// Stores an uploaded disk image and returns its manifest (one disk, with an empty volume id). Raw and ISO files are
+    /// the disk; every other format is converted to raw with qemu-img. An image that is not a readable disk of the stated
+    /// format, or that names another file (a backing file, an external data file or extent), throws
+    /// <see cref="InvalidDiskImageException"/>.
     /// </summary>
     public Task<IManifestLease> ImportAsync(string path, DiskFormat format, CancellationToken ct) =>
         StorageFullException.Translate(() => ImportCoreAsync(path, format, ct));
@@ -572,15 +579,21 @@ public sealed class DataPlane : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new InvalidDiskImageException($"The image file {Path.GetFileName(path)} does not exist.");
-        using var operation = operations.Begin();
-        if (format == DiskFormat.Raw) return await ImportRawAsync(path, operation, ct).ConfigureAwait(false);
+        using var operation = await BeginOperationAsync(ct).ConfigureAwait(false);
+        if (format == DiskFormat.Raw) return await ImportRawAsync(path, ct).ConfigureAwait(false);
+        if (format == DiskFormat.Iso)
+        {
+            ImageFormats.CheckIso(path);
+            return await ImportRawAsync(path, ct).ConfigureAwait(false);
+        }
 
-        ImageFormats.CheckQcow2(path);
+        if (format == DiskFormat.Qcow2) ImageFormats.CheckQcow2(path);
+        await ImageFormats.CheckSelfContainedAsync(path, format, ct).ConfigureAwait(false);
         var converted = temps.Begin(Path.Combine(layout.Volumes, $"import-{Guid.NewGuid():N}.raw"));
         try
         {
-            await ImageFormats.ConvertQcow2ToRawAsync(path, converted, ct).ConfigureAwait(false);
-            return await ImportRawAsync(converted, operation, ct).ConfigureAwait(false);
+            await ImageFormats.ConvertToRawAsync(path, format, converted, ct).ConfigureAwait(false);
+            return await ImportRawAsync(converted, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -589,18 +602,17 @@ public sealed class DataPlane : IDisposable
         }
     }
 
-    private async Task<IManifestLease> ImportRawAsync(string path, Operations.Operation operation, CancellationToken ct)
+    private async Task<IManifestLease> ImportRawAsync(string path, CancellationToken ct)
     {
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         var size = ImageFormats.CheckRaw(file, path);
         var source = new RawFileSource(file, size);
-        using var writing = writers is null ? null : await writers.EnterWriterAsync(ct).ConfigureAwait(false);
+        using var writing = await EnterWriterAsync(ct).ConfigureAwait(false);
         using var pending = new PendingChunks(temps);
         await ChunkingPipeline.RunAsync([source], chunks, pending, Parallelism, IoDepth, ct).ConfigureAwait(false);
         chunks.Publish(pending);
         var manifestId = manifests.Write(source.ToManifest());
-        operation.Pin(manifestId);
-        return operations.Lease([new CapturedDisk("", manifestId, size, source.ChunksRead, source.BytesStored)]);
+        return await LeaseAsync([new CapturedDisk("", manifestId, size, source.ChunksRead, source.BytesStored)], ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -614,8 +626,8 @@ public sealed class DataPlane : IDisposable
         Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> write, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(write);
-        using var operation = operations.Begin();
-        operation.Pin(manifestId);
+        using var operation = await BeginOperationAsync(ct).ConfigureAwait(false);
+        await operation.PinAsync([manifestId], observeEpoch: false, ct).ConfigureAwait(false);
         var manifest = manifests.Read(manifestId);
         if (offset < 0 || length < 0 || offset + length > manifest.DiskSize)
             throw new ArgumentOutOfRangeException(nameof(length), length,
@@ -679,8 +691,8 @@ public sealed class DataPlane : IDisposable
     public async Task<string> HashManifestAsync(string manifestId, CancellationToken ct)
     {
         var manifest = manifests.Read(manifestId);
-        using var operation = operations.Begin();
-        operation.Pin(manifestId);
+        using var operation = await BeginOperationAsync(ct).ConfigureAwait(false);
+        await operation.PinAsync([manifestId], observeEpoch: false, ct).ConfigureAwait(false);
         var window = Parallelism;
         var buffers = Enumerable.Range(0, window).Select(_ => ChunkBuffers.Rent()).ToArray();
         var scratch = Enumerable.Range(0, window).Select(_ => ChunkBuffers.Rent()).ToArray();
@@ -726,8 +738,8 @@ public sealed class DataPlane : IDisposable
     public async Task<VerifyReport> VerifyAsync(IReadOnlyCollection<string> manifestIds, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(manifestIds);
-        using var operation = operations.Begin();
-        foreach (var id in manifestIds) operation.Pin(id);
+        using var operation = await BeginOperationAsync(ct).ConfigureAwait(false);
+        await operation.PinAsync(manifestIds, observeEpoch: false, ct).ConfigureAwait(false);
         return await Verifier.VerifyAsync(manifestIds, manifests, chunks, Parallelism, ct).ConfigureAwait(false);
     }
 
@@ -746,5 +758,47 @@ public sealed class DataPlane : IDisposable
     {
         volumes.Dispose();
         bucket?.Dispose();
+    }
+
+    // ---- coordination ----
+
+    private async Task<Operation> BeginOperationAsync(CancellationToken ct) =>
+        new(coordination, await coordination.BeginOperationAsync(ct).ConfigureAwait(false));
+
+    private async Task<IDisposable?> EnterWriterAsync(CancellationToken ct) =>
+        writersExcluded ? await coordination.EnterWriterAsync(ct).ConfigureAwait(false) : null;
+
+    private async Task<IManifestLease> LeaseAsync(IReadOnlyList<CapturedDisk> disks, CancellationToken ct)
+    {
+        var hold = await coordination.BeginLeaseAsync(disks.Select(d => d.ManifestId).Distinct(StringComparer.Ordinal).ToList(), ct)
+            .ConfigureAwait(false);
+        return new ManifestLease(coordination, hold, disks);
+    }
+
+    /// <summary>A running operation: its start bounds a folder collection's cutoff, and what it pins is live until it ends.</summary>
+    private sealed class Operation(IDataPlaneCoordination coordination, DataPlaneHold hold) : IDisposable
+    {
+        private int ended;
+
+        public Task<long?> PinAsync(IReadOnlyCollection<string> manifestIds, bool observeEpoch, CancellationToken ct) =>
+            coordination.PinAsync(hold, manifestIds, observeEpoch, ct);
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref ended, 1) == 0) coordination.End(hold);
+        }
+    }
+
+    private sealed class ManifestLease(IDataPlaneCoordination coordination, DataPlaneHold hold, IReadOnlyList<CapturedDisk> disks)
+        : IManifestLease
+    {
+        private int disposed;
+
+        public IReadOnlyList<CapturedDisk> Disks => disks;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) == 0) coordination.End(hold);
+        }
     }
 }

@@ -1,4 +1,3 @@
-using Ims.DataPlane.Maintenance;
 using Ims.DataPlane.Store;
 
 namespace Ims.DataPlane.Chunks;
@@ -8,9 +7,9 @@ namespace Ims.DataPlane.Chunks;
 /// written by one PUT, which is durable and atomic when it is answered, so there is nothing to publish afterwards.
 /// A lookup is a HEAD request. A damaged object is copied aside as <c>chunks/&lt;sha-256&gt;.bad</c> and deleted, so
 /// that a later capture stores a good copy. Reused chunks are not stamped (S3 cannot touch an object): the collector
-/// instead never runs while a capture or import is storing or looking chunks up (<see cref="WriterGate"/>).
+/// instead never runs while a capture or import is storing or looking chunks up (the coordination's writers' exclusion).
 /// </summary>
-internal sealed class BucketChunkStore(Bucket bucket, DeletionEpoch deletions) : ChunkStore
+internal sealed class BucketChunkStore(Bucket bucket, IDataPlaneCoordination coordination) : ChunkStore
 {
     public const string Prefix = "chunks/";
     public const string DamagedSuffix = ".bad";
@@ -67,6 +66,6 @@ internal sealed class BucketChunkStore(Bucket bucket, DeletionEpoch deletions) :
         var key = KeyOf(name);
         if (!bucket.TryCopy(key, key + DamagedSuffix)) return; // someone else moved it aside already
         bucket.Delete(key);
-        deletions.Advance();
+        coordination.AdvanceDeletionEpoch();
     }
 }

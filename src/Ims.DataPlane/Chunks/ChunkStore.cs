@@ -1,4 +1,3 @@
-using Ims.DataPlane.Maintenance;
 using Ims.DataPlane.Native;
 using Ims.DataPlane.Store;
 
@@ -56,7 +55,7 @@ internal abstract class ChunkStore
 /// storing, touching and the collector's final check-and-delete of one chunk are serialised by a striped lock, so a
 /// capture that reuses a chunk can never lose it to a concurrent collection.
 /// </summary>
-internal sealed class FolderChunkStore(StoreLayout layout, TempFiles temps, TimeProvider time, DeletionEpoch deletions) : ChunkStore
+internal sealed class FolderChunkStore(StoreLayout layout, TempFiles temps, TimeProvider time, IDataPlaneCoordination coordination) : ChunkStore
 {
     private readonly Lock[] stripes = Enumerable.Range(0, 256).Select(_ => new Lock()).ToArray();
 
@@ -202,7 +201,7 @@ internal sealed class FolderChunkStore(StoreLayout layout, TempFiles temps, Time
                 // Someone else moved it aside already.
                 return;
             }
-            deletions.Advance();
+            coordination.AdvanceDeletionEpoch();
         }
     }
 }

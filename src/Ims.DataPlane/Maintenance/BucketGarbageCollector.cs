@@ -6,40 +6,21 @@ namespace Ims.DataPlane.Maintenance;
 
 /// <summary>
 /// Mark and sweep of a bucket. S3 cannot stamp an object a capture reuses, so instead of the folder's cutoff by time
-/// the whole collection runs with no capture or import storing or looking chunks up (<see cref="WriterGate"/>): it
+/// the whole collection runs with no capture or import storing or looking chunks up (the coordination's writers' exclusion): it
 /// waits for the running ones to finish and holds new ones back until it is done. Manifests pinned by running
 /// operations and undisposed leases are live, as in the folder. The deletion epoch advances before the first chunk is
 /// deleted.
 /// </summary>
-internal sealed class BucketGarbageCollector(Bucket bucket, ManifestStore manifests, Operations operations, DeletionEpoch deletions,
-    WriterGate writers, int parallelism) : IGarbageCollector
+internal sealed class BucketGarbageCollector(Bucket bucket, ManifestStore manifests, IDataPlaneCoordination coordination,
+    int parallelism) : IGarbageCollector
 {
-    private readonly SemaphoreSlim oneAtATime = new(1, 1);
-
     public async Task<CollectionReport> CollectAsync(Func<CancellationToken, Task<IReadOnlyCollection<string>>> liveManifests,
         CancellationToken ct)
     {
-        await oneAtATime.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            using var exclusive = await writers.EnterCollectionAsync(ct).ConfigureAwait(false);
-            var (_, pinned) = operations.BeginCollection();
-            try
-            {
-                var live = new HashSet<string>(await liveManifests(ct).ConfigureAwait(false), StringComparer.Ordinal);
-                live.UnionWith(pinned);
-                live.UnionWith(operations.Pinned());
-                return await Task.Run(() => Sweep(live, ct), ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                operations.EndCollection();
-            }
-        }
-        finally
-        {
-            oneAtATime.Release();
-        }
+        using var turn = await coordination.BeginCollectionAsync(excludeWriters: true, ct).ConfigureAwait(false);
+        var live = new HashSet<string>(await liveManifests(ct).ConfigureAwait(false), StringComparer.Ordinal);
+        live.UnionWith(await turn.PinnedAsync(ct).ConfigureAwait(false));
+        return await Task.Run(() => Sweep(live, ct), ct).ConfigureAwait(false);
     }
 
     private CollectionReport Sweep(HashSet<string> live, CancellationToken ct)
@@ -62,7 +43,7 @@ internal sealed class BucketGarbageCollector(Bucket bucket, ManifestStore manife
             if (marked.Contains(name)) kept++;
             else doomed.Add(item);
         }
-        if (doomed.Count > 0) deletions.Advance();
+        if (doomed.Count > 0) coordination.AdvanceDeletionEpoch();
         var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = ct };
         Parallel.ForEach(doomed, options, item => bucket.Delete(item.Key));
 

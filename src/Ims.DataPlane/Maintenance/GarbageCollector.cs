@@ -15,36 +15,19 @@ internal interface IGarbageCollector
 /// every chunk a running operation stores or reuses gets an mtime at or after its start, so only chunks no live
 /// manifest names and nobody touched since the cutoff are deleted. The final check and the unlink happen under the
 /// chunk's stripe lock, the same lock a store or touch takes. The deletion epoch advances before the first chunk is
-/// deleted, so a volume base recorded earlier is no longer trusted to be fully stored.
+/// deleted, so a volume base recorded earlier is no longer trusted to be fully stored. When other processes share the
+/// folder, that lock is not theirs: the collection then also keeps every writer out, as a bucket's does.
 /// </summary>
 internal sealed class FolderGarbageCollector(StoreLayout layout, FolderChunkStore chunks, FolderManifestStore manifests,
-    Operations operations, DeletionEpoch deletions, TempFiles temps) : IGarbageCollector
+    IDataPlaneCoordination coordination, TempFiles temps) : IGarbageCollector
 {
-    private readonly SemaphoreSlim oneAtATime = new(1, 1);
-
     public async Task<CollectionReport> CollectAsync(Func<CancellationToken, Task<IReadOnlyCollection<string>>> liveManifests,
         CancellationToken ct)
     {
-        await oneAtATime.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var (cutoff, pinned) = operations.BeginCollection();
-            try
-            {
-                var live = new HashSet<string>(await liveManifests(ct).ConfigureAwait(false), StringComparer.Ordinal);
-                live.UnionWith(pinned);
-                live.UnionWith(operations.Pinned());
-                return await Task.Run(() => Sweep(cutoff, live, ct), ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                operations.EndCollection();
-            }
-        }
-        finally
-        {
-            oneAtATime.Release();
-        }
+        using var turn = await coordination.BeginCollectionAsync(excludeWriters: coordination.SpansProcesses, ct).ConfigureAwait(false);
+        var live = new HashSet<string>(await liveManifests(ct).ConfigureAwait(false), StringComparer.Ordinal);
+        live.UnionWith(await turn.PinnedAsync(ct).ConfigureAwait(false));
+        return await Task.Run(() => Sweep(turn.Cutoff, live, ct), ct).ConfigureAwait(false);
     }
 
     private CollectionReport Sweep(DateTimeOffset cutoff, HashSet<string> live, CancellationToken ct)
@@ -78,7 +61,7 @@ internal sealed class FolderGarbageCollector(StoreLayout layout, FolderChunkStor
                     continue;
                 }
                 var length = info.Length;
-                if (deleted == 0) deletions.Advance();
+                if (deleted == 0) coordination.AdvanceDeletionEpoch();
                 info.Delete();
                 deleted++;
                 freed += length;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
+using Ims.Service.Ecs;
 using Ims.Service.Http;
 using Ims.Service.Ims;
 using Ims.Service.Jobs;
@@ -32,7 +33,7 @@ public static class CbrBackupEndpoints
     }
 
     private static async Task<IResult> CreateCheckpoint(HttpContext http, Caller caller, Database db, VaultStore vaults, BackupStore backups,
-        BackupCapture capture, Evs.VolumeStore volumes, JobQueue jobs)
+        BackupCapture capture, Evs.VolumeStore volumes, JobQueue jobs, ServerStore servers)
     {
         var ct = http.RequestAborted;
         var (request, error) = await JsonBody.ReadAsync<CheckpointCreateRequest>(http, ServiceKind.Cbr);
@@ -103,6 +104,7 @@ public static class CbrBackupEndpoints
             Incremental = incremental,
         }, ct);
         var excludesByBackup = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        string? firstServer = null;
         foreach (var (member, excludes) in targets)
         {
             var backupId = Ids.NewUuid();
@@ -119,14 +121,23 @@ public static class CbrBackupEndpoints
                 Incremental = incremental,
             };
             var started = resourceType == Vaults.VolumeType ? await capture.BeginDiskAsync(write, start, ct) : await capture.BeginAsync(write, start, ct);
-            if (started) excludesByBackup[backupId] = excludes;
+            if (started)
+            {
+                excludesByBackup[backupId] = excludes;
+                firstServer ??= member.ResourceId;
+            }
             else skipped.Add(new SkippedResourceWire(member.ResourceId, member.ResourceType, member.Name, "BackupService.0001",
                 "The resource is being backed up."));
         }
         if (excludesByBackup.Count == 0) return CbrErrors.NothingToBackUp("The resources are being backed up.");
 
+        // The captures run where the disks are: the node hosting the first server (servers on several nodes in one
+        // checkpoint are not split across nodes).
         await jobs.EnqueueAsync(write, "cbr", JobType, caller.ProjectId, new CheckpointJobPayload(checkpointId, excludesByBackup),
-            new JsonObject { ["checkpoint_id"] = checkpointId }, checkpointId, ct);
+            new JsonObject { ["checkpoint_id"] = checkpointId }, checkpointId,
+            resourceType == Vaults.VolumeType
+                ? (await volumes.GetNodesAsync(write, [firstServer!], ct)).FirstOrDefault()
+                : await servers.GetNodeAsync(write, firstServer!, ct), ct);
         var checkpoint = await backups.GetCheckpointAsync(write, caller.ProjectId, Service, checkpointId, ct);
         var rendered = RenderCheckpoint(checkpoint!, vault,
             await backups.GetBackupsOfCheckpointAsync(write, checkpointId, ct), skipped,

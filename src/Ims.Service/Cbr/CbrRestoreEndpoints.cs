@@ -71,7 +71,9 @@ public static class CbrRestoreEndpoints
             ["target_resource_name"] = plan.TargetName,
         };
         var jobId = await jobs.EnqueueAsync(write, "cbr", CbrRestoreJob.Type, caller.ProjectId,
-            new RestorePayload(backup_id, plan.ServerId, body.PowerOn ?? true, plan.Disks), entities, backup_id, ct);
+            new RestorePayload(backup_id, plan.ServerId, body.PowerOn ?? true, plan.Disks), entities, backup_id,
+            // The disks' bytes live on their node: the job runs there.
+            (await volumes.GetNodesAsync(write, targets, ct)).FirstOrDefault(), ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId }, statusCode: StatusCodes.Status202Accepted);
     }

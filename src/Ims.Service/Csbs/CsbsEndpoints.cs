@@ -62,7 +62,7 @@ public static class CsbsEndpoints
     }
 
     private static async Task<IResult> Protect(string provider_id, string resource_id, HttpContext http, Caller caller, Database db,
-        BackupStore backups, BackupCapture capture, JobQueue jobs)
+        BackupStore backups, BackupCapture capture, JobQueue jobs, ServerStore servers)
     {
         var ct = http.RequestAborted;
         if (provider_id != ProviderId) return ProviderInvalid();
@@ -89,7 +89,8 @@ public static class CsbsEndpoints
         if (started is null) return CsbsErrors.Busy(resource_id);
         var (checkpointId, backupId) = started.Value;
         await jobs.EnqueueAsync(write, "csbs", JobType, caller.ProjectId, new CheckpointJobPayload(checkpointId),
-            new JsonObject { ["checkpoint_id"] = checkpointId, ["backup_id"] = backupId }, checkpointId, ct);
+            new JsonObject { ["checkpoint_id"] = checkpointId, ["backup_id"] = backupId }, checkpointId,
+            await servers.GetNodeAsync(write, resource_id, ct), ct);
         var checkpoint = await backups.GetCheckpointAsync(write, caller.ProjectId, Service, checkpointId, ct);
         await write.CommitAsync(ct);
 

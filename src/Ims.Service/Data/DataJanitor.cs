@@ -4,6 +4,7 @@ using Ims.Service.Backups;
 using Ims.Service.Evs;
 using Ims.Service.Ims;
 using Ims.Service.Jobs;
+using Ims.Service.Nodes;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 using DataPlaneStore = Ims.DataPlane.DataPlane;
@@ -20,7 +21,7 @@ public sealed record JanitorReport(long VolumeFilesDeleted, CollectionReport Col
 /// service picks the marks up, and <c>POST /admin/v1/data/gc</c> runs a pass at once.
 /// </summary>
 public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeProvider time, IOptions<JobOptions> options,
-    ILogger<DataJanitor> logger) : BackgroundService
+    IOptions<NodeOptions> node, ILogger<DataJanitor> logger) : BackgroundService
 {
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromSeconds(5);
 
@@ -43,7 +44,11 @@ public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeP
     {
         if (volumeIds.Count == 0) return;
         await write.Connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO volume_files_doomed (volume_id, doomed_at) VALUES (@id, @nowMs) ON CONFLICT (volume_id) DO NOTHING",
+            """
+            INSERT INTO volume_files_doomed (volume_id, doomed_at, node)
+            VALUES (@id, @nowMs, (SELECT node FROM volumes WHERE id = @id))
+            ON CONFLICT (volume_id) DO NOTHING
+            """,
             volumeIds.Select(id => new { id, nowMs }), write.Transaction, cancellationToken: ct));
         await RequestCollectionAsync(write, ct);
     }
@@ -67,8 +72,10 @@ public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeP
             List<string> doomed;
             await using (var connection = await db.OpenAsync(ct))
             {
+                // A file on another node's disk is that node's to remove.
                 doomed = (await connection.QueryAsync<string>(new CommandDefinition(
-                    "SELECT volume_id FROM volume_files_doomed ORDER BY doomed_at", cancellationToken: ct))).AsList();
+                    "SELECT volume_id FROM volume_files_doomed WHERE node IS NULL OR node = @node ORDER BY doomed_at",
+                    new { node = node.Value.Name }, cancellationToken: ct))).AsList();
             }
             foreach (var volumeId in doomed) await store.DeleteVolumeAsync(volumeId, ct);
             if (doomed.Count > 0)
@@ -98,10 +105,11 @@ public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeP
             try
             {
                 var generation = await PendingGenerationAsync(stoppingToken);
-                if (generation is not null)
+                // Files doomed on this node's disk wait for this node, whichever node served the collection's request.
+                if (generation is not null || await HasDoomedFilesHereAsync(stoppingToken))
                 {
                     var report = await RunPassAsync(stoppingToken);
-                    await ClearAsync(generation.Value, stoppingToken);
+                    if (generation is not null) await ClearAsync(generation.Value, stoppingToken);
                     Log.Collected(logger, report.VolumeFilesDeleted, report.Collection.ChunksDeleted, report.Collection.BytesFreed);
                 }
             }
@@ -130,6 +138,13 @@ public sealed partial class DataJanitor(Database db, DataPlaneStore store, TimeP
         await using var connection = await db.OpenAsync(ct);
         return await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
             "SELECT generation FROM data_gc_pending WHERE id = 1", cancellationToken: ct));
+    }
+
+    private async Task<bool> HasDoomedFilesHereAsync(CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM volume_files_doomed WHERE node = @node", new { node = node.Value.Name }, cancellationToken: ct)) > 0;
     }
 
     /// <summary>Clears the request the pass served; a newer one (made while it ran) stays for the next pass.</summary>

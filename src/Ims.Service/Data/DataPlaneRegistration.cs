@@ -1,5 +1,6 @@
 using Ims.DataPlane;
 using Ims.Service.Hosting;
+using Ims.Service.Nodes;
 using Microsoft.Extensions.Options;
 
 namespace Ims.Service.Data;
@@ -30,11 +31,25 @@ public static class DataPlaneRegistration
         {
             if (options.ObjectStore is null && objectStore.Value.IsSet) options.ObjectStore = objectStore.Value;
         });
+        // Shared through the database when several nodes may use the store (on PostgreSQL unless Ims:Node:SharedCoordination
+        // says otherwise); the data plane's own in the process otherwise.
+        var shared = configuration.GetValue<bool?>($"{NodeOptions.Section}:{nameof(NodeOptions.SharedCoordination)}")
+            ?? !string.IsNullOrWhiteSpace(configuration[$"Ims:{nameof(ServiceOptions.Postgres)}"]);
+        if (shared)
+        {
+            services.AddSingleton(sp =>
+            {
+                var node = sp.GetRequiredService<IOptions<NodeOptions>>().Value;
+                return new DatabaseCoordination(sp.GetRequiredService<Storage.Database>(), sp.GetRequiredService<TimeProvider>(), node.Name,
+                    node.Lease, sp.GetRequiredService<ILogger<DatabaseCoordination>>());
+            });
+        }
         services.AddSingleton(sp =>
         {
             try
             {
-                return DataPlane.DataPlane.Open(sp.GetRequiredService<IOptions<DataPlaneOptions>>().Value, sp.GetRequiredService<TimeProvider>());
+                return DataPlane.DataPlane.Open(sp.GetRequiredService<IOptions<DataPlaneOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
+                    sp.GetService<DatabaseCoordination>());
             }
             catch (ObjectStoreUnusableException unusable)
             {

@@ -1,6 +1,8 @@
 using Ims.DataPlane;
 using Ims.Service.Evs;
 using Ims.Service.Jobs;
+using Ims.Service.Nodes;
+using Microsoft.Extensions.Options;
 using DataPlaneStore = Ims.DataPlane.DataPlane;
 
 namespace Ims.Service.Data;
@@ -9,7 +11,7 @@ namespace Ims.Service.Data;
 /// The bytes behind volume records: job steps call this from their <c>Work</c> (outside any transaction) to give new
 /// volumes their files, restored from the manifest recorded in <c>volumes.source_manifest_id</c> or empty.
 /// </summary>
-public sealed class DiskFiles(VolumeStore volumes, DataPlaneStore store)
+public sealed class DiskFiles(VolumeStore volumes, DataPlaneStore store, IOptions<NodeOptions> node)
 {
     public const long BytesPerGb = 1L << 30;
 
@@ -64,7 +66,11 @@ public sealed class DiskFiles(VolumeStore volumes, DataPlaneStore store)
     /// </summary>
     public async Task EnsureAsync(string volumeId, long sizeBytes, CancellationToken ct)
     {
-        if (!store.VolumeExists(volumeId)) await store.CreateVolumeAsync(volumeId, sizeBytes, ct);
+        if (store.VolumeExists(volumeId)) return;
+        // Another node's volume has its bytes on that node's disk: an empty file here would pass for its content.
+        if (await volumes.GetNodeAsync(volumeId, ct) is { } host && host != node.Value.Name)
+            throw new VolumeElsewhereException(volumeId, host);
+        await store.CreateVolumeAsync(volumeId, sizeBytes, ct);
     }
 
     /// <summary>
@@ -113,4 +119,11 @@ public sealed class DiskFiles(VolumeStore volumes, DataPlaneStore store)
 
     private static string Describe(DamagedChunk chunk) =>
         $"chunk {chunk.ChunkIndex} ({chunk.ChunkId}) of manifest {chunk.ManifestId}: {chunk.Problem}";
+}
+
+/// <summary>A volume's bytes were asked for on a node that does not host it (a job or request that reached the wrong node).</summary>
+public sealed class VolumeElsewhereException(string volumeId, string node)
+    : Exception($"The bytes of volume {volumeId} are on node {node}, not on this one.")
+{
+    public string Node => node;
 }

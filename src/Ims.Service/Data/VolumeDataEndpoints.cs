@@ -4,6 +4,7 @@ using Ims.DataPlane;
 using Ims.Service.Auth;
 using Ims.Service.Evs;
 using Ims.Service.Http;
+using Ims.Service.Nodes;
 using Microsoft.AspNetCore.Http.Features;
 using DataPlaneStore = Ims.DataPlane.DataPlane;
 
@@ -24,7 +25,9 @@ public static class VolumeDataEndpoints
 
     public static IEndpointRouteBuilder MapVolumeData(this IEndpointRouteBuilder app)
     {
-        var volume = app.MapGroup("/data/v1/{project_id}/volumes/{volume_id}").ForService(ServiceKind.Evs);
+        // A volume's bytes are on the node that hosts it: a request reaching another node is forwarded there.
+        var volume = app.MapGroup("/data/v1/{project_id}/volumes/{volume_id}").ForService(ServiceKind.Evs)
+            .AddEndpointFilter(NodeForwarding.FilterAsync);
         volume.MapPut("/bytes", WriteBytes);
         volume.MapGet("/bytes", ReadBytes);
         volume.MapGet("/sha256", Sha256);

@@ -148,7 +148,8 @@ public static partial class ServerChangeEndpoints
         if (claim.Status is not (ServerStatus.Active or ServerStatus.Shutoff))
             return EcsErrors.Conflict($"Instance[{server_id}] is {claim.Status}; resize needs an ECS that is ACTIVE or SHUTOFF.");
         var jobId = await jobs.EnqueueAsync(write, "ecs", ResizeServerJob.Type, caller.ProjectId,
-            new ResizePayload(server_id, flavor.Id, claim.Status!), EcsJobEntities.ForServers("resizeSingleServer", [server_id]), server_id, ct);
+            new ResizePayload(server_id, flavor.Id, claim.Status!), EcsJobEntities.ForServers("resizeSingleServer", [server_id]), server_id,
+            null, ct); // no bytes move: any node may run it
         await write.CommitAsync(ct);
         return TypedResults.Json(new JobAccepted(jobId));
     }

@@ -54,6 +54,8 @@ public static class ServerChangeOs
         if (image.WholeImage)
             return EcsErrors.Invalid($"Image [{imageId}] is a full-ECS image: its data disks cannot be restored by changing the OS " +
                 "of an existing ECS. Create a new ECS from the image instead.");
+        if (image.IsDataImage)
+            return EcsErrors.Invalid($"Image [{imageId}] is a data disk image: a system disk takes a system disk image.");
 
         if (server.Status != ServerStatus.Shutoff && !(withStop.Value && server.Status == ServerStatus.Active))
             return EcsErrors.Conflict($"Instance[{server_id}] must be stopped to change its OS (or send mode withStopServer).");
@@ -68,7 +70,7 @@ public static class ServerChangeOs
         await volumes.SetSystemDiskSourceAsync(write, server_id, image.ManifestId, ct);
         var jobId = await jobs.EnqueueAsync(write, "ecs", ChangeOsJob.Type, caller.ProjectId,
             new ChangeOsPayload(server_id, imageId, server.Status == ServerStatus.Active),
-            EcsJobEntities.ForServers("changeOS", [server_id]), server_id, ct);
+            EcsJobEntities.ForServers("changeOS", [server_id]), server_id, await servers.GetNodeAsync(write, server_id, ct), ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
     }

@@ -49,6 +49,7 @@ public static partial class ServerCreation
         var image = await images.GetVisibleAsync(write, pid, spec.ImageRef!, ct);
         if (image is null) return EcsErrors.Invalid($"Image [{spec.ImageRef}] could not be found.");
         if (image.Status != "active") return EcsErrors.Invalid($"Image [{spec.ImageRef}] is not active.");
+        if (image.IsDataImage) return EcsErrors.Invalid($"Image [{spec.ImageRef}] is a data disk image: servers boot from system disk images.");
         var windows = string.Equals(image.OsType, "Windows", StringComparison.OrdinalIgnoreCase);
 
         // A whole image brings its disks: the system disk and one data disk per captured disk, as recorded.
@@ -209,7 +210,7 @@ public static partial class ServerCreation
         await vpcs.InsertPortsAsync(write, ports, ct);
 
         var jobId = await jobs.EnqueueAsync(write, "ecs", CreateServerJob.Type, pid, new CreateServersPayload(serverIds, volumeIds),
-            EcsJobEntities.ForServers("createSingleServer", serverIds), serverIds[0], ct);
+            EcsJobEntities.ForServers("createSingleServer", serverIds), serverIds[0], await serverStore.GetNodeAsync(write, serverIds[0], ct), ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new CreateServerResponse(jobId, serverIds));
     }

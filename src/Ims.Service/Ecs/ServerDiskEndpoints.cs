@@ -96,7 +96,7 @@ public static partial class ServerDiskEndpoints
         await volumes.SetStatusAsync(write, [volume.Id], VolumeStatus.Attaching, [VolumeStatus.Available], ct);
         var jobId = await jobs.EnqueueAsync(write, "ecs", AttachVolumeJob.Type, caller.ProjectId, new DiskPayload(server_id, volume.Id),
             EcsJobEntities.WithSubJobs("attachSingleVolume", [new() { ["server_id"] = server_id, ["volume_id"] = volume.Id }]),
-            server_id, ct);
+            server_id, null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new JobAccepted(jobId));
     }
@@ -127,7 +127,7 @@ public static partial class ServerDiskEndpoints
         if (attachments.Count == 1) await volumes.SetStatusAsync(write, [volume_id], VolumeStatus.Detaching, [VolumeStatus.InUse], ct);
         var jobId = await jobs.EnqueueAsync(write, "ecs", DetachVolumeJob.Type, caller.ProjectId, new DiskPayload(server_id, volume_id),
             EcsJobEntities.WithSubJobs("detachSingleVolume", [new() { ["server_id"] = server_id, ["volume_id"] = volume_id }]),
-            server_id, ct);
+            server_id, null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new JobAccepted(jobId));
     }

@@ -135,7 +135,7 @@ public static class ServerEndpoints
                 return EcsErrors.Conflict($"Instance[{id}] is {claim.Status}; {action} needs an ECS that is {required}.");
         }
         var jobId = await jobs.EnqueueAsync(write, "ecs", jobType, caller.ProjectId, new ServersPayload(ids, false),
-            EcsJobEntities.ForServers(jobType.Replace("Server", "SingleServer", StringComparison.Ordinal), ids), ids[0], ct);
+            EcsJobEntities.ForServers(jobType.Replace("Server", "SingleServer", StringComparison.Ordinal), ids), ids[0], null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new JobAccepted(jobId));
     }
@@ -157,7 +157,7 @@ public static class ServerEndpoints
         }
         // delete_publicip has nothing to do: this emulator creates no EIPs.
         var jobId = await jobs.EnqueueAsync(write, "ecs", DeleteServerJob.Type, caller.ProjectId,
-            new ServersPayload(ids, body.DeleteVolume ?? false), EcsJobEntities.ForServers("deleteSingleServer", ids), ids[0], ct);
+            new ServersPayload(ids, body.DeleteVolume ?? false), EcsJobEntities.ForServers("deleteSingleServer", ids), ids[0], null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new JobAccepted(jobId));
     }

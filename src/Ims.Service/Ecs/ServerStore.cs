@@ -1,3 +1,5 @@
+using Ims.Service.Nodes;
+using Microsoft.Extensions.Options;
 using Ims.Service.Storage;
 
 namespace Ims.Service.Ecs;
@@ -6,7 +8,7 @@ namespace Ims.Service.Ecs;
 /// The servers aggregate: the <c>servers</c> table. The only code that touches it, except the claim of a server by a job,
 /// which <see cref="ServerGuards"/> keeps (its static calls are what the guard tests exercise).
 /// </summary>
-public sealed class ServerStore(Database db, TimeProvider time)
+public sealed class ServerStore(Database db, IOptions<NodeOptions> node, TimeProvider time)
 {
     private const string SelectOne = $"SELECT {ServerViews.Columns} FROM servers WHERE id = @serverId AND project_id = @projectId";
 
@@ -77,9 +79,13 @@ public sealed class ServerStore(Database db, TimeProvider time)
         return (rows, total);
     }
 
-    /// <summary>Writes new servers in <c>BUILD</c>, held by <c>spawning</c> until their job built them.</summary>
-    public Task InsertAsync(WriteScope tx, IEnumerable<ServerRow> servers, CancellationToken ct) =>
-        tx.ExecuteAsync(
+    /// <summary>
+    /// Writes new servers in <c>BUILD</c>, held by <c>spawning</c> until their job built them, hosted by this node (the
+    /// one that received the request).
+    /// </summary>
+    public async Task InsertAsync(WriteScope tx, IEnumerable<ServerRow> servers, CancellationToken ct)
+    {
+        await tx.ExecuteAsync(
             """
             INSERT INTO servers (id, project_id, name, description, status, task_state, flavor_id, image_id, availability_zone,
                                  vpc_id, key_name, os_type, san_policy, user_data, metadata, tags, security_group_ids,
@@ -88,6 +94,13 @@ public sealed class ServerStore(Database db, TimeProvider time)
                     @VpcId, @KeyName, @OsType, @SanPolicy, @UserData, @Metadata, @Tags, @SecurityGroupIds,
                     @EnterpriseProjectId, @CreatedAt, @UpdatedAt)
             """, servers, ct);
+        var ids = servers.Select(s => s.Id).ToList();
+        await tx.ExecuteAsync("UPDATE servers SET node = @node WHERE id IN @ids", new { node = node.Value.Name, ids }, ct);
+    }
+
+    /// <summary>The node hosting a server (and its disks' bytes); null when not bound to a node.</summary>
+    public Task<string?> GetNodeAsync(WriteScope tx, string serverId, CancellationToken ct) =>
+        tx.ExecuteScalarAsync<string?>("SELECT node FROM servers WHERE id = @serverId", new { serverId }, ct);
 
     public Task SetMetadataAsync(WriteScope tx, string projectId, string serverId, string metadata, string? sanPolicy, long now,
         CancellationToken ct) =>

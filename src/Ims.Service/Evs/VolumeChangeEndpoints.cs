@@ -53,7 +53,7 @@ public static class VolumeChangeEndpoints
             return new ApiError(ServiceKind.Evs, StatusCodes.Status400BadRequest, "EVS.2002",
                 $"Volume [{volume_id}] is {row.Status}; only an available or in-use disk can be expanded.");
         var jobId = await jobs.EnqueueAsync(write, "evs", ExtendVolumeJob.Type, caller.ProjectId, new ExtendPayload(volume_id, newSize),
-            new JsonObject { ["volume_id"] = volume_id }, volume_id, ct);
+            new JsonObject { ["volume_id"] = volume_id }, volume_id, (await volumes.GetNodesAsync(write, [volume_id], ct)).FirstOrDefault(), ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new VolumeJobAccepted(jobId));
     }

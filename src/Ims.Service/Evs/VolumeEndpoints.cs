@@ -55,6 +55,7 @@ public static partial class VolumeEndpoints
         await using var write = await db.BeginWriteAsync(ct);
         var size = spec.Size;
         string? sourceManifest = null;
+        var bootable = false;
         if (spec.ImageRef is not null)
         {
             // Any image the caller may see: public, its own, or one shared with it (as a server can boot from).
@@ -65,6 +66,8 @@ public static partial class VolumeEndpoints
             if (size < minDisk) return Invalid($"volume.size must be at least the image's minimum disk size ({minDisk} GB).");
             // The disk starts as a copy of the image's content (an empty disk while the image has none).
             sourceManifest = found.ManifestId;
+            // A disk made from a data disk image holds data, not an OS.
+            bootable = !found.IsDataImage;
         }
 
         if (spec.BackupId is not null)
@@ -92,7 +95,7 @@ public static partial class VolumeEndpoints
             VolumeType = spec.VolumeType,
             AvailabilityZone = spec.AvailabilityZone,
             Multiattach = spec.Multiattach ?? false,
-            Bootable = spec.ImageRef is not null,
+            Bootable = bootable,
             ImageId = spec.ImageRef,
             SourceManifestId = sourceManifest,
             Metadata = spec.Metadata?.ToDictionary(kv => kv.Key, kv => kv.Value!) ?? [],
@@ -103,7 +106,8 @@ public static partial class VolumeEndpoints
         // EVS jobs answer with a flat entities.volume_id (terraform reads it); a batch also lists every id.
         var entities = new JsonObject { ["volume_id"] = ids[0] };
         if (ids.Count > 1) entities["volume_ids"] = new JsonArray(ids.Select(id => (JsonNode)id).ToArray());
-        var jobId = await jobs.EnqueueAsync(write, "evs", CreateVolumeJob.Type, caller.ProjectId, new VolumesPayload(ids), entities, ids[0], ct);
+        var jobId = await jobs.EnqueueAsync(write, "evs", CreateVolumeJob.Type, caller.ProjectId, new VolumesPayload(ids), entities, ids[0],
+            (await volumes.GetNodesAsync(write, ids, ct)).FirstOrDefault(), ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new CreateVolumeResponse(jobId, ids));
     }
@@ -172,7 +176,7 @@ public static partial class VolumeEndpoints
         var moved = await volumes.SetStatusAsync(write, [volume_id], VolumeStatus.Deleting, [VolumeStatus.Available, VolumeStatus.Error], ct);
         if (moved == 0) return Invalid($"Volume [{volume_id}] is {row.Status}; only an available or failed disk can be deleted.");
         var jobId = await jobs.EnqueueAsync(write, "evs", DeleteVolumeJob.Type, caller.ProjectId, new VolumesPayload([volume_id]),
-            new JsonObject { ["volume_id"] = volume_id }, volume_id, ct);
+            new JsonObject { ["volume_id"] = volume_id }, volume_id, null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new VolumeJobAccepted(jobId));
     }

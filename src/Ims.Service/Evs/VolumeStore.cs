@@ -1,3 +1,5 @@
+using Ims.Service.Nodes;
+using Microsoft.Extensions.Options;
 using System.Text.Json;
 using Dapper;
 using Ims.Service.Storage;
@@ -86,7 +88,7 @@ public static class VolumeStatus
 /// restored from), the creating job's <c>Work</c> makes the file (<see cref="Data.DiskFiles"/>), and a deleted row
 /// leaves a durable mark that has the <see cref="Data.DataJanitor"/> remove the file after the commit.
 /// </summary>
-public sealed class VolumeStore(Database db, TimeProvider time)
+public sealed class VolumeStore(Database db, TimeProvider time, IOptions<NodeOptions> node)
 {
     private const string Columns = "id AS Id, project_id AS ProjectId, name AS Name, description AS Description, " +
         "size_gb AS SizeGb, volume_type AS VolumeType, availability_zone AS AvailabilityZone, status AS Status, " +
@@ -99,7 +101,20 @@ public sealed class VolumeStore(Database db, TimeProvider time)
 
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>Writes new volumes in the <c>creating</c> state; a job makes them usable.</summary>
+    /// <summary>The node whose disk holds the volume's bytes (null: not bound, any node).</summary>
+    public Task<string?> GetNodeAsync(string volumeId, CancellationToken ct) =>
+        db.ExecuteScalarAsync<string?>("SELECT node FROM volumes WHERE id = @volumeId", new { volumeId }, ct);
+
+    /// <summary>The node whose disk holds the bytes of a project's volume (null: not bound, or no such volume).</summary>
+    public Task<string?> GetNodeAsync(string projectId, string volumeId, CancellationToken ct) =>
+        db.ExecuteScalarAsync<string?>("SELECT node FROM volumes WHERE id = @volumeId AND project_id = @projectId",
+            new { volumeId, projectId }, ct);
+
+    /// <summary>The nodes holding the bytes of some volumes (null for a volume not bound), each once.</summary>
+    public async Task<List<string?>> GetNodesAsync(WriteScope tx, IReadOnlyCollection<string> volumeIds, CancellationToken ct) =>
+        volumeIds.Count == 0 ? [] : await tx.QueryAsync<string?>("SELECT DISTINCT node FROM volumes WHERE id IN @volumeIds", new { volumeIds }, ct);
+
+    /// <summary>Writes new volumes in the <c>creating</c> state, hosted by this node (the one that received the request); a job makes them usable.</summary>
     public async Task CreateAsync(WriteScope write, IEnumerable<NewVolume> volumes, CancellationToken ct)
     {
         var now = NowMs;
@@ -108,14 +123,15 @@ public sealed class VolumeStore(Database db, TimeProvider time)
             v.Id, v.ProjectId, v.Name, v.Description, v.SizeGb, v.VolumeType, v.AvailabilityZone,
             Multiattach = v.Multiattach ? 1 : 0, Bootable = v.Bootable ? 1 : 0, v.ImageId, v.SourceManifestId,
             Metadata = JsonSerializer.Serialize(v.Metadata), Tags = JsonSerializer.Serialize(v.Tags), Now = now,
+            Node = node.Value.Name,
         }).ToList();
         if (rows.Count == 0) return;
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO volumes (id, project_id, name, description, size_gb, volume_type, availability_zone, status,
-                                 multiattach, bootable, image_id, source_manifest_id, metadata, tags, created_at, updated_at)
+                                 multiattach, bootable, image_id, source_manifest_id, metadata, tags, created_at, updated_at, node)
             VALUES (@Id, @ProjectId, @Name, @Description, @SizeGb, @VolumeType, @AvailabilityZone, 'creating',
-                    @Multiattach, @Bootable, @ImageId, @SourceManifestId, @Metadata, @Tags, @Now, @Now)
+                    @Multiattach, @Bootable, @ImageId, @SourceManifestId, @Metadata, @Tags, @Now, @Now, @Node)
             """,
             rows, write.Transaction, cancellationToken: ct));
     }
@@ -170,10 +186,11 @@ public sealed class VolumeStore(Database db, TimeProvider time)
     public async Task DeleteAsync(WriteScope write, IReadOnlyCollection<string> ids, CancellationToken ct)
     {
         if (ids.Count == 0) return;
+        // Doomed first: the mark reads the node whose disk holds each file from the row.
+        await Data.DataJanitor.DoomVolumeFilesAsync(write, ids, NowMs, ct);
         await write.Connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM volumes WHERE id IN @ids",
             new { ids }, write.Transaction, cancellationToken: ct));
-        await Data.DataJanitor.DoomVolumeFilesAsync(write, ids, NowMs, ct);
     }
 
     private const string SelectOne = $"SELECT {Columns} FROM volumes WHERE id = @volumeId AND project_id = @projectId";

@@ -31,6 +31,10 @@ internal static class Features
         services.AddHostedService(sp => sp.GetRequiredService<DataJanitor>());
         services.AddSingleton<JobHandler, WholeImageFromBackupJob>();
         services.AddSingleton<JobHandler, WholeImageFromServerJob>();
+        services.AddSingleton<JobHandler, ImageFromServerJob>();
+        services.AddSingleton<JobHandler, SystemImageFromVolumeJob>();
+        services.AddSingleton<JobHandler, DataImagesFromVolumesJob>();
+        services.AddSingleton<JobHandler, CopyImageInRegionJob>();
         services.AddSingleton<JobHandler, AddImageMembersJob>();
         services.AddSingleton<JobHandler, UpdateImageMembersJob>();
         services.AddSingleton<JobHandler, RemoveImageMembersJob>();
@@ -65,6 +69,7 @@ internal static class Features
             await tx.CommitAsync(ct);
         }
         await PublicImages.SeedAsync(db, images, services.GetRequiredService<DataPlane.DataPlane>(), options.ScratchDir, time, ct);
+        await services.GetRequiredService<PolicyScheduler>().RepairAsync(db, ct);
     }
 
     public static void MapEndpoints(IEndpointRouteBuilder app)
@@ -76,6 +81,7 @@ internal static class Features
         app.MapImageUploads();
         app.MapImageDownloads();
         app.MapWholeImages();
+        app.MapDiskImages();
         app.MapImageUpdates();
         app.MapImageTags();
         app.MapImageQuota();

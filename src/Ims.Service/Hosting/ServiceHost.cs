@@ -3,6 +3,8 @@ using Ims.Service.Data;
 using Ims.Service.Http;
 using Ims.Service.Iam;
 using Ims.Service.Jobs;
+using Ims.Service.Nodes;
+using Ims.Service.Obs;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 
@@ -35,9 +37,12 @@ public static class ServiceHost
         });
         builder.Services.AddSingleton<SpaceReserve>();
         builder.Services.AddHostedService<IdleMemoryTrim>();
+        builder.Services.AddNodes(builder.Configuration);
         builder.Services.AddDataPlane(builder.Configuration);
         builder.Services.AddAccounts(builder.Configuration);
         builder.Services.AddJobEngine(builder.Configuration);
+        builder.Services.AddObs(builder.Configuration);
+        ObsRegistration.AddObsListeners(builder);
         Features.AddServices(builder.Services);
 
         configure?.Invoke(builder);
@@ -54,6 +59,8 @@ public static class ServiceHost
         app.Services.GetRequiredService<SpaceReserve>().EnsureAtStart();
         Features.SeedAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();
 
+        // The bucket API's listener is S3, not the API gateway: its own routing, signatures and error shape.
+        app.UseObs();
         app.UseRequestIds();
         app.UseMiddleware<ErrorMiddleware>();
         app.UseStatusCodePages(async context =>

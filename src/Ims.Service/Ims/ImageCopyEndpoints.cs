@@ -16,8 +16,9 @@ namespace Ims.Service.Ims;
 /// <summary>
 /// Replication and export (spec §4.6, §4.7). Bodies are checked first, with IMS codes, then the image. Whole images are
 /// never exported (<c>IMG.0128</c>) nor replicated within a region (<c>IMG.0130</c>); across regions (Huawei) their
-/// backup is replicated into a vault of the target region's project and registered there. There is no OBS and no
-/// data plane for system and data disk images here, so their export and replication are refused with <c>IMG.0105</c>.
+/// backup is replicated into a vault of the target region's project and registered there. System and data disk images
+/// are copied within the region (<see cref="CopyImageInRegionJob"/>) and across (the copy names the same content); there
+/// is no OBS, so exports are refused with <c>IMG.0105</c>.
 /// </summary>
 public static partial class ImageCopyEndpoints
 {
@@ -31,31 +32,73 @@ public static partial class ImageCopyEndpoints
         var group = app.MapGroup("/v1/cloudimages/{image_id}").ForService(ServiceKind.Ims);
         group.MapPost("/copy", CopyImage);
         group.MapPost("/file", ExportImage);
+        // terraform's huaweicloud_imsv21_image_export calls the v2.1 path with the same body.
+        app.MapGroup("/v2.1/cloudimages/{image_id}").ForService(ServiceKind.Ims).MapPost("/file", ExportImage);
         // Without the feature (the OTC default) the route does not exist, and the gateway answers 404 APIGW.0101.
         if (app.ServiceProvider.GetRequiredService<IOptions<ServiceOptions>>().Value.EffectiveCrossRegionCopy)
             group.MapPost("/cross_region_copy", CopyImageAcrossRegions);
         return app;
     }
 
-    /// <summary><c>POST /v1/cloudimages/{image_id}/copy</c> (in-region replication).</summary>
-    private static async Task<IResult> CopyImage(string image_id, HttpContext http, Caller caller, ImageStore images,
-        EnterpriseProjectCheck enterpriseProjects, IOptions<ServiceOptions> options)
+    /// <summary>
+    /// <c>POST /v1/cloudimages/{image_id}/copy</c> (in-region replication of a system or data disk image): the copy is
+    /// written now (queued, counted by the quota) and the job gives it the source's content, sharing every chunk.
+    /// </summary>
+    private static async Task<IResult> CopyImage(string image_id, HttpContext http, Caller caller, Database db, ImageStore images,
+        JobQueue jobs, EnterpriseProjectCheck enterpriseProjects, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
+        var settings = options.Value;
         var (body, error) = await JsonBody.ReadAsync<CopyRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
-        if (NewImageFieldsError(body!.Name, body.Description, body.EnterpriseProjectId, options.Value) is { } fieldError) return fieldError;
+        if (NewImageFieldsError(body!.Name, body.Description, body.EnterpriseProjectId, settings) is { } fieldError) return fieldError;
         if (await enterpriseProjects.ImsRefusalAsync(caller.Domain.Id, body.EnterpriseProjectId, ct) is { } noProject) return noProject;
         // No key management service is modelled, so no key can be named.
         if (!string.IsNullOrEmpty(body.CmkId)) return ImsErrors.Of("IMG.0095", $"The KMS key {body.CmkId} does not exist.");
 
-        var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
+        await using var write = await db.BeginWriteAsync(ct);
+        var image = await images.GetVisibleAsync(write, caller.ProjectId, image_id, ct);
         if (image is null) return ImsErrors.ImageNotFound(image_id);
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
         if (image.WholeImage) return ImsErrors.Of("IMG.0130", "Full-ECS images cannot be replicated within a region.");
         if (await NotAcceptedAsync(images, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
-        if (image.Status != "active") return ImsErrors.Of("IMG.0046");
-        return ImsErrors.Of("IMG.0105", "In-region replication of system and data disk images is not available in this deployment.");
+        if (image.Status != "active" || image.ManifestId is null) return ImsErrors.Of("IMG.0046");
+        // The reference: "Private images created using ISO files do not support in-region replication."
+        if (image.DiskFormat == "iso") return ImsErrors.Of("IMG.0167", "Images made from ISO files cannot be replicated within a region.");
+        if (await images.CountQuotaAsync(write, caller.ProjectId, ct) >= settings.ImageQuota) return ImsErrors.Of("IMG.0015");
+
+        var imageId = Ids.NewUuid();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // The copy takes the source's attributes; its content is given by the job.
+        await images.InsertAsync(write, image with
+        {
+            Id = imageId,
+            Owner = caller.ProjectId,
+            Name = body.Name!,
+            Status = "queued",
+            Visibility = "private",
+            Imagetype = "private",
+            Description = body.Description ?? "",
+            DataOrigin = $"image,{ProjectRegions.RegionOf(caller.Project)},{image.Id}",
+            EnterpriseProjectId = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId,
+            Protected = false,
+            Tags = "[]",
+            CreatedAt = now,
+            UpdatedAt = now,
+            ActiveAt = null,
+            Checksum = null,
+            VirtualSize = null,
+            ManifestId = null,
+            FileManifestId = null,
+            Size = 0,
+            ImageSize = 0,
+        }, ImageProvenance.None, ct);
+
+        var entities = new JsonObject { ["image_name"] = body.Name, ["image_id"] = imageId };
+        var jobId = await jobs.EnqueueAsync(write, "ims", CopyImageInRegionJob.Type, caller.ProjectId,
+            new CopyImagePayload(image.Id, imageId), entities, imageId, node: null, ct);
+        await write.CommitAsync(ct);
+        return TypedResults.Json(new { job_id = jobId });
     }
 
     /// <summary><c>POST /v1/cloudimages/{image_id}/file</c> (export to OBS).</summary>
@@ -102,17 +145,22 @@ public static partial class ImageCopyEndpoints
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0083", "Public images cannot be replicated; only private images can.");
         if (await NotAcceptedAsync(images, image, caller.ProjectId, ct)) return ImsErrors.Of("IMG.0196");
         if (image.Status != "active") return ImsErrors.Of("IMG.0046");
-        if (!image.WholeImage)
-            return ImsErrors.Of("IMG.0105", "Replicating system and data disk images is not available in this deployment; full-ECS images can be replicated.");
-        if (string.IsNullOrEmpty(body.VaultId))
-            return ImsErrors.Of("IMG.0184", "vault_id is required to replicate a full-ECS image: a server backup vault in the destination region.");
-        var vault = await vaults.GetAsync(write, target!.Id, body.VaultId, ct);
-        if (vault is null) return ImsErrors.Of("IMG.0184", $"Failed to obtain the vault {body.VaultId} in project {target.Name}.");
-        if (vault.ObjectType != "server" || vault.ProtectType != "backup") return ImsErrors.Of("IMG.0193");
-        if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
-        if (facts.BackupService != "CBR" && facts.BackupService != "CSBS") return ImsErrors.Of("IMG.0032");
+        string? vaultId = null;
+        if (image.WholeImage)
+        {
+            if (string.IsNullOrEmpty(body.VaultId))
+                return ImsErrors.Of("IMG.0184", "vault_id is required to replicate a full-ECS image: a server backup vault in the destination region.");
+            var vault = await vaults.GetAsync(write, target!.Id, body.VaultId, ct);
+            if (vault is null) return ImsErrors.Of("IMG.0184", $"Failed to obtain the vault {body.VaultId} in project {target.Name}.");
+            if (vault.ObjectType != "server" || vault.ProtectType != "backup") return ImsErrors.Of("IMG.0193");
+            if (vault.Status != "available") return ImsErrors.Of("IMG.0188");
+            if (facts.BackupService != "CBR" && facts.BackupService != "CSBS") return ImsErrors.Of("IMG.0032");
+            vaultId = vault.Id;
+        }
+        // A system or data disk image is its content: the copy names the same manifests (the chunks are region-free here).
+        else if (image.ManifestId is null) return ImsErrors.Of("IMG.0046");
 
-        if (await images.CountQuotaAsync(write, target.Id, ct) >= settings.ImageQuota)
+        if (await images.CountQuotaAsync(write, target!.Id, ct) >= settings.ImageQuota)
             return ImsErrors.Of("IMG.0015", $"The project {target.Name} has reached its quota of private images.");
         var running = await jobs.CountUnfinishedAsync(write, caller.ProjectId, CrossRegionCopyJob.Type, ct);
         if (running >= ConcurrentCrossRegionCopies)
@@ -129,7 +177,6 @@ public static partial class ImageCopyEndpoints
             Status = "queued",
             Visibility = "private",
             Imagetype = "private",
-            WholeImage = true,
             Description = body.Description ?? "",
             BackupId = null,
             // The real service's format: where the image came from, region first.
@@ -143,12 +190,14 @@ public static partial class ImageCopyEndpoints
             Checksum = null,
             VirtualSize = null,
             ManifestId = null,
+            FileManifestId = null,
             SourceBackupShared = false,
-        }, new ImageProvenance(BackupMadeByImage: true), ct);
+        }, new ImageProvenance(BackupMadeByImage: image.WholeImage), ct);
 
-        var payload = new CrossRegionCopyPayload(image.Id, image.BackupId!, imageId, target.Id, vault.Id, Ids.NewUuid(), Ids.NewUuid());
+        var payload = new CrossRegionCopyPayload(image.Id, image.WholeImage ? image.BackupId! : null, imageId, target.Id, vaultId,
+            Ids.NewUuid(), Ids.NewUuid());
         var entities = new JsonObject { ["image_name"] = body.Name, ["image_id"] = imageId, ["process_percent"] = 0.0 };
-        var jobId = await jobs.EnqueueAsync(write, "ims", CrossRegionCopyJob.Type, caller.ProjectId, payload, entities, imageId, ct);
+        var jobId = await jobs.EnqueueAsync(write, "ims", CrossRegionCopyJob.Type, caller.ProjectId, payload, entities, imageId, null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
     }

@@ -78,9 +78,9 @@ public static class ImageEndpoints
         if (image is null) return ImsErrors.ImageNotFound(image_id);
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0094");
         if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0092");
-        // A whole image is being created while queued; an image that only waits for its file can go (as in Glance),
-        // or it would hold quota forever. An upload in progress (saving) finishes first.
-        if (image.Status == "saving" || image.Status == "queued" && image.WholeImage) return ImsErrors.Of("IMG.0090");
+        // An image a job makes is being created while queued; an image that only waits for its file can go (as in
+        // Glance), or it would hold quota forever. An upload in progress (saving) finishes first.
+        if (image.Status == "saving" || image.Status == "queued" && image.IsMadeByJob) return ImsErrors.Of("IMG.0090");
         if (image.Protected) return ImsErrors.Of("IMG.0028");
 
         await images.MarkDeletedAsync(write, image.Id, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);

@@ -264,7 +264,7 @@ public static class ImageMemberEndpoints
                     $"Image {facts.Image.Id} would have {total} members; at most {ImageMembers.LimitOf(facts.Image)} are allowed.");
         }
         var jobId = await jobs.EnqueueAsync(write, "ims", AddImageMembersJob.Type, caller.ProjectId,
-            new MembersPayload(images, projects, null, null), new JsonObject(), images[0], ct);
+            new MembersPayload(images, projects, null, null), new JsonObject(), images[0], null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
     }
@@ -298,7 +298,7 @@ public static class ImageMemberEndpoints
             return vaultError;
         var jobId = await jobs.EnqueueAsync(write, "ims", UpdateImageMembersJob.Type, caller.ProjectId,
             new MembersPayload(images, [caller.ProjectId], body.Status, string.IsNullOrEmpty(body.VaultId) ? null : body.VaultId),
-            new JsonObject(), images[0], ct);
+            new JsonObject(), images[0], null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
     }
@@ -322,7 +322,7 @@ public static class ImageMemberEndpoints
             if (facts.Image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047");
         }
         var jobId = await jobs.EnqueueAsync(write, "ims", RemoveImageMembersJob.Type, caller.ProjectId,
-            new MembersPayload(images, projects, null, null), new JsonObject(), images[0], ct);
+            new MembersPayload(images, projects, null, null), new JsonObject(), images[0], null, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
     }

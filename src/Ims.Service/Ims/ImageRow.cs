@@ -13,7 +13,8 @@ public sealed record ImageRow
         "image_size AS ImageSize, description, backup_id AS BackupId, data_origin AS DataOrigin, " +
         "source_type AS SourceType, enterprise_project_id AS EnterpriseProjectId, protected, properties, tags, " +
         "created_at AS CreatedAt, updated_at AS UpdatedAt, active_at AS ActiveAt, checksum, virtual_size AS VirtualSize, " +
-        "data_disks_offline AS DataDisksOffline, manifest_id AS ManifestId, source_backup_shared AS SourceBackupShared";
+        "data_disks_offline AS DataDisksOffline, manifest_id AS ManifestId, source_backup_shared AS SourceBackupShared, " +
+        "virtual_env_type AS VirtualEnvType, file_manifest_id AS FileManifestId";
 
     public required string Id { get; init; }
     public required string Owner { get; init; }
@@ -56,6 +57,19 @@ public sealed record ImageRow
     public string? ManifestId { get; init; }
     /// <summary>A whole image made from a CBR backup that was shared with its owner (OTC forbids sharing it on).</summary>
     public bool SourceBackupShared { get; init; }
+    /// <summary><c>FusionCompute</c> for system disks (and whole images), <c>DataImage</c> for data disk images.</summary>
+    public string VirtualEnvType { get; init; } = ImageKinds.SystemDisk;
+    /// <summary>The uploaded file's own manifest when it was converted on upload; null otherwise.</summary>
+    public string? FileManifestId { get; init; }
+
+    /// <summary>
+    /// Made by a job from other resources (a disk, another image, a backup) rather than waiting for an uploaded file: such
+    /// an image cannot be deleted while queued (its job is making it) and takes no upload.
+    /// </summary>
+    public bool IsMadeByJob => WholeImage || DataOrigin is not null;
+
+    /// <summary>A data disk image: EVS disks are made from it, servers are not.</summary>
+    public bool IsDataImage => VirtualEnvType == ImageKinds.DataDisk;
 
     /// <summary>Maps a row selected with <see cref="Columns"/>, by position (the hot list query skips Dapper).</summary>
     internal static ImageRow Read(DbDataReader r) => new()
@@ -94,5 +108,14 @@ public sealed record ImageRow
         DataDisksOffline = r.GetInt64(31) != 0,
         ManifestId = r.IsDBNull(32) ? null : r.GetString(32),
         SourceBackupShared = r.GetInt64(33) != 0,
+        VirtualEnvType = r.GetString(34),
+        FileManifestId = r.IsDBNull(35) ? null : r.GetString(35),
     };
+}
+
+/// <summary>The <c>virtual_env_type</c> values this service writes.</summary>
+public static class ImageKinds
+{
+    public const string SystemDisk = "FusionCompute";
+    public const string DataDisk = "DataImage";
 }

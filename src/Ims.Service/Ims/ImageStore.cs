@@ -277,12 +277,12 @@ public sealed class ImageStore(Database db)
                                 min_disk, min_ram, max_ram, disk_format, container_format, size, image_size, description,
                                 backup_id, data_origin, source_type, enterprise_project_id, protected, properties, tags,
                                 created_at, updated_at, active_at, checksum, virtual_size, data_disks_offline, manifest_id,
-                                source_backup_shared, source_server_id, backup_made_by_image)
+                                source_backup_shared, source_server_id, backup_made_by_image, virtual_env_type, file_manifest_id)
             VALUES (@Id, @Owner, @Name, @Status, @Visibility, @Imagetype, @wholeImage, @OsType, @OsVersion, @Platform, @OsBit,
                     @MinDisk, @MinRam, @MaxRam, @DiskFormat, @ContainerFormat, @Size, @ImageSize, @Description,
                     @BackupId, @DataOrigin, @SourceType, @EnterpriseProjectId, @isProtected, @Properties, @Tags,
                     @CreatedAt, @UpdatedAt, @ActiveAt, @Checksum, @VirtualSize, @dataDisksOffline, @ManifestId,
-                    @sourceBackupShared, @SourceServerId, @backupMadeByImage)
+                    @sourceBackupShared, @SourceServerId, @backupMadeByImage, @VirtualEnvType, @FileManifestId)
             ON CONFLICT (id) DO NOTHING
             """,
             new
@@ -293,7 +293,8 @@ public sealed class ImageStore(Database db)
                 image.DataOrigin, image.SourceType, image.EnterpriseProjectId, isProtected = Flag(image.Protected), image.Properties,
                 image.Tags, image.CreatedAt, image.UpdatedAt, image.ActiveAt, image.Checksum, image.VirtualSize,
                 dataDisksOffline = Flag(image.DataDisksOffline), image.ManifestId, sourceBackupShared = Flag(image.SourceBackupShared),
-                provenance.SourceServerId, backupMadeByImage = Flag(provenance.BackupMadeByImage),
+                provenance.SourceServerId, backupMadeByImage = Flag(provenance.BackupMadeByImage), image.VirtualEnvType,
+                image.FileManifestId,
             }, ct) == 1;
 
     /// <summary>Stores the attributes an update (PATCH) may change.</summary>
@@ -373,6 +374,38 @@ public sealed class ImageStore(Database db)
                 now, imageId, attributes.MinDisk, attributes.ImageSize, attributes.OsType, attributes.OsVersion, attributes.Platform,
                 attributes.OsBit, offline = Flag(attributes.DataDisksOffline), attributes.Properties,
             }, ct);
+
+    /// <summary>
+    /// queued/saving → saving for an image of a disk: the captured disk's manifest and size (a disk image's file is its
+    /// disk: <c>size</c>, <c>__image_size</c> and <c>virtual_size</c> are the disk's bytes).
+    /// </summary>
+    public Task SetDiskContentAsync(WriteScope tx, string imageId, string manifestId, long sizeBytes, long now, CancellationToken ct) =>
+        tx.ExecuteAsync(
+            """
+            UPDATE images SET status = 'saving', manifest_id = @manifestId, size = @sizeBytes, image_size = @sizeBytes,
+                              virtual_size = @sizeBytes, updated_at = @now
+            WHERE id = @imageId AND status IN ('queued', 'saving')
+            """, new { imageId, manifestId, sizeBytes, now }, ct);
+
+    /// <summary>saving → active for an image whose job recorded its content (a disk image, an in-region copy).</summary>
+    public Task ActivateDiskImageAsync(WriteScope tx, string imageId, long now, CancellationToken ct) =>
+        tx.ExecuteAsync(
+            "UPDATE images SET status = 'active', active_at = @now, updated_at = @now WHERE id = @imageId AND status = 'saving' AND manifest_id IS NOT NULL",
+            new { imageId, now }, ct);
+
+    /// <summary>
+    /// queued → saving for an in-region copy: the source's content (its disk and kept file manifests, sizes and checksum),
+    /// so the copy shares every chunk. False when the copy is no longer queued.
+    /// </summary>
+    public async Task<bool> CopyContentAsync(WriteScope tx, string imageId, ImageRow source, long now, CancellationToken ct) =>
+        await tx.ExecuteAsync(
+            """
+            UPDATE images SET status = 'saving', manifest_id = @ManifestId, file_manifest_id = @FileManifestId, size = @Size,
+                              image_size = @ImageSize, virtual_size = @VirtualSize, checksum = @Checksum, updated_at = @now
+            WHERE id = @imageId AND status = 'queued'
+            """,
+            new { source.ManifestId, source.FileManifestId, source.Size, source.ImageSize, source.VirtualSize, source.Checksum, now, imageId },
+            ct) == 1;
 
     /// <summary>saving → active for a replica, whose attributes were copied when it was written.</summary>
     public Task ActivateAsync(WriteScope tx, string imageId, long now, CancellationToken ct) =>

@@ -16,7 +16,7 @@ namespace Ims.Service.Ims;
 
 /// <summary>
 /// System-disk images from a file, the native (Glance v2) way: <c>POST /v2/images</c> makes the record (queued), then
-/// <c>PUT /v2/images/{image_id}/file</c> takes a raw or qcow2 file, stores it in the data plane and makes the image
+/// <c>PUT /v2/images/{image_id}/file</c> takes a file of any format qemu-img reads, stores it in the data plane and makes the image
 /// active. The upload is synchronous, as in Glance: the answer (204) comes when the image is active.
 /// </summary>
 public static class ImageUploadEndpoints
@@ -118,11 +118,14 @@ public static class ImageUploadEndpoints
             if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047", status: StatusCodes.Status403Forbidden);
             if (image.WholeImage)
                 return ImsErrors.Of("IMG.0105", "A full-ECS image is made of backups; no image file can be uploaded to it.");
+            if (image.IsMadeByJob)
+                return ImsErrors.Of("IMG.0105", "The image is made from a disk or another image; no image file can be uploaded to it.");
             if (image.Status != "queued")
                 return ImsErrors.Of("IMG.0046", $"The image is {image.Status}: only a queued image takes an image file.", StatusCodes.Status409Conflict);
-            if (!NativeImageRules.UploadableFormats.Contains(image.DiskFormat))
-                return ImsErrors.Of("IMG.0072", $"Image files of disk_format '{image.DiskFormat}' cannot be uploaded here: use raw or qcow2.");
-            format = image.DiskFormat == "qcow2" ? DiskFormat.Qcow2 : DiskFormat.Raw;
+            if (!NativeImageRules.UploadableFormats.TryGetValue(image.DiskFormat, out format))
+                return ImsErrors.Of("IMG.0072", image.DiskFormat is "zvhd" or "zvhd2"
+                    ? $"Image files of disk_format '{image.DiskFormat}' cannot be uploaded here: it is Huawei's own format, which no public tool reads. Use qcow2, vhd, vhdx, vmdk, qed, vdi, raw or iso."
+                    : $"Image files of disk_format '{image.DiskFormat}' cannot be uploaded here. Use qcow2, vhd, vhdx, vmdk, qed, vdi, raw or iso.");
             if (http.Request.ContentLength is 0) return ImsErrors.Of("IMG.0057", "The image file is empty.");
             if (http.Request.ContentLength > settings.MaxImageFileBytes) return TooLarge(settings);
 
@@ -131,7 +134,7 @@ public static class ImageUploadEndpoints
         }
 
         Directory.CreateDirectory(settings.ScratchDir);
-        var path = Path.Combine(settings.ScratchDir, $"upload-{image_id}-{Guid.NewGuid():N}.{(format == DiskFormat.Qcow2 ? "qcow2" : "raw")}");
+        var path = Path.Combine(settings.ScratchDir, $"upload-{image_id}-{Guid.NewGuid():N}.{format.ToString().ToLowerInvariant()}");
         var activated = false;
         try
         {
@@ -147,12 +150,12 @@ public static class ImageUploadEndpoints
             }
             catch (InvalidDiskImageException ex)
             {
-                return ImsErrors.Of("IMG.0057", $"The image file is not a readable {(format == DiskFormat.Qcow2 ? "qcow2" : "raw")} disk: {ex.Message}");
+                return ImsErrors.Of("IMG.0057", $"The image file is not a readable {format.ToString().ToLowerInvariant()} disk: {ex.Message}");
             }
             using (lease)
             {
                 // A converted file is kept as it came too, so that a download answers the bytes that were uploaded.
-                using var fileLease = format == DiskFormat.Raw ? null : await ImportFileAsync(dataPlane, path, length, ct);
+                using var fileLease = format is DiskFormat.Raw or DiskFormat.Iso ? null : await ImportFileAsync(dataPlane, path, length, ct);
                 var disk = lease.Disks[0];
                 await using var write = await db.BeginWriteAsync(CancellationToken.None);
                 await images.ActivateUploadAsync(write, image_id,

@@ -58,7 +58,7 @@ public static class ImageWire
         w.WriteString("__image_size"u8, image.ImageSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (image.DataOrigin is not null) w.WriteString("__data_origin"u8, image.DataOrigin);
         w.WriteBoolean("__system_support_market"u8, false);
-        w.WriteString("virtual_env_type"u8, "FusionCompute");
+        w.WriteString("virtual_env_type"u8, image.VirtualEnvType);
         w.WriteString("enterprise_project_id"u8, image.EnterpriseProjectId);
         WriteProperties(w, image.Properties);
         w.WriteEndObject();

@@ -43,7 +43,22 @@ public static class NativeImageRules
         "zvhd2", "zvhd", "vhd", "vhdx", "raw", "qcow2", "qcow", "vmdk", "qed", "vdi", "iso",
     };
 
-    public static readonly IReadOnlySet<string> UploadableFormats = new HashSet<string>(StringComparer.Ordinal) { "raw", "qcow2" };
+    /// <summary>
+    /// The formats an upload reads: every listed format qemu-img reads (VHD is its <c>vpc</c>; an ISO is stored as it is).
+    /// <c>zvhd</c> and <c>zvhd2</c> are Huawei's own formats, which no public tool reads; <c>qcow</c> (version 1) is not on
+    /// IMS's list of importable formats.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, DataPlane.DiskFormat> UploadableFormats = new Dictionary<string, DataPlane.DiskFormat>(StringComparer.Ordinal)
+    {
+        ["raw"] = DataPlane.DiskFormat.Raw,
+        ["qcow2"] = DataPlane.DiskFormat.Qcow2,
+        ["vhd"] = DataPlane.DiskFormat.Vhd,
+        ["vhdx"] = DataPlane.DiskFormat.Vhdx,
+        ["vmdk"] = DataPlane.DiskFormat.Vmdk,
+        ["qed"] = DataPlane.DiskFormat.Qed,
+        ["vdi"] = DataPlane.DiskFormat.Vdi,
+        ["iso"] = DataPlane.DiskFormat.Iso,
+    };
 
     /// <summary>Glance's container formats.</summary>
     private static readonly HashSet<string> ContainerFormats = new(StringComparer.Ordinal)

@@ -28,7 +28,7 @@ public static class WholeImageEndpoints
     }
 
     private static async Task<IResult> CreateWholeImage(HttpContext http, Caller caller, Database db, ImageStore images,
-        BackupStore backups, VaultStore vaults, VolumeStore volumes, JobQueue jobs, BackupCapture capture,
+        BackupStore backups, VaultStore vaults, VolumeStore volumes, JobQueue jobs, BackupCapture capture, ServerStore servers,
         EnterpriseProjectCheck enterpriseProjects, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
@@ -96,7 +96,9 @@ public static class WholeImageEndpoints
         var payload = new WholeImagePayload(imageId, valid.Mode.ToString(), backupId, valid.InstanceId, valid.VaultId, checkpointId);
         var entities = new JsonObject { ["image_name"] = valid.Name, ["image_id"] = imageId, ["process_percent"] = 0.0 };
         var jobType = valid.Mode == WholeImageMode.FromServer ? WholeImageFromServerJob.Type : WholeImageFromBackupJob.Type;
-        var jobId = await jobs.EnqueueAsync(write, "ims", jobType, caller.ProjectId, payload, entities, imageId, ct);
+        // A capture of the server runs on the node hosting it; an image of a backup needs no disk.
+        var node = valid.Mode == WholeImageMode.FromServer ? await servers.GetNodeAsync(write, valid.InstanceId!, ct) : null;
+        var jobId = await jobs.EnqueueAsync(write, "ims", jobType, caller.ProjectId, payload, entities, imageId, node, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
     }

@@ -91,27 +91,8 @@ public static partial class WholeImageRules
         var description = body.Description ?? "";
         if (DescriptionError(description) is { } descriptionError) return Fail(descriptionError);
 
-        // Tags: one family or the other, at most ten distinct keys; a repeated key keeps its last value.
-        if (body.Tags is { Count: > 0 } && body.ImageTags is { Count: > 0 })
-            return Fail("IMG.0001", "Use either tags or image_tags, not both.");
-        var tags = new List<ImageTags.Tag>();
-        if (body.Tags is not null)
-        {
-            foreach (var raw in body.Tags)
-            {
-                if (raw is null || !ImageTags.TryParseOldTag(raw, out var tag)) return Fail("IMG.0115");
-                ImageTags.Upsert(tags, tag);
-            }
-        }
-        if (body.ImageTags is not null)
-        {
-            foreach (var item in body.ImageTags)
-            {
-                if (!ImageTags.TryNormalize(item?.Key, item?.Value, out var tag)) return Fail("IMG.0115");
-                ImageTags.Upsert(tags, tag);
-            }
-        }
-        if (tags.Count > ImageTags.MaxPerImage) return Fail("IMG.0116");
+        var (tags, tagError) = TagsOf(body.Tags, body.ImageTags);
+        if (tagError is not null) return Fail(tagError);
 
         // Memory limits: 0 means "not set"; when both are set the minimum cannot exceed the maximum.
         var minRam = body.MinRam ?? 0;
@@ -127,6 +108,27 @@ public static partial class WholeImageRules
             mode == WholeImageMode.FromServer ? null : body.BackupId,
             mode == WholeImageMode.FromServer && !string.IsNullOrEmpty(body.VaultId) ? body.VaultId : null,
             eps, minRam, maxRam), null);
+    }
+
+    /// <summary>
+    /// The tags of a new image: old <c>key.value</c> strings or <c>image_tags</c> objects, not both (<c>IMG.0001</c>), each
+    /// valid (<c>IMG.0115</c>), at most ten distinct keys (<c>IMG.0116</c>); a repeated key keeps its last value.
+    /// </summary>
+    public static (List<ImageTags.Tag> Tags, string? Error) TagsOf(List<string>? oldTags, List<ImageTagRequest>? imageTags)
+    {
+        var tags = new List<ImageTags.Tag>();
+        if (oldTags is { Count: > 0 } && imageTags is { Count: > 0 }) return (tags, "IMG.0001");
+        foreach (var raw in oldTags ?? [])
+        {
+            if (raw is null || !ImageTags.TryParseOldTag(raw, out var tag)) return (tags, "IMG.0115");
+            ImageTags.Upsert(tags, tag);
+        }
+        foreach (var item in imageTags ?? [])
+        {
+            if (!ImageTags.TryNormalize(item?.Key, item?.Value, out var tag)) return (tags, "IMG.0115");
+            ImageTags.Upsert(tags, tag);
+        }
+        return tags.Count > ImageTags.MaxPerImage ? (tags, "IMG.0116") : (tags, null);
     }
 
     /// <summary>The code a name breaks (<c>IMG.0013</c> missing, <c>IMG.0002</c> too long, <c>IMG.0003</c> format), or null.</summary>

@@ -34,7 +34,8 @@ public static class JobWire
         writer.WriteStartObject();
         writer.WriteString("status"u8, job.Status);
         writer.WritePropertyName("entities"u8);
-        if (job.Service == "ecs" && job.Entities.Contains("\"sub_jobs\"", StringComparison.Ordinal))
+        if (job.Service == "ecs" && job.Entities.Contains("\"sub_jobs\"", StringComparison.Ordinal)
+            || job.Service == "ims" && job.Entities.Contains("\"sub_jobs_result\"", StringComparison.Ordinal))
             MirrorSubJobs(job).WriteTo(writer);
         else
             writer.WriteRawValue(job.Entities, skipInputValidation: true);
@@ -47,11 +48,11 @@ public static class JobWire
         writer.WriteEndObject();
     }
 
-    /// <summary>ECS sub-jobs run in lockstep with their parent here, so they report the parent's state.</summary>
+    /// <summary>ECS sub-jobs (and IMS's, <c>sub_jobs_result</c>) run in lockstep with their parent here, so they report the parent's state.</summary>
     private static JsonObject MirrorSubJobs(JobRow job)
     {
         var entities = JsonNode.Parse(job.Entities)!.AsObject();
-        if (entities["sub_jobs"] is JsonArray subJobs)
+        if ((entities["sub_jobs"] ?? entities["sub_jobs_result"]) is JsonArray subJobs)
         {
             foreach (var sub in subJobs.OfType<JsonObject>())
             {

@@ -2,13 +2,14 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
 using Ims.Service.Http;
+using Ims.Service.Nodes;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Ims.Service.Jobs;
 
 /// <summary>The jobs table: enqueue inside a caller's transaction, claim with a lease, record progress.</summary>
-public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions> options)
+public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions> options, IOptions<NodeOptions> nodeOptions)
 {
     internal static readonly JsonSerializerOptions PayloadOptions = new(JsonSerializerDefaults.Web);
 
@@ -21,23 +22,24 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions
 
     /// <summary>
     /// Writes a new job in the caller's transaction: the job exists if and only if the change that starts it
-    /// commits. Workers are woken once the transaction commits. A job with <paramref name="runAfter"/> waits until then
-    /// (scheduled work: a backup policy's next run).
+    /// commits. Workers are woken once the transaction commits. A job that touches volumes' bytes runs on
+    /// <paramref name="node"/>, the node that hosts them (null: any node). A job with <paramref name="runAfter"/> waits
+    /// until then (scheduled work: a backup policy's next run).
     /// </summary>
     public async Task<string> EnqueueAsync(WriteScope write, string service, string jobType, string projectId,
-        object payload, JsonObject? entities, string? resourceId, CancellationToken ct, DateTimeOffset? runAfter = null)
+        object payload, JsonObject? entities, string? resourceId, string? node, CancellationToken ct, DateTimeOffset? runAfter = null)
     {
         var id = Ids.NewHex32();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var due = runAfter?.ToUnixTimeMilliseconds() ?? now;
         await write.Connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO jobs (id, project_id, service, job_type, status, payload, entities, resource_id, run_after, begin_time)
-            VALUES (@id, @projectId, @service, @jobType, 'INIT', @payload, @entities, @resourceId, @due, @now)
+            INSERT INTO jobs (id, project_id, service, job_type, status, payload, entities, resource_id, run_after, begin_time, node)
+            VALUES (@id, @projectId, @service, @jobType, 'INIT', @payload, @entities, @resourceId, @due, @now, @node)
             """,
             new
             {
-                id, projectId, service, jobType, resourceId, now, due,
+                id, projectId, service, jobType, resourceId, now, due, node,
                 payload = JsonSerializer.Serialize(payload, PayloadOptions),
                 entities = (entities ?? []).ToJsonString(),
             }, write.Transaction, cancellationToken: ct));
@@ -70,9 +72,13 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions
 
     private const string FindSql = $"SELECT {Columns} FROM jobs WHERE id = @jobId AND project_id = @projectId";
 
-    /// <summary>Claims the oldest due job whose lease is free or expired, or returns null.</summary>
+    /// <summary>
+    /// Claims the oldest due job whose lease is free or expired and that may run on this node (bound to it, or to no
+    /// node), or returns null.
+    /// </summary>
     public async Task<JobRow?> ClaimAsync(string owner, CancellationToken ct)
     {
+        var node = nodeOptions.Value.Name;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var write = await db.BeginWriteAsync(ct);
         var row = await write.Connection.QuerySingleOrDefaultAsync<JobRow>(new CommandDefinition(
@@ -80,11 +86,11 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions
             UPDATE jobs SET lease_owner = @owner, lease_until = @until, attempts = attempts + 1, status = 'RUNNING'
             WHERE id = (SELECT id FROM jobs
                         WHERE status IN ('INIT', 'RUNNING') AND run_after <= @now
-                          AND (lease_until IS NULL OR lease_until < @now)
+                          AND (lease_until IS NULL OR lease_until < @now) AND (node IS NULL OR node = @node)
                         ORDER BY run_after LIMIT 1{db.ClaimLockClause})
             RETURNING {Columns}
             """,
-            new { owner, now, until = now + (long)options.Value.Lease.TotalMilliseconds }, write.Transaction, cancellationToken: ct));
+            new { owner, node, now, until = now + (long)options.Value.Lease.TotalMilliseconds }, write.Transaction, cancellationToken: ct));
         await write.CommitAsync(ct);
         return row;
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Ims.Service.Backups;
 using Ims.Service.Cbr;
+using Ims.Service.Ecs;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
@@ -17,7 +18,8 @@ public sealed record PolicyCheckpointPayload(string CheckpointId, Dictionary<str
 /// in a bad state or gone is left out of this run, as the checkpoint API skips it. Disk vaults are not backed up here
 /// yet (the checkpoint API refuses them too).
 /// </summary>
-public sealed class PolicyBackups(PolicyStore policies, VaultStore vaults, BackupStore backups, BackupCapture capture, JobQueue jobs)
+public sealed class PolicyBackups(PolicyStore policies, VaultStore vaults, BackupStore backups, BackupCapture capture, JobQueue jobs,
+    ServerStore serverStore)
 {
     public async Task<IReadOnlyList<string>> StartAsync(WriteScope write, PolicyRow policy, CancellationToken ct) =>
         policy.Service == PolicyServices.Cbr ? await StartCbrAsync(write, policy, ct) : await StartCsbsAsync(write, policy, ct);
@@ -66,8 +68,10 @@ public sealed class PolicyBackups(PolicyStore policies, VaultStore vaults, Backu
                     }, ct))
                     excludes[backupId] = JsonSerializer.Deserialize<List<string>>(server.ExcludeVolumes) ?? [];
             }
+            // The captures run where the disks are, as for a checkpoint request: the node of the vault's first server.
+            var node = await serverStore.GetNodeAsync(write, servers[0].ResourceId, ct);
             await jobs.EnqueueAsync(write, "cbr", CbrPolicyCheckpointJob.Type, policy.ProjectId,
-                new PolicyCheckpointPayload(checkpointId, excludes, policy.Id), new() { ["checkpoint_id"] = checkpointId }, checkpointId, ct);
+                new PolicyCheckpointPayload(checkpointId, excludes, policy.Id), new() { ["checkpoint_id"] = checkpointId }, checkpointId, node, ct);
             started.Add(checkpointId);
         }
         return started;
@@ -84,7 +88,8 @@ public sealed class PolicyBackups(PolicyStore policies, VaultStore vaults, Backu
                 AutomaticName(), "", incremental, ct, policy.Id);
             if (backup is not { } ids) continue;
             await jobs.EnqueueAsync(write, "csbs", CsbsPolicyBackupJob.Type, policy.ProjectId,
-                new PolicyCheckpointPayload(ids.CheckpointId, null, policy.Id), new() { ["checkpoint_id"] = ids.CheckpointId }, ids.CheckpointId, ct);
+                new PolicyCheckpointPayload(ids.CheckpointId, null, policy.Id), new() { ["checkpoint_id"] = ids.CheckpointId }, ids.CheckpointId,
+                await serverStore.GetNodeAsync(write, resource.ResourceId, ct), ct);
             started.Add(ids.CheckpointId);
         }
         return started;

@@ -20,6 +20,21 @@ public sealed class PolicyScheduler(PolicyStore policies, JobQueue jobs, TimePro
     }
 
     /// <summary>
+    /// At start-up: schedules again every enabled backup policy that has no run waiting, which happens only when a run
+    /// job was abandoned before it scheduled its successor. A run that is merely overdue is left to run.
+    /// </summary>
+    public async Task RepairAsync(Database db, CancellationToken ct)
+    {
+        foreach (var policy in await policies.GetUnscheduledAsync(ct))
+        {
+            await using var tx = await db.BeginWriteAsync(ct);
+            await policies.LockAsync(tx, policy.Id, ct);
+            await ScheduleNextAsync(tx, policy, time.GetUtcNow(), ct);
+            await tx.CommitAsync(ct);
+        }
+    }
+
+    /// <summary>
     /// Schedules the policy's first slot after <paramref name="after"/> unless it is disabled, replicates (not run here)
     /// or that slot is already claimed. Returns the slot, or null when nothing is scheduled. Call under the policy's lock.
     /// </summary>
@@ -31,7 +46,7 @@ public sealed class PolicyScheduler(PolicyStore policies, JobQueue jobs, TimePro
         var slot = next.ToUnixTimeMilliseconds();
         if (await policies.HasRunAsync(tx, policy.Id, slot, ct)) return next;
         var jobId = await jobs.EnqueueAsync(tx, policy.Service == PolicyServices.Cbr ? "cbr" : "csbs", PolicyRunJob.Type, policy.ProjectId,
-            new PolicyRunPayload(policy.Id, slot), new JsonObject { ["policy_id"] = policy.Id }, policy.Id, ct, runAfter: next);
+            new PolicyRunPayload(policy.Id, slot), new JsonObject { ["policy_id"] = policy.Id }, policy.Id, node: null, ct, runAfter: next);
         await policies.AddRunAsync(tx, policy.Id, slot, jobId, ct);
         return next;
     }

@@ -231,6 +231,15 @@ public sealed class PolicyStore(Database db)
     public Task WithdrawPendingRunsAsync(WriteScope tx, string policyId, CancellationToken ct) =>
         tx.ExecuteAsync("DELETE FROM policy_runs WHERE policy_id = @policyId AND started = 0", new { policyId }, ct);
 
+    /// <summary>Enabled backup policies with no run waiting: a schedule lost with a run job that was abandoned.</summary>
+    public async Task<IReadOnlyList<PolicyRow>> GetUnscheduledAsync(CancellationToken ct) =>
+        await db.QueryAsync<PolicyRow>(
+            $"""
+            SELECT {Columns} FROM backup_policies p
+            WHERE enabled = 1 AND operation_type = '{PolicyOperation.Backup}'
+              AND NOT EXISTS (SELECT 1 FROM policy_runs r WHERE r.policy_id = p.id AND r.started = 0)
+            """, null, ct);
+
     /// <summary>The scheduled instants of the policy's runs not yet started (what the next run is).</summary>
     public async Task<IReadOnlyList<long>> GetPendingRunsAsync(string policyId, CancellationToken ct) =>
         await db.QueryAsync<long>("SELECT scheduled_at FROM policy_runs WHERE policy_id = @policyId AND started = 0 ORDER BY scheduled_at",

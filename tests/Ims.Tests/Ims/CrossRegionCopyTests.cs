@@ -266,4 +266,33 @@ public sealed class CrossRegionCopyTests(SharingFixture fixture) : IClassFixture
         refused.Expect(404);
         Assert.Equal("APIGW.0101", (string?)refused.Json["error_code"]);
     }
+
+    [Fact]
+    public async Task A_data_disk_image_is_copied_across_regions_with_its_bytes_and_without_a_vault()
+    {
+        var volumeId = await Servers.CreateVolumeAsync(Alice, size: 10);
+        await DataPlane.DiskBytes.WriteAsync(Alice, volumeId, 0, DataPlane.DiskBytes.Pattern(21, 1024 * 1024));
+        var made = (await Alice.PostAsync("/v2/cloudimages/action", new { data_images = new[] { new { name = "east-bound", volume_id = volumeId } } })).Expect(200);
+        var madeJob = await Alice.WaitForJobSuccessAsync((string)made["job_id"]!);
+        var sourceId = (string)madeJob["entities"]!["sub_jobs_result"]![0]!["entities"]!["image_id"]!;
+
+        var job = await Alice.WaitForJobSuccessAsync((string)(await Alice.PostAsync(CopyPath(sourceId), Body(vaultId: null))).Expect(200)["job_id"]!);
+
+        Assert.Equal("imsCrossRegionCopyImageJob", (string?)job["job_type"]);
+        var imageId = (string)job["entities"]!["image_id"]!;
+        var image = Assert.Single((await AliceEast.GetAsync($"/v2/cloudimages?id={imageId}")).Expect(200)["images"].AsArray())!;
+        Assert.Equal("active", (string?)image["status"]);
+        Assert.Equal("DataImage", (string?)image["virtual_env_type"]);
+        Assert.Equal("false", (string?)image["__whole_image"]);
+        Assert.Equal($"image,cn-north-4,{sourceId}", (string?)image["__data_origin"]);
+        Assert.Equal(10L * DataPlane.DiskBytes.Gib, (long)image["virtual_size"]!);
+
+        // A disk made from the copy in the other region holds the source disk's bytes.
+        var accepted = (await AliceEast.PostAsync($"/v2.1/{AliceEast.ProjectId}/cloudvolumes", new
+        {
+            volume = new { availability_zone = Servers.Zone, volume_type = "SAS", size = 10, name = "from-copy", imageRef = imageId },
+        })).Expect(200);
+        var diskId = (string)(await AliceEast.WaitForJobSuccessAsync((string)accepted["job_id"]!))["entities"]!["volume_id"]!;
+        Assert.Equal(await DataPlane.DiskBytes.ChunksAsync(Alice, volumeId), await DataPlane.DiskBytes.ChunksAsync(AliceEast, diskId));
+    }
 }

@@ -43,6 +43,8 @@ public sealed class TestService : IAsyncDisposable
         "--Ims:Jobs:StepDelay=00:00:00",
         "--Ims:Jobs:PollInterval=00:00:00.050",
         "--Logging:LogLevel:Default=Warning",
+        // No bucket API listener unless a test asks for one (on a free port: see ObsHost).
+        "--Ims:Obs:Urls=",
         .. TestDatabases.Arguments(dataDir),
         .. extra,
     ];

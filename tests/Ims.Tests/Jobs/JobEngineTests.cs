@@ -37,6 +37,20 @@ public sealed class JobEngineTests : IAsyncLifetime
     private JobQueue Queue => _service.App.Services.GetRequiredService<JobQueue>();
 
     [Fact]
+    public async Task A_job_bound_to_another_node_is_left_to_it_and_one_bound_to_this_node_is_claimed()
+    {
+        var here = _service.App.Services.GetRequiredService<IOptions<Service.Nodes.NodeOptions>>().Value.Name;
+        await EnqueueAsync(CountingHandler.Type, node: "some-other-node");
+        Assert.Null(await Queue.ClaimAsync("worker", CancellationToken.None));
+
+        var mine = await EnqueueAsync(CountingHandler.Type, node: here);
+        Assert.Equal(mine, (await Queue.ClaimAsync("worker", CancellationToken.None))?.Id);
+        var unbound = await EnqueueAsync(CountingHandler.Type);
+        Assert.Equal(unbound, (await Queue.ClaimAsync("worker", CancellationToken.None))?.Id);
+        Assert.Null(await Queue.ClaimAsync("worker", CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_job_whose_worker_died_is_resumed_from_its_last_finished_step()
     {
         var jobId = await EnqueueAsync(CountingHandler.Type);
@@ -246,10 +260,11 @@ public sealed class JobEngineTests : IAsyncLifetime
         return await connection.ExecuteScalarAsync<long>("SELECT lease_until FROM jobs WHERE id = @jobId", new { jobId });
     }
 
-    private async Task<string> EnqueueAsync(string jobType, object? payload = null)
+    private async Task<string> EnqueueAsync(string jobType, object? payload = null, string? node = null)
     {
         await using var write = await Db.BeginWriteAsync(CancellationToken.None);
-        var id = await Queue.EnqueueAsync(write, "test", jobType, TestAccounts.Alice.ProjectId, payload ?? new { }, null, null, CancellationToken.None);
+        var id = await Queue.EnqueueAsync(write, "test", jobType, TestAccounts.Alice.ProjectId, payload ?? new { }, null, null, node,
+            CancellationToken.None);
         await write.CommitAsync(CancellationToken.None);
         return id;
     }

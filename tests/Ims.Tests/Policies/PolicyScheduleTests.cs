@@ -125,6 +125,30 @@ public sealed class PolicyScheduleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_schedule_lost_with_an_abandoned_run_is_restored_at_start_up()
+    {
+        var server = await TestServers.CreateAsync(_service, Alice);
+        var vaultId = await Cbr.CreateVaultAsync(Alice, 200, server.Id);
+        var policyId = await PolicyCalls.CreateAsync(Alice, ["FREQ=DAILY;INTERVAL=1;BYHOUR=02;BYMINUTE=00"], new { max_backups = 10 });
+        await PolicyCalls.AssociateAsync(Alice, vaultId, policyId);
+
+        // The waiting run's job was abandoned (it failed repeatedly) before it could schedule the next one.
+        await using (var write = await Db.BeginWriteAsync(CancellationToken.None))
+        {
+            await write.Connection.ExecuteAsync("UPDATE jobs SET status = 'FAIL' WHERE job_type = 'backupPolicyRun'", transaction: write.Transaction);
+            await write.Connection.ExecuteAsync("DELETE FROM policy_runs WHERE policy_id = @policyId", new { policyId }, write.Transaction);
+            await write.CommitAsync(CancellationToken.None);
+        }
+        await _service.DisposeAsync();
+        _clock.SetUtcNow(Monday.AddHours(5));
+        _service = await StartAsync();
+
+        Assert.Equal([Monday.AddDays(1).AddHours(2).ToUnixTimeMilliseconds()], await PendingRunsAsync(policyId));
+        await AdvanceToAsync(Monday.AddDays(1).AddHours(3));
+        Assert.Equal([Wire(Monday.AddDays(1).AddHours(2))], (await PolicyCalls.BackupsAsync(Alice, vaultId)).Select(b => b.CreatedAt));
+    }
+
+    [Fact]
     public async Task Changing_disabling_and_deleting_a_policy_leaves_at_most_one_run_waiting_and_only_the_current_schedule_runs()
     {
         var server = await TestServers.CreateAsync(_service, Alice);
@@ -175,6 +199,23 @@ public sealed class PolicyScheduleTests : IAsyncLifetime
             Assert.Equal("available", (string?)i!["status"]);
             Assert.True((bool)i["extend_info"]!["auto_trigger"]!);
         });
+    }
+
+    [Fact]
+    public async Task Full_backup_interval_makes_every_third_backup_after_the_first_a_full_one()
+    {
+        var server = await TestServers.CreateAsync(_service, Alice);
+        var vaultId = await Cbr.CreateVaultAsync(Alice, 200, server.Id);
+        var policyId = await PolicyCalls.CreateAsync(Alice, ["FREQ=DAILY;INTERVAL=1;BYHOUR=01;BYMINUTE=00"],
+            new { max_backups = 10, week_backups = 1, timezone = "UTC+01:00", full_backup_interval = 2 });
+        await PolicyCalls.AssociateAsync(Alice, vaultId, policyId);
+
+        await AdvanceToAsync(Monday.AddDays(5));
+
+        var backups = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?vault_id={vaultId}")).Expect(200)["backups"].AsArray()
+            .OrderBy(b => (string)b!["created_at"]!, StringComparer.Ordinal).Select(b => (bool)b!["extend_info"]!["incremental"]!);
+        // The first is full, then two incremental ones, then a full one again.
+        Assert.Equal([false, true, true, false, true], backups);
     }
 
     [Fact]

@@ -1,0 +1,53 @@
+using System.Security.Cryptography;
+using Amazon.S3.Model;
+using Ims.Service.Obs;
+using Ims.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ims.Tests.Obs;
+
+/// <summary>
+/// The seam import and export read and write bucket files through, on the service's own buckets: a file put with an S3
+/// client is read back whole; an export written through it is downloaded whole; another account's bucket and an
+/// existing key are refused.
+/// </summary>
+public sealed class ImageFileBucketsTests(ObsFixture fixture) : IClassFixture<ObsFixture>
+{
+    private const string AliceDomain = "d0000000000000000000000000000000";
+    private const string BobDomain = "d0000000000000000000000000000001";
+
+    private IImageFileBuckets Buckets => fixture.Service.App.Services.GetRequiredService<IImageFileBuckets>();
+
+    [Fact]
+    public async Task Files_put_by_a_client_are_read_whole_and_exports_are_downloaded_whole()
+    {
+        using var s3 = fixture.S3(TestAccounts.Alice);
+        var bucket = ObsFixture.NewBucketName();
+        await s3.PutBucketAsync(bucket);
+        var content = RandomNumberGenerator.GetBytes(300_000);
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "in/disk.qcow2", InputStream = new MemoryStream(content) });
+
+        var (file, problem) = await Buckets.OpenAsync(AliceDomain, bucket, "in/disk.qcow2", CancellationToken.None);
+        Assert.Equal(BucketFileProblem.None, problem);
+        await using (file!)
+        {
+            Assert.Equal(content.Length, file!.Size);
+            using var copy = new MemoryStream();
+            await file.Content.CopyToAsync(copy);
+            Assert.Equal(content, copy.ToArray());
+        }
+        Assert.Equal(BucketFileProblem.NoSuchObject, (await Buckets.OpenAsync(AliceDomain, bucket, "in/absent", CancellationToken.None)).Problem);
+        Assert.Equal(BucketFileProblem.BucketInaccessible, (await Buckets.OpenAsync(BobDomain, bucket, "in/disk.qcow2", CancellationToken.None)).Problem);
+
+        Assert.Equal(BucketFileProblem.ObjectExists, await Buckets.CheckWritableAsync(AliceDomain, bucket, "in/disk.qcow2", CancellationToken.None));
+        Assert.Equal(BucketFileProblem.BucketInaccessible, await Buckets.CheckWritableAsync(BobDomain, bucket, "out/export.qcow2", CancellationToken.None));
+        Assert.Equal(BucketFileProblem.None, await Buckets.CheckWritableAsync(AliceDomain, bucket, "out/export.qcow2", CancellationToken.None));
+
+        await Buckets.WriteAsync(AliceDomain, bucket, "out/export.qcow2", new MemoryStream(content), CancellationToken.None);
+        using var exported = await s3.GetObjectAsync(bucket, "out/export.qcow2");
+        using var back = new MemoryStream();
+        await exported.ResponseStream.CopyToAsync(back);
+        Assert.Equal(content, back.ToArray());
+        Assert.Equal($"\"{Convert.ToHexStringLower(MD5.HashData(content))}\"", exported.ETag);
+    }
+}
