@@ -14,6 +14,11 @@ public sealed class BodyBuffer : IDisposable
 {
     private const int SegmentBytes = 64 * 1024;
 
+    // The shared pool keeps only a few dozen arrays of a size (per core), fewer than the 192 segments of one body at the
+    // cap, so under a flood most segments were fresh arrays again. This pool keeps up to 512 (32 MiB, only once that
+    // many were in use at once): enough for a few bodies at the cap in flight without allocating.
+    private static readonly ArrayPool<byte> Segments = ArrayPool<byte>.Create(SegmentBytes, 512);
+
     private readonly List<byte[]> _segments = [];
     private long _length;
 
@@ -50,7 +55,7 @@ public sealed class BodyBuffer : IDisposable
     /// <summary>The segment the next bytes go to (a new one when the last is full).</summary>
     private byte[] Tail()
     {
-        if (_length == (long)_segments.Count * SegmentBytes) _segments.Add(ArrayPool<byte>.Shared.Rent(SegmentBytes));
+        if (_length == (long)_segments.Count * SegmentBytes) _segments.Add(Segments.Rent(SegmentBytes));
         return _segments[^1];
     }
 
@@ -84,7 +89,7 @@ public sealed class BodyBuffer : IDisposable
 
     public void Dispose()
     {
-        foreach (var segment in _segments) ArrayPool<byte>.Shared.Return(segment);
+        foreach (var segment in _segments) Segments.Return(segment);
         _segments.Clear();
         _length = 0;
     }
