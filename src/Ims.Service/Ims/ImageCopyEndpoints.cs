@@ -70,26 +70,8 @@ public static partial class ImageCopyEndpoints
         var imageId = Ids.NewUuid();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         // The copy takes the source's attributes; its content is given by the job.
-        await images.InsertAsync(write, image with
+        await images.InsertAsync(write, QueuedCopy(image, imageId, caller.ProjectId, caller, body.Name!, body.Description, body.EnterpriseProjectId, now) with
         {
-            Id = imageId,
-            Owner = caller.ProjectId,
-            Name = body.Name!,
-            Status = "queued",
-            Visibility = "private",
-            Imagetype = "private",
-            Description = body.Description ?? "",
-            DataOrigin = $"image,{ProjectRegions.RegionOf(caller.Project)},{image.Id}",
-            EnterpriseProjectId = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId,
-            Protected = false,
-            Tags = "[]",
-            CreatedAt = now,
-            UpdatedAt = now,
-            ActiveAt = null,
-            Checksum = null,
-            VirtualSize = null,
-            ManifestId = null,
-            FileManifestId = null,
             Size = 0,
             ImageSize = 0,
         }, ImageProvenance.None, ct);
@@ -100,6 +82,36 @@ public static partial class ImageCopyEndpoints
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId });
     }
+
+    /// <summary>
+    /// A queued private copy of <paramref name="source"/> owned by <paramref name="owner"/>: the source's attributes
+    /// without its content (the copy job gives it) and without its backup, protection or tags.
+    /// </summary>
+    private static ImageRow QueuedCopy(ImageRow source, string imageId, string owner, Caller caller, string name, string? description,
+        string? enterpriseProjectId, long now) => source with
+    {
+        Id = imageId,
+        Owner = owner,
+        Name = name,
+        Status = "queued",
+        Visibility = "private",
+        Imagetype = "private",
+        Description = description ?? "",
+        BackupId = null,
+        // The real service's format: where the image came from, region first.
+        DataOrigin = $"image,{ProjectRegions.RegionOf(caller.Project)},{source.Id}",
+        EnterpriseProjectId = string.IsNullOrEmpty(enterpriseProjectId) ? "0" : enterpriseProjectId,
+        Protected = false,
+        Tags = "[]",
+        CreatedAt = now,
+        UpdatedAt = now,
+        ActiveAt = null,
+        Checksum = null,
+        VirtualSize = null,
+        ManifestId = null,
+        FileManifestId = null,
+        SourceBackupShared = false,
+    };
 
     /// <summary><c>POST /v1/cloudimages/{image_id}/file</c> (export to OBS).</summary>
     private static async Task<IResult> ExportImage(string image_id, HttpContext http, Caller caller, ImageStore images)
@@ -169,30 +181,8 @@ public static partial class ImageCopyEndpoints
         var imageId = Ids.NewUuid();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         // The replica copies the source's attributes; it is registered (saving, then active) by the job.
-        await images.InsertAsync(write, image with
-        {
-            Id = imageId,
-            Owner = target.Id,
-            Name = body.Name!,
-            Status = "queued",
-            Visibility = "private",
-            Imagetype = "private",
-            Description = body.Description ?? "",
-            BackupId = null,
-            // The real service's format: where the image came from, region first.
-            DataOrigin = $"image,{ProjectRegions.RegionOf(caller.Project)},{image.Id}",
-            EnterpriseProjectId = string.IsNullOrEmpty(body.EnterpriseProjectId) ? "0" : body.EnterpriseProjectId,
-            Protected = false,
-            Tags = "[]",
-            CreatedAt = now,
-            UpdatedAt = now,
-            ActiveAt = null,
-            Checksum = null,
-            VirtualSize = null,
-            ManifestId = null,
-            FileManifestId = null,
-            SourceBackupShared = false,
-        }, new ImageProvenance(BackupMadeByImage: image.WholeImage), ct);
+        await images.InsertAsync(write, QueuedCopy(image, imageId, target.Id, caller, body.Name!, body.Description, body.EnterpriseProjectId, now),
+            new ImageProvenance(BackupMadeByImage: image.WholeImage), ct);
 
         var payload = new CrossRegionCopyPayload(image.Id, image.WholeImage ? image.BackupId! : null, imageId, target.Id, vaultId,
             Ids.NewUuid(), Ids.NewUuid());
