@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Ims.Tests.Infrastructure;
@@ -65,47 +64,9 @@ public sealed partial class OpenStackCliTests(ServiceFixture fixture) : IClassFi
         return output;
     }
 
-    private async Task<(int ExitCode, string Output, string Errors)> ExecAsync(string program, string[] args, Dictionary<string, string> environment)
-    {
-        var info = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = _home,
-        };
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        // A clean client: its own HOME (glance caches schemas there), none of the caller's OS_* settings.
-        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("OS_", StringComparison.Ordinal)).ToList()) info.Environment.Remove(name);
-        info.Environment["HOME"] = _home;
-        foreach (var (name, value) in environment) info.Environment[name] = value;
-        Process process;
-        try
-        {
-            process = Process.Start(info)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Fail($"{program} is not installed: run scripts/install-tools.sh.");
-            throw;
-        }
-        using (process)
-        {
-            var output = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
-            using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            try
-            {
-                await process.WaitForExitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                Assert.Fail($"{program} {string.Join(' ', args)} did not finish within 2 minutes.");
-            }
-            return (process.ExitCode, await output, await errors);
-        }
-    }
+    // A clean client: its own HOME (glance caches schemas there), none of the caller's OS_* settings.
+    private Task<(int ExitCode, string Output, string Errors)> ExecAsync(string program, string[] args, Dictionary<string, string> environment) =>
+        ClientTool.ExecAsync(_home, program, args, "OS_", environment, TimeSpan.FromMinutes(2));
 
     private string WriteFile(string name, byte[] content)
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Amazon.Runtime;
@@ -42,45 +41,9 @@ public static class Cli
     public static async Task<string> RunAsync(string home, string program, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
         bool expectSuccess = true)
     {
-        var info = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = home,
-        };
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("AWS_", StringComparison.Ordinal)).ToList()) info.Environment.Remove(name);
-        info.Environment["HOME"] = home;
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
-        Process process;
-        try
-        {
-            process = Process.Start(info)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Fail($"{program} is not installed: run scripts/install-tools.sh.");
-            throw;
-        }
-        using (process)
-        {
-            var output = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
-            using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            try
-            {
-                await process.WaitForExitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                Assert.Fail($"{program} {string.Join(' ', args)} did not finish within 3 minutes.");
-            }
-            var text = await output;
-            if (expectSuccess) Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)} exited {process.ExitCode}:\n{text}\n{await errors}");
-            else Assert.True(process.ExitCode != 0, $"{program} {string.Join(' ', args)} succeeded:\n{text}");
-            return text + await errors;
-        }
+        var (exitCode, text, errors) = await ClientTool.ExecAsync(home, program, args, "AWS_", environment, TimeSpan.FromMinutes(3));
+        if (expectSuccess) Assert.True(exitCode == 0, $"{program} {string.Join(' ', args)} exited {exitCode}:\n{text}\n{errors}");
+        else Assert.True(exitCode != 0, $"{program} {string.Join(' ', args)} succeeded:\n{text}");
+        return text + errors;
     }
 }
