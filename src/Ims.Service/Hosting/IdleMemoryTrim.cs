@@ -4,8 +4,9 @@ namespace Ims.Service.Hosting;
 /// Gives memory back after a burst. The garbage collector runs only when the program allocates, so after a flood of
 /// requests (10,000 malformed ones left the service 100-150 MB above its start) the heap it grew to stays committed
 /// for as long as the service is idle, which for this service is most of the time. Every few seconds this looks at how
-/// much was allocated: when a burst (at least <see cref="BurstBytes"/> since the last trim) is followed by a quiet
-/// interval (under <see cref="QuietBytes"/>), it runs one aggressive collection, which compacts the heap and returns
+/// much was allocated: when a burst (at least <see cref="BurstBytes"/> allocated since the last trim, or the process grown
+/// by <see cref="GrowthBytes"/> since then: request bodies come from pools now, so a flood can grow the heap while
+/// allocating little) is followed by a quiet interval (under <see cref="QuietBytes"/>), it runs one aggressive collection, which compacts the heap and returns
 /// its free memory to the system. It never runs under load and costs a few milliseconds when it does run.
 /// </summary>
 public sealed partial class IdleMemoryTrim(TimeProvider time, ILogger<IdleMemoryTrim> logger) : BackgroundService
@@ -13,11 +14,13 @@ public sealed partial class IdleMemoryTrim(TimeProvider time, ILogger<IdleMemory
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
     private const long BurstBytes = 256L * 1024 * 1024;
     private const long QuietBytes = 4L * 1024 * 1024;
+    private const long GrowthBytes = 128L * 1024 * 1024;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var atLastTrim = GC.GetTotalAllocatedBytes();
         var atLastLook = atLastTrim;
+        var sizeAfterTrim = Environment.WorkingSet;
         try
         {
             while (true)
@@ -26,11 +29,13 @@ public sealed partial class IdleMemoryTrim(TimeProvider time, ILogger<IdleMemory
                 var now = GC.GetTotalAllocatedBytes();
                 var quiet = now - atLastLook < QuietBytes;
                 atLastLook = now;
-                if (!quiet || now - atLastTrim < BurstBytes) continue;
+                var burst = now - atLastTrim >= BurstBytes || Environment.WorkingSet - sizeAfterTrim >= GrowthBytes;
+                if (!quiet || !burst) continue;
                 var before = Environment.WorkingSet;
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 atLastTrim = atLastLook = GC.GetTotalAllocatedBytes();
-                Log.Trimmed(logger, before / 1_000_000, Environment.WorkingSet / 1_000_000);
+                sizeAfterTrim = Environment.WorkingSet;
+                Log.Trimmed(logger, before / 1_000_000, sizeAfterTrim / 1_000_000);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
