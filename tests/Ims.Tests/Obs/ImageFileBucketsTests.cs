@@ -39,9 +39,9 @@ public sealed class ImageFileBucketsTests(ObsFixture fixture) : IClassFixture<Ob
         Assert.Equal(BucketFileProblem.NoSuchObject, (await Buckets.OpenAsync(AliceDomain, bucket, "in/absent", CancellationToken.None)).Problem);
         Assert.Equal(BucketFileProblem.BucketInaccessible, (await Buckets.OpenAsync(BobDomain, bucket, "in/disk.qcow2", CancellationToken.None)).Problem);
 
-        Assert.Equal(BucketFileProblem.ObjectExists, await Buckets.CheckWritableAsync(AliceDomain, bucket, "in/disk.qcow2", CancellationToken.None));
-        Assert.Equal(BucketFileProblem.BucketInaccessible, await Buckets.CheckWritableAsync(BobDomain, bucket, "out/export.qcow2", CancellationToken.None));
-        Assert.Equal(BucketFileProblem.None, await Buckets.CheckWritableAsync(AliceDomain, bucket, "out/export.qcow2", CancellationToken.None));
+        Assert.Equal(BucketFileProblem.ObjectExists, await Buckets.CheckWritableAsync(AliceDomain, "cn-north-4", bucket, "in/disk.qcow2", CancellationToken.None));
+        Assert.Equal(BucketFileProblem.BucketInaccessible, await Buckets.CheckWritableAsync(BobDomain, "cn-north-4", bucket, "out/export.qcow2", CancellationToken.None));
+        Assert.Equal(BucketFileProblem.None, await Buckets.CheckWritableAsync(AliceDomain, "cn-north-4", bucket, "out/export.qcow2", CancellationToken.None));
 
         await Buckets.WriteAsync(AliceDomain, bucket, "out/export.qcow2", new MemoryStream(content), CancellationToken.None);
         using var exported = await s3.GetObjectAsync(bucket, "out/export.qcow2");
