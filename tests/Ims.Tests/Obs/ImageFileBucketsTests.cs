@@ -50,4 +50,28 @@ public sealed class ImageFileBucketsTests(ObsFixture fixture) : IClassFixture<Ob
         Assert.Equal(content, back.ToArray());
         Assert.Equal($"\"{Convert.ToHexStringLower(MD5.HashData(content))}\"", exported.ETag);
     }
+
+    [Fact]
+    public async Task A_write_that_fails_half_way_or_outlives_its_bucket_leaves_no_object_and_no_file()
+    {
+        using var s3 = fixture.S3(TestAccounts.Alice);
+        var bucket = ObsFixture.NewBucketName();
+        await s3.PutBucketAsync(bucket);
+        var objectFiles = Path.Combine(fixture.Service.DataDir, "obs");
+        var filesBefore = Directory.GetFiles(objectFiles, "*", SearchOption.AllDirectories).Length;
+
+        var broken = new FailingStream(RandomNumberGenerator.GetBytes(3_000_000), failAfter: 2_000_000);
+        await Assert.ThrowsAsync<IOException>(() => Buckets.WriteAsync(AliceDomain, bucket, "out/broken.qcow2", broken, CancellationToken.None));
+        Assert.Empty((await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket })).S3Objects ?? []);
+        Assert.Equal(filesBefore, Directory.GetFiles(objectFiles, "*", SearchOption.AllDirectories).Length);
+
+        // The bucket went away while the body was being written (another account's bucket is refused alike).
+        await s3.DeleteBucketAsync(bucket);
+        var gone = await Assert.ThrowsAsync<BucketFileException>(() =>
+            Buckets.WriteAsync(AliceDomain, bucket, "out/late.qcow2", new MemoryStream(new byte[1000]), CancellationToken.None));
+        Assert.Equal(BucketFileProblem.BucketInaccessible, gone.Problem);
+        Assert.Equal(filesBefore, Directory.GetFiles(objectFiles, "*", SearchOption.AllDirectories).Length);
+        var head = await Assert.ThrowsAsync<Amazon.S3.AmazonS3Exception>(() => s3.GetObjectMetadataAsync(bucket, "out/late.qcow2"));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, head.StatusCode);
+    }
 }
