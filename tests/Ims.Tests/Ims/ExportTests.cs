@@ -16,7 +16,7 @@ namespace Ims.Tests.Ims;
 /// </summary>
 public sealed class ExportTests(ObsFixture fixture) : IClassFixture<ObsFixture>, IDisposable
 {
-    private const int DiskBytes = 6 * 1024 * 1024;
+    private const int DiskSize = 6 * 1024 * 1024;
 
     private readonly string _home = Directory.CreateTempSubdirectory("ims-export-").FullName;
 
@@ -29,7 +29,7 @@ public sealed class ExportTests(ObsFixture fixture) : IClassFixture<ObsFixture>,
     private static string ExportPath(string imageId) => $"/v1/cloudimages/{imageId}/file";
 
     /// <summary>The raw disk every exported image holds, uploaded as qcow2 once per test class.</summary>
-    private static readonly byte[] Disk = ImageFiles.RawDisk(DiskBytes, seed: 29);
+    private static readonly byte[] Disk = ImageFiles.RawDisk(DiskSize, seed: 29);
 
     /// <summary>An active image of Alice's whose disk is <see cref="Disk"/>, made by a native qcow2 upload.</summary>
     private async Task<string> UploadedImageAsync()
@@ -85,7 +85,7 @@ public sealed class ExportTests(ObsFixture fixture) : IClassFixture<ObsFixture>,
     {
         var info = JsonNode.Parse(await Cli.RunAsync(_home, "qemu-img", ["info", "--output=json", file]))!;
         Assert.Equal(qemuFormat, (string?)info["format"]);
-        Assert.Equal(DiskBytes, (long)info["virtual-size"]!);
+        Assert.Equal(DiskSize, (long)info["virtual-size"]!);
         var raw = Path.Combine(_home, Guid.NewGuid().ToString("N") + ".raw");
         await Cli.RunAsync(_home, "qemu-img", ["convert", "-f", qemuFormat, "-O", "raw", file, raw]);
         return await File.ReadAllBytesAsync(raw);
@@ -134,6 +134,44 @@ public sealed class ExportTests(ObsFixture fixture) : IClassFixture<ObsFixture>,
         var jobId = await ExportAsync(imageId, new { bucket_url = $"{bucket}:disk.{format}", file_format = format }, version);
         await Alice.WaitForJobSuccessAsync(jobId, TimeSpan.FromSeconds(60));
         Assert.Equal(Disk, await RawOfAsync(await DownloadAsync(bucket, $"disk.{format}"), qemuFormat));
+    }
+
+    [Fact]
+    public async Task A_data_disk_image_of_an_EVS_disk_exports_with_the_disks_bytes()
+    {
+        const long Gib = 1L << 30;
+        const int Chunk = 4 * 1024 * 1024;
+        var volumeId = await Servers.CreateVolumeAsync(Alice, size: 10);
+        (long Offset, byte[] Data)[] written =
+        [
+            (0, DataPlane.DiskBytes.Pattern(41, 512 * 1024)),
+            (3L * Chunk - 4096, DataPlane.DiskBytes.Pattern(42, Chunk + 8192)),
+            (10 * Gib - 65536, DataPlane.DiskBytes.Pattern(43, 65536)),
+        ];
+        foreach (var (offset, data) in written) await DataPlane.DiskBytes.WriteAsync(Alice, volumeId, offset, data);
+        var accepted = (await Alice.PostAsync("/v2/cloudimages/action", new { data_images = new[] { new { name = "evs-data", volume_id = volumeId } } }))
+            .Expect(200);
+        var made = await Alice.WaitForJobSuccessAsync((string)accepted["job_id"]!, TimeSpan.FromSeconds(120));
+        var imageId = (string)made["entities"]!["sub_jobs_result"]![0]!["entities"]!["image_id"]!;
+
+        var bucket = await NewBucketAsync();
+        await Alice.WaitForJobSuccessAsync(await ExportAsync(imageId, new { bucket_url = $"{bucket}:data.qcow2", file_format = "qcow2" }),
+            TimeSpan.FromSeconds(120));
+
+        // The disk comes back whole (10 GiB, mostly holes) with what was written where it was written.
+        var raw = Path.Combine(_home, "data.raw");
+        await Cli.RunAsync(_home, "qemu-img", ["convert", "-f", "qcow2", "-O", "raw", "-S", "4k", await DownloadAsync(bucket, "data.qcow2"), raw]);
+        using var file = File.OpenHandle(raw);
+        Assert.Equal(10 * Gib, RandomAccess.GetLength(file));
+        foreach (var (offset, data) in written)
+        {
+            var back = new byte[data.Length];
+            Assert.Equal(data.Length, RandomAccess.Read(file, back, offset));
+            Assert.Equal(data, back);
+        }
+        var between = new byte[65536];
+        RandomAccess.Read(file, between, 5 * Gib);
+        Assert.All(between, b => Assert.Equal(0, b));
     }
 
     [Fact]
@@ -197,7 +235,7 @@ public sealed class ExportTests(ObsFixture fixture) : IClassFixture<ObsFixture>,
     }
 
     /// <summary>An active private image row of Alice's with the given columns (for what uploads cannot make: sizes, origins).</summary>
-    private async Task<string> ImageRowAsync(string diskFormat = "zvhd2", long virtualSize = DiskBytes, string properties = "{}", string? manifestId = "m")
+    private async Task<string> ImageRowAsync(string diskFormat = "zvhd2", long virtualSize = DiskSize, string properties = "{}", string? manifestId = "m")
     {
         var imageId = Guid.NewGuid().ToString();
         await Sharing.ExecuteAsync(Service,
