@@ -214,6 +214,26 @@ public sealed class ExportTests(ObsFixture fixture) : IClassFixture<ObsFixture>,
     }
 
     [Fact]
+    public async Task A_bucket_of_another_region_is_refused()
+    {
+        // This deployment's buckets are in cn-east-3; Alice's project is in cn-north-4.
+        var other = await ObsFixture.StartAsync("--Ims:Obs:Region=cn-east-3");
+        try
+        {
+            var alice = other.Service.Client(TestAccounts.Alice);
+            var imageId = (await ImageFiles.CreateAsync(alice, "qcow2")).Id();
+            (await ImageFiles.UploadAsync(alice, imageId, await ImageFiles.ToQcow2Async(Disk))).Expect(204);
+            var bucket = ObsFixture.NewBucketName();
+            using (var s3 = other.S3(TestAccounts.Alice)) await s3.PutBucketAsync(bucket);
+            (await alice.PostAsync(ExportPath(imageId), new { bucket_url = $"{bucket}:disk.qcow2", file_format = "qcow2" })).ExpectImsError(400, "IMG.0058");
+        }
+        finally
+        {
+            await other.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task An_image_is_exported_once_at_a_time()
     {
         var imageId = await UploadedImageAsync();

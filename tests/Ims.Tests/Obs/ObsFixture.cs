@@ -13,10 +13,20 @@ public sealed class ObsFixture : IAsyncLifetime
     public int Port { get; private set; }
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
+    private string[] _extra = [];
+
     public async Task InitializeAsync()
     {
         Port = FreePort();
-        Service = await TestService.StartAsync(null, null, $"--Ims:Obs:Urls={Endpoint}");
+        Service = await TestService.StartAsync(null, null, [$"--Ims:Obs:Urls={Endpoint}", .. _extra]);
+    }
+
+    /// <summary>A service of its own with further settings (dispose it).</summary>
+    public static async Task<ObsFixture> StartAsync(params string[] extra)
+    {
+        var fixture = new ObsFixture { _extra = extra };
+        await fixture.InitializeAsync();
+        return fixture;
     }
 
     public async Task DisposeAsync() => await Service.DisposeAsync();
