@@ -113,8 +113,7 @@ internal static class BenchCommand
             Console.WriteLine($"commit:   {Machine.SourceRevision()}");
             Console.WriteLine($"service:  {dll}");
             Console.WriteLine("          its defaults (a fresh temporary data folder per node, the default accounts file, default logging),");
-            Console.WriteLine($"          except {string.Join(" ", settings)} and, per configuration, the database,");
-            Console.WriteLine("          the node names, and a free port for each node's bucket API (Ims:Obs:Urls), since 8091 serves one process only");
+            Console.WriteLine($"          except {string.Join(" ", settings)} and, per configuration, the database and the node names below");
             Console.WriteLine($"client:   this process, HttpClient over loopback; {options.Workers} workers for reads, " +
                               $"{options.CreateWorkers} for creates, one request in flight each; with several nodes request i goes to node i mod N");
 
@@ -142,8 +141,6 @@ internal static class BenchCommand
                 {
                     List<string> nodeSettings = [.. configurationSettings];
                     if (configuration.Nodes > 1) nodeSettings.Add($"--Ims:Node:Name=bench-node-{NodeName(i)}");
-                    // Each node's bucket API on a port of its own: the default one (8091) can serve one process only.
-                    nodeSettings.Add($"--Ims:Obs:Urls=http://127.0.0.1:{ChildService.FreeLoopbackPort().ToString(CultureInfo.InvariantCulture)}");
                     // One after the other: the first makes the schema, the others find it.
                     var node = await ChildService.StartAsync(dll, nodeSettings, options.KeepData, ct);
                     nodes.Add(node);
