@@ -13,7 +13,10 @@ using InvalidDiskImageException = Ims.DataPlane.InvalidDiskImageException;
 
 namespace Ims.Service.Ims;
 
-/// <summary>One image an import job makes (or registers) and the file it is made of.</summary>
+/// <summary>
+/// One image an import job makes (or registers), the file it is made of and the largest disk it may hold (0: any, for a
+/// registration, whose image grows to its disk).
+/// </summary>
 public sealed record ImportTarget(string ImageId, string Bucket, string Key, DiskFormat Format, long MinDiskGb, string? SubJobId)
 {
     public string Url => $"{Bucket}:{Key}";
@@ -209,7 +212,7 @@ public abstract class ImageImportJob(ImageStore images, IImageFileBuckets bucket
                 throw JobContext.Fail("IMG.0057", $"The image file {target.Url} is not a readable {target.Format.ToString().ToLowerInvariant()} disk: {ex.Message}");
             }
             var diskBytes = lease.Disks[0].SizeBytes;
-            if (diskBytes > target.MinDiskGb << 30)
+            if (target.MinDiskGb > 0 && diskBytes > target.MinDiskGb << 30)
             {
                 lease.Dispose();
                 throw JobContext.Fail("IMG.0055",

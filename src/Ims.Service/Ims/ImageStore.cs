@@ -383,11 +383,15 @@ public sealed class ImageStore(Database db)
             WHERE id = @imageId AND status IN ('queued', 'saving')
             """, new { imageId, manifestId, virtualSize, now }, ct);
 
-    /// <summary>→ active for an imported image whose file and disk are recorded.</summary>
+    /// <summary>
+    /// → active for an imported image whose file and disk are recorded; as for an upload, min_disk rises to the disk's
+    /// size in whole GB (a registered image may have said less).
+    /// </summary>
     public Task ActivateImportAsync(WriteScope tx, string imageId, long now, CancellationToken ct) =>
         tx.ExecuteAsync(
             """
-            UPDATE images SET status = 'active', active_at = @now, updated_at = @now
+            UPDATE images SET status = 'active', active_at = @now, updated_at = @now,
+                              min_disk = CASE WHEN min_disk * 1073741824 >= virtual_size THEN min_disk ELSE (virtual_size + 1073741823) / 1073741824 END
             WHERE id = @imageId AND status IN ('queued', 'saving') AND manifest_id IS NOT NULL
             """, new { imageId, now }, ct);
 
