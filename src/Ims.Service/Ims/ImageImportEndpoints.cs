@@ -129,7 +129,7 @@ public static class ImageImportEndpoints
 
     /// <summary>
     /// Registers a file into an image made by <c>POST /v2/images</c>: the caller's own image (<c>IMG.0047</c>), not made
-    /// by a job (<c>IMG.0105</c>), still queued (<c>IMG.0046</c>). The image is <c>saving</c> until the job ends; a
+    /// by a job (<c>IMG.0105</c>), still queued (<c>IMG.0046</c>, also while a file is being registered into it). The image is <c>saving</c> until the job ends; a
     /// failed registration leaves it queued again.
     /// </summary>
     private static async Task<IResult> RegisterFile(string image_id, HttpContext http, Caller caller, Database db, ImageStore images, JobQueue jobs,
@@ -145,8 +145,8 @@ public static class ImageImportEndpoints
         if (image is null) return ImsErrors.ImageNotFound(image_id);
         if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047");
         if (image.WholeImage) return ImsErrors.Of("IMG.0105", "A full-ECS image is made of backups; no image file can be registered into it.");
-        if (image.IsMadeByJob) return ImsErrors.Of("IMG.0105", "The image is made from a disk, a file or another image; no image file can be registered into it.");
         if (image.Status != "queued") return ImsErrors.Of("IMG.0046", $"The image is {image.Status}: only a queued image takes an image file.");
+        if (image.IsMadeByJob) return ImsErrors.Of("IMG.0105", "The image is made from a disk, a file or another image; no image file can be registered into it.");
         if (await FileRefusalAsync(buckets, options.Value, caller.Domain.Id, url!, ct) is { } refusal) return refusal;
 
         await using var write = await db.BeginWriteAsync(ct);

@@ -308,7 +308,8 @@ public sealed class ImageImportTests(ObsFixture fixture) : IClassFixture<ObsFixt
         Assert.Equal(raw.Length, (long)image["virtual_size"]!);
         Assert.Equal(ImageFiles.Md5(qcow2), (string?)image["checksum"]);
 
-        (await alice.PutAsync(path, new { image_url = $"{bucket}:Centos6.5-disk1.qcow2" })).ExpectImsError(400, "IMG.0105");
+        (await alice.PutAsync(path, new { image_url = $"{bucket}:Centos6.5-disk1.qcow2" })).ExpectImsError(400, "IMG.0046");
+        (await ImageFiles.UploadAsync(alice, imageId, qcow2)).ExpectImsError(400, "IMG.0105");
         (await alice.PutAsync($"/v1/cloudimages/{Guid.NewGuid()}/upload", new { image_url = $"{bucket}:Centos6.5-disk1.qcow2" })).ExpectImsError(404, "IMG.0027");
         (await alice.PutAsync($"/v1/cloudimages/{Servers.Ubuntu1804}/upload", new { image_url = $"{bucket}:Centos6.5-disk1.qcow2" })).ExpectImsError(400, "IMG.0047");
     }
