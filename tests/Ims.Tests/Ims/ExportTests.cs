@@ -217,7 +217,8 @@ public sealed class ExportTests(ObsFixture fixture) : IClassFixture<ObsFixture>,
     public async Task A_bucket_of_another_region_is_refused()
     {
         // This deployment's buckets are in cn-east-3; Alice's project is in cn-north-4.
-        var other = await ObsFixture.StartAsync("--Ims:Obs:Region=cn-east-3");
+        var other = new ObsFixture();
+        await other.StartAsync("--Ims:Obs:Region=cn-east-3");
         try
         {
             var alice = other.Service.Client(TestAccounts.Alice);

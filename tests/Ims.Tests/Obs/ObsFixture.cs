@@ -13,20 +13,13 @@ public sealed class ObsFixture : IAsyncLifetime
     public int Port { get; private set; }
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
-    private string[] _extra = [];
+    public Task InitializeAsync() => StartAsync();
 
-    public async Task InitializeAsync()
+    /// <summary>Starts the service with <paramref name="extra"/> settings besides the bucket API's listener.</summary>
+    public async Task StartAsync(params string[] extra)
     {
         Port = FreePort();
-        Service = await TestService.StartAsync(null, null, [$"--Ims:Obs:Urls={Endpoint}", .. _extra]);
-    }
-
-    /// <summary>A service of its own with further settings (dispose it).</summary>
-    public static async Task<ObsFixture> StartAsync(params string[] extra)
-    {
-        var fixture = new ObsFixture { _extra = extra };
-        await fixture.InitializeAsync();
-        return fixture;
+        Service = await TestService.StartAsync(null, null, [$"--Ims:Obs:Urls={Endpoint}", .. extra]);
     }
 
     public async Task DisposeAsync() => await Service.DisposeAsync();
