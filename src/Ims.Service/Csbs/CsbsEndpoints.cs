@@ -219,7 +219,8 @@ public static class CsbsEndpoints
             var disks = volumes[b.Id].ToList();
             var server = servers.GetValueOrDefault(b.ResourceId);
             var flavor = Catalog.FindFlavor(server?.FlavorId);
-            var available = b.Status == BackupStatus.Available;
+            // A backup being restored from still holds all it captured.
+            var available = b.Status is BackupStatus.Available or BackupStatus.Restoring;
             return new CheckpointItemWire
             {
                 Id = b.Id,
