@@ -75,7 +75,8 @@ public static class CbrRestoreEndpoints
     {
         RestoreProblem.ServerNotFound => CbrErrors.ResourceNotFound("server", refusal.Subject),
         RestoreProblem.VolumeNotFound => CbrErrors.ResourceNotFound("volume", refusal.Subject),
-        RestoreProblem.ServerNotStopped or RestoreProblem.BackupNotAvailable or RestoreProblem.ServerBusy or RestoreProblem.DiskBusy => CbrErrors.InUse(refusal.Message),
+        RestoreProblem.ServerNotStopped or RestoreProblem.BackupNotAvailable or RestoreProblem.ServerBusy or RestoreProblem.DiskBusy =>
+            CbrErrors.InUse(refusal.Message),
         _ => CbrErrors.BadRequest(refusal.Message),
     };
 

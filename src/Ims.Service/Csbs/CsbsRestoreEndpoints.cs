@@ -118,7 +118,8 @@ public static class CsbsRestoreEndpoints
             return ApiError.BadBody(ServiceKind.Csbs, "check_restorable must list 1 to 256 queries.");
         if (queries.Any(q => string.IsNullOrEmpty(q?.CheckpointItemId) || string.IsNullOrEmpty(q.Target?.ResourceId)
                 || string.IsNullOrEmpty(q.Target.ResourceType)))
-            return ApiError.BadBody(ServiceKind.Csbs, "Each entry of check_restorable needs checkpoint_item_id and a target with resource_id and resource_type.");
+            return ApiError.BadBody(ServiceKind.Csbs,
+                "Each entry of check_restorable needs checkpoint_item_id and a target with resource_id and resource_type.");
         if (queries.Any(q => !TryMappings(q!.Target!.Volumes, out _))) return MappingsIncomplete();
 
         var ct = http.RequestAborted;

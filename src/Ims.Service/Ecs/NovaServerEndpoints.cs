@@ -28,7 +28,8 @@ public static class NovaServerEndpoints
         if (error is not null) return error;
         if (body!.AddSecurityGroup is null && body.RemoveSecurityGroup is null)
             return Fault(StatusCodes.Status400BadRequest, NovaFault.BadRequest,
-                $"There is no such action: {string.Join(", ", body.Other?.Keys.AsEnumerable() ?? [])}. This service serves addSecurityGroup and removeSecurityGroup.");
+                $"There is no such action: {string.Join(", ", body.Other?.Keys.AsEnumerable() ?? [])}. " +
+                "This service serves addSecurityGroup and removeSecurityGroup.");
         if (body.AddSecurityGroup is not null && body.RemoveSecurityGroup is not null)
             return Fault(StatusCodes.Status400BadRequest, NovaFault.BadRequest, "Give one action per request.");
         var adding = body.AddSecurityGroup is not null;
