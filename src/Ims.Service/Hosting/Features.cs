@@ -35,6 +35,9 @@ internal static class Features
         services.AddSingleton<JobHandler, SystemImageFromVolumeJob>();
         services.AddSingleton<JobHandler, DataImagesFromVolumesJob>();
         services.AddSingleton<JobHandler, CopyImageInRegionJob>();
+        services.AddSingleton<JobHandler, SystemImageImportJob>();
+        services.AddSingleton<JobHandler, DataImageImportJob>();
+        services.AddSingleton<JobHandler, RegisterImageFileJob>();
         services.AddSingleton<JobHandler, AddImageMembersJob>();
         services.AddSingleton<JobHandler, UpdateImageMembersJob>();
         services.AddSingleton<JobHandler, RemoveImageMembersJob>();
@@ -83,6 +86,7 @@ internal static class Features
         app.MapImageDownloads();
         app.MapWholeImages();
         app.MapDiskImages();
+        app.MapImageImports();
         app.MapImageUpdates();
         app.MapImageTags();
         app.MapImageQuota();
