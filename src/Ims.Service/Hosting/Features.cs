@@ -49,6 +49,7 @@ internal static class Features
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
         services.AddSingleton<JobHandler, CbrRestoreJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
+        services.AddSingleton<JobHandler, CsbsRestoreJob>();
         services.AddSingleton<PolicyStore>();
         services.AddSingleton<PolicyScheduler>();
         services.AddSingleton<PolicyBackups>();
@@ -106,6 +107,7 @@ internal static class Features
         app.MapCbrRestores();
         app.MapCbrPolicies();
         app.MapCsbs();
+        app.MapCsbsRestores();
         app.MapCsbsPolicies();
         app.MapFaults();
         app.MapVolumeData();
