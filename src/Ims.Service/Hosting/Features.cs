@@ -50,6 +50,7 @@ internal static class Features
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
         services.AddSingleton<JobHandler, CbrRestoreJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
+        services.AddSingleton<JobHandler, CsbsRestoreJob>();
         services.AddSingleton<PolicyStore>();
         services.AddSingleton<PolicyScheduler>();
         services.AddSingleton<PolicyBackups>();
@@ -107,6 +108,7 @@ internal static class Features
         app.MapCbrRestores();
         app.MapCbrPolicies();
         app.MapCsbs();
+        app.MapCsbsRestores();
         app.MapCsbsPolicies();
         app.MapFaults();
         app.MapVolumeData();
