@@ -56,27 +56,11 @@ public sealed class ExportTests(ObsFixture fixture) : IClassFixture<ObsFixture>,
         return jobId;
     }
 
-    private string S3cmdConfig()
-    {
-        var path = Path.Combine(_home, "s3cfg");
-        File.WriteAllText(path, $"""
-            [default]
-            access_key = {TestAccounts.Alice.AccessKey}
-            secret_key = {TestAccounts.Alice.SecretKey}
-            host_base = 127.0.0.1:{fixture.Port}
-            host_bucket = 127.0.0.1:{fixture.Port}
-            bucket_location = cn-north-4
-            use_https = False
-            max_retries = 1
-            """);
-        return path;
-    }
-
     /// <summary>Downloads <c>s3://bucket/key</c> with s3cmd, as a user fetching the export would.</summary>
     private async Task<string> DownloadAsync(string bucket, string key)
     {
         var path = Path.Combine(_home, Guid.NewGuid().ToString("N"));
-        await Cli.RunAsync(_home, "s3cmd", ["-c", S3cmdConfig(), "get", $"s3://{bucket}/{key}", path]);
+        await Cli.RunAsync(_home, "s3cmd", ["-c", fixture.S3cmdConfig(_home, TestAccounts.Alice), "get", $"s3://{bucket}/{key}", path]);
         return path;
     }
 

@@ -90,17 +90,7 @@ public sealed class ImageImportTests(ObsFixture fixture) : IClassFixture<ObsFixt
         var bucket = ObsFixture.NewBucketName();
         var local = Path.Combine(_home, "centos.qcow2");
         await File.WriteAllBytesAsync(local, qcow2);
-        var config = Path.Combine(_home, "s3cfg");
-        await File.WriteAllTextAsync(config, $"""
-            [default]
-            access_key = {TestAccounts.Alice.AccessKey}
-            secret_key = {TestAccounts.Alice.SecretKey}
-            host_base = 127.0.0.1:{fixture.Port}
-            host_bucket = 127.0.0.1:{fixture.Port}
-            bucket_location = cn-north-4
-            use_https = False
-            max_retries = 1
-            """);
+        var config = fixture.S3cmdConfig(_home, TestAccounts.Alice);
         await Cli.RunAsync(_home, "s3cmd", ["-c", config, "mb", $"s3://{bucket}"]);
         await Cli.RunAsync(_home, "s3cmd", ["-c", config, "put", local, $"s3://{bucket}/images/centos.qcow2"]);
         var usedBefore = await QuotaUsedAsync(alice);

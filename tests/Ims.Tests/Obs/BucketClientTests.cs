@@ -21,24 +21,8 @@ public sealed class BucketClientTests(ObsFixture fixture) : IClassFixture<ObsFix
         return path;
     }
 
-    private string S3cmdConfig(TestTenant tenant)
-    {
-        var path = Path.Combine(_home, $"s3cfg-{tenant.UserName}");
-        File.WriteAllText(path, $"""
-            [default]
-            access_key = {tenant.AccessKey}
-            secret_key = {tenant.SecretKey}
-            host_base = 127.0.0.1:{fixture.Port}
-            host_bucket = 127.0.0.1:{fixture.Port}
-            bucket_location = cn-north-4
-            use_https = False
-            max_retries = 1
-            """);
-        return path;
-    }
-
     private Task<string> S3cmdAsync(TestTenant tenant, bool signatureV2, params string[] args) =>
-        Cli.RunAsync(_home, "s3cmd", ["-c", S3cmdConfig(tenant), .. signatureV2 ? new[] { "--signature-v2" } : [], .. args]);
+        Cli.RunAsync(_home, "s3cmd", ["-c", fixture.S3cmdConfig(_home, tenant), .. signatureV2 ? new[] { "--signature-v2" } : [], .. args]);
 
     [Theory]
     [InlineData(false)]
@@ -79,7 +63,7 @@ public sealed class BucketClientTests(ObsFixture fixture) : IClassFixture<ObsFix
     public async Task S3cmd_with_a_wrong_secret_is_refused()
     {
         var wrong = TestAccounts.Alice with { SecretKey = "not-the-secret" };
-        var output = await Cli.RunAsync(_home, "s3cmd", ["-c", S3cmdConfig(wrong), "mb", $"s3://{ObsFixture.NewBucketName()}"], expectSuccess: false);
+        var output = await Cli.RunAsync(_home, "s3cmd", ["-c", fixture.S3cmdConfig(_home, wrong), "mb", $"s3://{ObsFixture.NewBucketName()}"], expectSuccess: false);
         Assert.Contains("SignatureDoesNotMatch", output);
     }
 

@@ -110,17 +110,7 @@ public sealed class ExternalBucketsTests : IDisposable
             .Expect(200);
         await alice.WaitForJobSuccessAsync((string)accepted["job_id"]!, TimeSpan.FromSeconds(120));
 
-        var config = Path.Combine(_home, "s3cfg");
-        var endpoint = new Uri(settings.Endpoint!);
-        await File.WriteAllTextAsync(config, $"""
-            [default]
-            access_key = {settings.AccessKey}
-            secret_key = {settings.SecretKey}
-            host_base = {endpoint.Authority}
-            host_bucket = {endpoint.Authority}
-            use_https = False
-            max_retries = 1
-            """);
+        var config = ObsFixture.WriteS3cmdConfig(_home, "s3cfg", settings.AccessKey!, settings.SecretKey!, new Uri(settings.Endpoint!).Authority, location: null);
         var downloaded = Path.Combine(_home, "disk.qcow2");
         await Cli.RunAsync(_home, "s3cmd", ["-c", config, "get", $"s3://{_bucket.Name}/images/disk.qcow2", downloaded]);
         var info = JsonNode.Parse(await Cli.RunAsync(_home, "qemu-img", ["info", "--output=json", downloaded]))!;

@@ -35,6 +35,27 @@ public sealed class ObsFixture : IAsyncLifetime
     public AmazonS3Client S3(TestTenant tenant) => new(new BasicAWSCredentials(tenant.AccessKey, tenant.SecretKey),
         new AmazonS3Config { ServiceURL = Endpoint, ForcePathStyle = true, AuthenticationRegion = "cn-north-4", MaxErrorRetry = 0 });
 
+    /// <summary>Writes an s3cmd configuration for <paramref name="tenant"/> against this bucket API into <paramref name="home"/>.</summary>
+    public string S3cmdConfig(string home, TestTenant tenant) =>
+        WriteS3cmdConfig(home, $"s3cfg-{tenant.UserName}", tenant.AccessKey, tenant.SecretKey, $"127.0.0.1:{Port}", "cn-north-4");
+
+    /// <summary>An s3cmd configuration file (path-style host, plain HTTP, one retry); its path.</summary>
+    public static string WriteS3cmdConfig(string home, string fileName, string accessKey, string secretKey, string authority, string? location)
+    {
+        var path = Path.Combine(home, fileName);
+        File.WriteAllText(path, $"""
+            [default]
+            access_key = {accessKey}
+            secret_key = {secretKey}
+            host_base = {authority}
+            host_bucket = {authority}
+            {(location is null ? "" : $"bucket_location = {location}")}
+            use_https = False
+            max_retries = 1
+            """);
+        return path;
+    }
+
     public static string NewBucketName() => "b-" + Guid.NewGuid().ToString("N")[..20];
 }
 
