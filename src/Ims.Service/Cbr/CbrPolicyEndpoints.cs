@@ -59,7 +59,7 @@ public static class CbrPolicyEndpoints
             UpdatedAt = now.ToUnixTimeMilliseconds(),
         };
         await using var write = await db.BeginWriteAsync(ct);
-        await policies.InsertAsync(write, policy, ct);
+        if (!await policies.TryInsertAsync(write, policy, PolicyRules.MaxPoliciesPerType, ct)) return CbrErrors.PolicyLimit(policy.OperationType);
         await scheduler.RescheduleAsync(write, policy, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { policy = Render(policy, []) });

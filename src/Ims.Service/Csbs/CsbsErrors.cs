@@ -27,5 +27,9 @@ public static class CsbsErrors
     public static ApiError TypeNotSupported(string resourceId, string resourceType) =>
         Bad("CSBS.6003", $"Resource ({resourceId}) type ({resourceType}) is not support protection.");
 
+    /// <summary>The project has the most backup policies CSBS allows (<see cref="Policies.PolicyRules.MaxPoliciesPerType"/>).</summary>
+    public static ApiError PolicyLimit() =>
+        Bad("CSBS.0001", $"Service over limit: the number of backup policies has reached the upper limit ({Policies.PolicyRules.MaxPoliciesPerType}).");
+
     private static ApiError Bad(string code, string message) => new(ServiceKind.Csbs, StatusCodes.Status400BadRequest, code, message);
 }

@@ -100,6 +100,7 @@ internal static class Features
         app.MapCbrVaults();
         app.MapCbrBackups();
         app.MapCbrRestores();
+        app.MapCbrOperationLogs();
         app.MapCbrPolicies();
         app.MapCsbs();
         app.MapCsbsPolicies();
