@@ -8,7 +8,7 @@ using Ims.Service.Storage;
 namespace Ims.Service.Cbr;
 
 /// <summary>
-/// CBR backup and replication policies, and applying them to vaults. A backup policy applied to a server vault runs
+/// CBR backup and replication policies, and applying them to vaults. A backup policy applied to a server or disk vault runs
 /// on its schedule (<see cref="PolicyScheduler"/>); a replication policy is kept and shown but never runs (there is no
 /// replication between regions here).
 /// </summary>
