@@ -245,16 +245,16 @@ public sealed class BackupStore(Database db)
             """
             INSERT INTO backups (id, project_id, service, checkpoint_id, vault_id, resource_id, resource_type, resource_name,
                                  resource_az, resource_size, name, description, status, incremental, os_type, image_id,
-                                 san_policy, enterprise_project_id, created_at, updated_at)
+                                 san_policy, enterprise_project_id, created_at, updated_at, policy_id)
             VALUES (@BackupId, @ProjectId, @Service, @CheckpointId, @VaultId, @ServerId, 'OS::Cinder::Volume', @resourceName,
                     @resourceAz, @resourceSize, @Name, @Description, 'protecting', @incremental, NULL, NULL,
-                    NULL, '0', @now, @now)
+                    NULL, '0', @now, @now, @PolicyId)
             """,
             new
             {
                 start.BackupId, start.ProjectId, start.Service, start.CheckpointId, start.VaultId, start.ServerId, resourceName = disk.Name,
                 resourceAz = disk.AvailabilityZone, resourceSize = disk.SizeGb, start.Name, start.Description,
-                incremental = start.Incremental ? 1 : 0, now,
+                incremental = start.Incremental ? 1 : 0, now, start.PolicyId,
             }, ct);
 
     /// <summary>
