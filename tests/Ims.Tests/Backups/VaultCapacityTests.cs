@@ -52,6 +52,23 @@ public sealed class VaultCapacityTests(ServiceFixture fixture) : IClassFixture<S
     }
 
     [Fact]
+    public async Task Two_checkpoints_racing_for_the_last_free_space_of_a_vault_take_it_once()
+    {
+        var first = await TestServers.CreateAsync(Service, Alice);  // 40 GB each
+        var second = await TestServers.CreateAsync(Service, Alice);
+        var vaultId = await Cbr.CreateVaultAsync(Alice, 60, first.Id, second.Id);
+
+        // Each alone would fit; together they would not. The vault's capacity lock lets exactly one start.
+        var answers = await Task.WhenAll(
+            CheckpointAsync(vaultId, "OS::Nova::Server", first.Id), CheckpointAsync(vaultId, "OS::Nova::Server", second.Id));
+
+        var accepted = Assert.Single(answers, a => (int)a.Status == 200);
+        Assert.Single(answers, a => (int)a.Status == 400).ExpectBackupError(400, "BackupService.6114");
+        await Cbr.WaitAvailableAsync(Alice, (string)accepted["checkpoint"]["id"]!);
+        Assert.Equal((60, 40 * 1024), await BillingAsync(vaultId));
+    }
+
+    [Fact]
     public async Task A_disk_checkpoint_that_would_exceed_the_vault_is_refused_until_the_vault_is_expanded()
     {
         var diskId = await Servers.CreateVolumeAsync(Alice, size: 10);
