@@ -57,6 +57,8 @@ internal sealed class ChildService : IDisposable
         info.ArgumentList.Add(dll);
         info.ArgumentList.Add($"--urls={baseAddress.ToString().TrimEnd('/')}");
         info.ArgumentList.Add($"--Ims:DataDir={dataDir}");
+        // The bucket listener stays on, as by default, but on a port of its own so that two benchmarks can run at once.
+        info.ArgumentList.Add($"--Ims:Obs:Urls=http://127.0.0.1:{FreeLoopbackPort()}");
         foreach (var setting in settings) info.ArgumentList.Add(setting);
         // Defaults means defaults: settings inherited from the caller's shell would change what is measured.
         foreach (var name in info.Environment.Keys.ToList())

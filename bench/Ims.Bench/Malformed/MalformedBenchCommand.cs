@@ -56,6 +56,8 @@ internal static class MalformedBenchCommand
         Console.WriteLine($"commit:   {Machine.SourceRevision()}");
         Console.WriteLine($"load average at start: {Machine.LoadAverage()}");
         Console.WriteLine($"service:  {dll} {string.Join(" ", settings)}");
+        // The idle trim logs at Debug; the report shows whether and when it ran, so an end figure can be explained.
+        settings.Insert(0, "--Logging:LogLevel:Ims.Service.Hosting.IdleMemoryTrim=Debug");
         using var service = await ChildService.StartAsync(dll, settings, keepData: false, stop.Token);
         Console.WriteLine($"service process: {service.ProcessId}");
 
@@ -110,6 +112,8 @@ internal static class MalformedBenchCommand
         Console.WriteLine($"{requests} requests on {connections} connections in {elapsed.TotalSeconds:0.0} s");
         foreach (var (what, count) in statuses.OrderBy(s => s.Key, StringComparer.Ordinal)) Console.WriteLine($"  {what,-48} {count,6}");
         Console.WriteLine($"RSS start {Mb(start)} MB, peak {Mb(peak)} MB, at the end of the run {Mb(afterRun)} MB, after {settle} s quiet {Mb(end)} MB");
+        var trims = service.OutputTail().Split('\n').Where(line => line.Contains("memory trimmed", StringComparison.Ordinal)).ToList();
+        Console.WriteLine(trims.Count == 0 ? "idle trim: did not run" : $"idle trim: {string.Join("; ", trims.Select(t => t.Trim()))}");
         return 0;
     }
 

@@ -4,12 +4,15 @@ namespace Ims.Service.Hosting;
 /// Gives memory back after a burst. The garbage collector runs only when the program allocates, so after a flood of
 /// requests (10,000 malformed ones left the service 100-150 MB above its start) the heap it grew to stays committed
 /// for as long as the service is idle, which for this service is most of the time. Every few seconds this looks at how
-/// much was allocated: when a burst (at least <see cref="BurstBytes"/> allocated since the last trim, or the process grown
-/// by <see cref="GrowthBytes"/> since then: request bodies come from pools now, so a flood can grow the heap while
-/// allocating little) is followed by a quiet interval (under <see cref="QuietBytes"/>), it runs one aggressive collection, which compacts the heap and returns
-/// its free memory to the system. It never runs under load and costs a few milliseconds when it does run.
+/// much was allocated and how the process grew: when a burst (at least <see cref="BurstBytes"/> allocated since the last
+/// trim, or the process grown by <see cref="GrowthBytes"/> since then: request bodies come from pools, so a flood can grow
+/// the heap while allocating little) is followed by a quiet interval (no connection or request, and under
+/// <see cref="QuietBytes"/> allocated, so that a running job is not interrupted), it runs one aggressive collection, which
+/// compacts the heap and returns its free memory to the system. It never runs under load and costs a few milliseconds
+/// when it does run. Quiet used to mean little allocation alone, and a flood of refused requests, which allocates under
+/// 1 MB a second, looked quiet: the trim ran in the middle of it and not after it.
 /// </summary>
-public sealed partial class IdleMemoryTrim(TimeProvider time, ILogger<IdleMemoryTrim> logger) : BackgroundService
+public sealed partial class IdleMemoryTrim(TimeProvider time, TrafficCounter traffic, ILogger<IdleMemoryTrim> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
     private const long BurstBytes = 256L * 1024 * 1024;
@@ -20,6 +23,7 @@ public sealed partial class IdleMemoryTrim(TimeProvider time, ILogger<IdleMemory
     {
         var atLastTrim = GC.GetTotalAllocatedBytes();
         var atLastLook = atLastTrim;
+        var trafficAtLastLook = traffic.Seen;
         var sizeAfterTrim = Environment.WorkingSet;
         try
         {
@@ -27,8 +31,10 @@ public sealed partial class IdleMemoryTrim(TimeProvider time, ILogger<IdleMemory
             {
                 await Task.Delay(Interval, time, stoppingToken);
                 var now = GC.GetTotalAllocatedBytes();
-                var quiet = now - atLastLook < QuietBytes;
+                var trafficNow = traffic.Seen;
+                var quiet = trafficNow == trafficAtLastLook && now - atLastLook < QuietBytes;
                 atLastLook = now;
+                trafficAtLastLook = trafficNow;
                 var burst = now - atLastTrim >= BurstBytes || Environment.WorkingSet - sizeAfterTrim >= GrowthBytes;
                 if (!quiet || !burst) continue;
                 var before = Environment.WorkingSet;

@@ -36,6 +36,7 @@ public static class ServiceHost
                 : new PostgresDatabase(options.Postgres);
         });
         builder.Services.AddSingleton<SpaceReserve>();
+        TrafficCounter.Install(builder, new TrafficCounter());
         builder.Services.AddHostedService<IdleMemoryTrim>();
         builder.Services.AddNodes(builder.Configuration);
         builder.Services.AddDataPlane(builder.Configuration);
@@ -60,6 +61,7 @@ public static class ServiceHost
         Features.SeedAsync(app.Services, CancellationToken.None).GetAwaiter().GetResult();
 
         // The bucket API's listener is S3, not the API gateway: its own routing, signatures and error shape.
+        TrafficCounter.UseCounting(app);
         app.UseObs();
         app.UseRequestIds();
         app.UseMiddleware<ErrorMiddleware>();
