@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A tour of the service with curl, as a new user would take it: token, images, network, an ECS with two data
-# disks, power and disk operations, a CBR backup, a CSBS backup, a whole image from the CBR backup, and a backup
-# policy that runs (about a minute of waiting: its slot is the next whole minute, in UTC).
+# disks, power and disk operations, a disk backup and its restore, a CBR backup, a CSBS backup restored onto the ECS,
+# a whole image from the CBR backup, and a backup policy that runs (about a minute of waiting: its slot is the next
+# whole minute, in UTC).
 # Start the service first (dotnet run --project src/Ims.Service), then: bash scripts/walkthrough.sh [base-url]
 set -euo pipefail
 
@@ -68,6 +69,19 @@ api GET "/v2/$PID/cloudvolumes/$VOL" | jq -r .volume.status
 wait_job "$(api DELETE "/v1/$PID/cloudservers/$SERVER/detachvolume/$VOL" | jq -r .job_id)"
 api GET "/v2/$PID/cloudvolumes/$VOL" | jq -r .volume.status
 
+say "a disk backup in a disk vault, the disk overwritten, and the backup restored onto it"
+bytes() { curl -fsS -X "$1" "$BASE/data/v1/$PID/volumes/$VOL/bytes?offset=0${3:-}" -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/octet-stream' ${2:+--data-binary "$2"}; }
+bytes PUT 'bytes of the backup'
+DVAULT=$(api POST "/v3/$PID/vaults" -d "{\"vault\":{\"name\":\"tour-disks\",\"billing\":{\"object_type\":\"disk\",\"consistent_level\":\"crash_consistent\",\"protect_type\":\"backup\",\"size\":100},\"resources\":[{\"id\":\"$VOL\",\"type\":\"OS::Cinder::Volume\"}]}}" | jq -r .vault.id)
+DCP=$(api POST "/v3/$PID/checkpoints" -d "{\"checkpoint\":{\"vault_id\":\"$DVAULT\"}}" | jq -r .checkpoint.id)
+until [ "$(api GET "/v3/$PID/checkpoints/$DCP" | jq -r .checkpoint.status)" = available ]; do sleep 1; done
+DBACKUP=$(api GET "/v3/$PID/backups?checkpoint_id=$DCP" | jq -r '.backups[0].id')
+bytes PUT 'OVERWRITTEN, LATER'
+RJOB=$(api POST "/v3/$PID/backups/$DBACKUP/restore" -d "{\"restore\":{\"volume_id\":\"$VOL\"}}" | jq -r .job_id)
+until [[ "$(api GET "/v3/$PID/operation-logs/$RJOB" | jq -r .operation_log.status)" =~ ^(success|failed)$ ]]; do sleep 1; done
+api GET "/v3/$PID/operation-logs/$RJOB" | jq -c '.operation_log | {operation_type, status, backup: .extra_info.restore.backup_id}'
+echo "the disk holds: $(bytes GET '' '&length=19')"
+
 say "a CBR vault, the ECS in it, a checkpoint and its backups"
 VAULT=$(api POST "/v3/$PID/vaults" -d "{\"vault\":{\"name\":\"tour-vault\",\"billing\":{\"object_type\":\"server\",\"consistent_level\":\"crash_consistent\",\"protect_type\":\"backup\",\"size\":200},\"resources\":[{\"id\":\"$SERVER\",\"type\":\"OS::Nova::Server\"}]}}" | jq -r .vault.id)
 CHECKPOINT=$(api POST "/v3/$PID/checkpoints" -d "{\"checkpoint\":{\"vault_id\":\"$VAULT\",\"parameters\":{\"name\":\"tour-backup\",\"incremental\":false,\"resource_details\":[{\"id\":\"$SERVER\",\"type\":\"OS::Nova::Server\"}]}}}" | jq -r .checkpoint.id)
@@ -75,12 +89,18 @@ until [ "$(api GET "/v3/$PID/checkpoints/$CHECKPOINT" | jq -r .checkpoint.status
 api GET "/v3/$PID/backups?checkpoint_id=$CHECKPOINT&offset=0&limit=10" | jq -c '.backups[] | {id, resource_id, resource_size, status}'
 BACKUP=$(api GET "/v3/$PID/backups?checkpoint_id=$CHECKPOINT" | jq -r '.backups[0].id')
 
-say "a CSBS backup of the ECS, then deleted"
+say "a CSBS backup of the ECS, restored onto the stopped ECS (which starts again), then deleted"
 PROVIDER=fc4d5750-22e7-4798-8a46-f48f62c4c1da
 api POST "/v1/$PID/providers/$PROVIDER/resources/action" -d "{\"check_protectable\":[{\"resource_id\":\"$SERVER\",\"resource_type\":\"OS::Nova::Server\"}]}" | jq -c .protectable
 CSBS=$(api POST "/v1/$PID/providers/$PROVIDER/resources/$SERVER/action" -d '{"protect":{"backup_name":"tour-csbs","resource_type":"OS::Nova::Server"}}' | jq -r .checkpoint.id)
 ITEM=$(api GET "/v1/$PID/checkpoint_items?checkpoint_id=$CSBS" | jq -r '.checkpoint_items[0].id')
 until [ "$(api GET "/v1/$PID/checkpoint_items/$ITEM" | jq -r .checkpoint_item.status)" = available ]; do sleep 1; done
+wait_job "$(api POST "/v1/$PID/cloudservers/action" -d "{\"os-stop\":{\"servers\":[{\"id\":\"$SERVER\"}],\"type\":\"SOFT\"}}" | jq -r .job_id)"
+RESTORE=$(api POST "/v1/$PID/restores" -d "{\"restore\":{\"provider_id\":\"$PROVIDER\",\"checkpoint_id\":\"$CSBS\",
+  \"parameters\":{\"checkpoint_item_id\":\"$ITEM\",\"power_on\":true,\"targets\":{\"server_id\":\"$SERVER\"}}}}" | jq -r .restore.id)
+until [ "$(api GET "/v1/$PID/checkpoint_items/$ITEM" | jq -r .checkpoint_item.status)" = available ]; do sleep 1; done
+api GET "/v1/$PID/restores/$RESTORE" | jq -c '.restore | {status, resources_status}'
+api GET "/v1/$PID/cloudservers/$SERVER" | jq -r .server.status
 api DELETE "/v1/$PID/providers/$PROVIDER/checkpoints/$CSBS" >/dev/null
 echo "deleted CSBS backup $ITEM"
 

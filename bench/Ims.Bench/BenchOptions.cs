@@ -41,6 +41,18 @@ internal sealed class BenchOptions
     /// <summary>Leaves the data folder behind (for looking at query plans afterwards).</summary>
     public bool KeepData { get; private set; }
 
+    /// <summary>The databases the same phases run on, one after the other in one run: sqlite, postgres or both.</summary>
+    public IReadOnlyList<string> Databases { get; private set; } = ["sqlite"];
+
+    /// <summary>Above 1: one more configuration, this many service processes on one PostgreSQL, the load spread over all.</summary>
+    public int Nodes { get; private set; } = 1;
+
+    /// <summary>The port of the throwaway PostgreSQL (null: a free one).</summary>
+    public int? PostgresPort { get; private set; }
+
+    /// <summary>Whether the run compares configurations (anything but the single service on SQLite).</summary>
+    public bool Compares => Nodes > 1 || Databases is not ["sqlite"];
+
     public static BenchOptions Parse(string[] args)
     {
         var options = new BenchOptions();
@@ -81,6 +93,17 @@ internal sealed class BenchOptions
                 case "phase-limit": options.PhaseLimit = TimeSpan.FromSeconds(Count(name, value, 1)); break;
                 case "create-limit": options.CreateLimit = TimeSpan.FromSeconds(Count(name, value, 1)); break;
                 case "service": options.ServiceDll = Path.GetFullPath(value); break;
+                case "databases":
+                    var databases = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+                    if (databases.Count == 0 || databases.Any(d => d is not ("sqlite" or "postgres")))
+                        throw new UsageException("--databases is a comma-separated list of sqlite and postgres");
+                    options.Databases = databases;
+                    break;
+                case "nodes":
+                    options.Nodes = Count(name, value, 1);
+                    if (options.Nodes > 8) throw new UsageException("--nodes must be at most 8");
+                    break;
+                case "postgres-port": options.PostgresPort = Count(name, value, 1); break;
                 case "service-setting": options.ServiceSettings.Add(value.StartsWith("--", StringComparison.Ordinal) ? value : $"--{value}"); break;
                 default: throw new UsageException($"unknown option --{name}");
             }
@@ -112,6 +135,11 @@ internal sealed class BenchOptions
           --service PATH          the service's Ims.Service.dll (default: its Release build in this repository)
           --service-setting K=V   an extra service setting (repeatable), for experiments
           --keep-data             leave the service's data folder behind instead of deleting it
+          --databases LIST        run the same phases on each of sqlite,postgres in turn and compare them (sqlite);
+                                  postgres is a throwaway cluster of scripts/postgres.sh, started and removed by the run
+          --nodes N               also run N service processes on one PostgreSQL, the load spread over all of them,
+                                  after a single node on PostgreSQL (1: no such run)
+          --postgres-port PORT    the throwaway PostgreSQL's loopback port (default: a free one)
 
         The data-plane benchmark (ours against restic and borg) is a separate command: `-- data --help`.
         """;

@@ -133,7 +133,7 @@ internal sealed class ChildService : IDisposable
     /// Binding port 0 lets the OS pick a free port; releasing it before the service binds leaves a tiny window in which
     /// another program could take it, which the listening check would then report.
     /// </summary>
-    private static int FreeLoopbackPort()
+    internal static int FreeLoopbackPort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

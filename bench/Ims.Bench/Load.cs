@@ -5,7 +5,7 @@ namespace Ims.Bench;
 
 /// <summary>What one measured phase did: every completed request's latency, its errors and its wall time.</summary>
 internal sealed class PhaseResult(string name, double[] latenciesMs, int errors, TimeSpan elapsed, bool hitLimit,
-    TimeSpan serviceCpu, TimeSpan clientCpu, TimeSpan? machineCpu)
+    TimeSpan serviceCpu, TimeSpan clientCpu, TimeSpan? machineCpu, TimeSpan? databaseCpu = null)
 {
     private readonly double[] _sorted = [.. latenciesMs.Order()];
 
@@ -25,10 +25,20 @@ internal sealed class PhaseResult(string name, double[] latenciesMs, int errors,
     public double ServiceCpuUs => serviceCpu.TotalMicroseconds / Math.Max(1, Requests);
     public double ClientCpuUs => clientCpu.TotalMicroseconds / Math.Max(1, Requests);
 
+    /// <summary>CPU time per request of the database server (PostgreSQL's processes), when the phase measured one.</summary>
+    public double? DatabaseCpuUs => databaseCpu?.TotalMicroseconds / Math.Max(1, Requests);
+
     /// <summary>Share of all cores that other programs used during the phase; high values make the figures worse.</summary>
     public double? OthersShare => machineCpu is { } machine
-        ? Math.Max(0, (machine - serviceCpu - clientCpu).TotalSeconds) / (Elapsed.TotalSeconds * Environment.ProcessorCount)
+        ? Math.Max(0, (machine - serviceCpu - clientCpu - (databaseCpu ?? TimeSpan.Zero)).TotalSeconds) / MachineSeconds
         : null;
+
+    /// <summary>The shares of all cores the service, the database and this client used during the phase.</summary>
+    public double ServiceShare => serviceCpu.TotalSeconds / MachineSeconds;
+    public double ClientShare => clientCpu.TotalSeconds / MachineSeconds;
+    public double? DatabaseShare => databaseCpu?.TotalSeconds / MachineSeconds;
+
+    private double MachineSeconds => Elapsed.TotalSeconds * Environment.ProcessorCount;
 
     /// <summary>Nearest-rank percentile over all recorded samples (no histogram buckets, no interpolation).</summary>
     public double Percentile(double q) =>
@@ -44,8 +54,9 @@ internal static class Load
     /// <summary>One request; <c>index</c> is its number in the phase, <c>buffer</c> the worker's scratch space for bodies.</summary>
     public delegate ValueTask<bool> Request(int index, byte[] buffer, CancellationToken ct);
 
+    /// <summary>A measured phase; <c>databaseCpu</c>, when given, is the database server's CPU time so far (PostgreSQL's processes).</summary>
     public static async Task<PhaseResult> RunAsync(string name, int workers, int requests, TimeSpan limit, Request send,
-        Func<TimeSpan> serviceCpu, CancellationToken ct)
+        Func<TimeSpan> serviceCpu, CancellationToken ct, Func<TimeSpan>? databaseCpu = null)
     {
         var ticks = new long[requests];
         Array.Fill(ticks, -1L);
@@ -56,6 +67,7 @@ internal static class Load
 
         using var self = Process.GetCurrentProcess();
         var serviceCpuBefore = serviceCpu();
+        var databaseCpuBefore = databaseCpu?.Invoke();
         var clientCpuBefore = self.TotalProcessorTime;
         var machineBefore = Machine.UserProcessesBusyTime();
         var started = Stopwatch.GetTimestamp();
@@ -89,12 +101,13 @@ internal static class Load
         self.Refresh();
         var clientCpuUsed = self.TotalProcessorTime - clientCpuBefore;
         var serviceCpuUsed = serviceCpu() - serviceCpuBefore;
+        var databaseCpuUsed = databaseCpu?.Invoke() - databaseCpuBefore;
         var machineUsed = Machine.UserProcessesBusyTime() - machineBefore;
         ct.ThrowIfCancellationRequested();
 
         var latencies = ticks.Where(t => t >= 0).Select(t => t * 1000.0 / Stopwatch.Frequency).ToArray();
         return new PhaseResult(name, latencies, errors, elapsed, hitLimit: latencies.Length < requests,
-            serviceCpuUsed, clientCpuUsed, machineUsed);
+            serviceCpuUsed, clientCpuUsed, machineUsed, databaseCpuUsed);
     }
 
     /// <summary>

@@ -13,6 +13,9 @@ internal interface IBackupTool
 {
     string Name { get; }
 
+    /// <summary>Whether its repository is a bucket of the RADOS Gateway (the <c>--rgw</c> rows) rather than a local folder.</summary>
+    bool InObjectStore => false;
+
     /// <summary>How the tool is invoked, for the printed record.</summary>
     string Invocation { get; }
 
@@ -32,26 +35,46 @@ internal interface IBackupTool
     void Cleanup();
 }
 
-/// <summary>restic 0.14 with a format-2 repository, so that it compresses (auto), on a local folder.</summary>
-internal sealed class Restic(string work, string disk) : IBackupTool
+/// <summary>
+/// restic 0.14 with a format-2 repository, so that it compresses (auto): on a local folder, or with <c>rgw</c> and
+/// <c>bucket</c> in that bucket of the gateway through restic's own S3 backend (<c>-r s3:ENDPOINT/BUCKET</c>).
+/// </summary>
+internal sealed class Restic(string work, string disk, Rgw? rgw = null, string? bucket = null) : IBackupTool
 {
-    private readonly string _repo = Path.Combine(work, "restic-repo");
-    private readonly string _restore = Path.Combine(work, "restic-restore");
-    private readonly string _passwordFile = Path.Combine(work, "restic-password");
+    private readonly string _label = rgw is null ? "restic" : "restic-s3";
+    private string Repo => Path.Combine(work, $"{_label}-repo");
+    private string RestoreDir => Path.Combine(work, $"{_label}-restore");
+    private string PasswordFile => Path.Combine(work, $"{_label}-password");
+    private string CacheDir => Path.Combine(work, $"{_label}-cache");
 
-    public string Name => "restic";
-    public string Invocation => "restic init --repository-version 2; restic backup --compression auto FILE (x2); restic restore latest --target DIR";
+    public string Name => rgw is null ? "restic" : "restic, S3 on RGW";
+    public bool InObjectStore => rgw is not null;
 
-    private Dictionary<string, string> Environment => new()
+    public string Invocation => "restic init --repository-version 2; restic backup --compression auto FILE (x2); restic restore latest --target DIR"
+                                + (rgw is null ? "" : $"; -r s3:{rgw.Endpoint}/{bucket} with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+
+    private Dictionary<string, string> Environment
     {
-        ["RESTIC_REPOSITORY"] = _repo,
-        ["RESTIC_PASSWORD_FILE"] = _passwordFile,
-        ["RESTIC_CACHE_DIR"] = Path.Combine(work, "restic-cache"),
-    };
+        get
+        {
+            var environment = new Dictionary<string, string>
+            {
+                ["RESTIC_REPOSITORY"] = rgw is null ? Repo : $"s3:{rgw.Endpoint}/{bucket}",
+                ["RESTIC_PASSWORD_FILE"] = PasswordFile,
+                ["RESTIC_CACHE_DIR"] = CacheDir,
+            };
+            if (rgw is not null)
+            {
+                environment["AWS_ACCESS_KEY_ID"] = rgw.AccessKey;
+                environment["AWS_SECRET_ACCESS_KEY"] = rgw.SecretKey;
+            }
+            return environment;
+        }
+    }
 
     public async Task PrepareAsync(CancellationToken ct)
     {
-        await File.WriteAllTextAsync(_passwordFile, "bench-password\n", ct);
+        await File.WriteAllTextAsync(PasswordFile, "bench-password\n", ct);
         await ExternalProgram.RunAsync("restic", ["init", "-q", "--repository-version", "2"], ct, environment: Environment);
     }
 
@@ -64,22 +87,23 @@ internal sealed class Restic(string work, string disk) : IBackupTool
 
     public async Task<(Timed, string)> RestoreAsync(CancellationToken ct)
     {
-        var run = await ExternalProgram.RunAsync("restic", ["restore", "-q", "latest", "--target", _restore], ct, environment: Environment);
-        var time = new Timed(run + Storage.FlushFiles(_restore));
-        var restored = Path.Combine(_restore, disk.TrimStart('/'));
+        var run = await ExternalProgram.RunAsync("restic", ["restore", "-q", "latest", "--target", RestoreDir], ct, environment: Environment);
+        var time = new Timed(run + Storage.FlushFiles(RestoreDir));
+        var restored = Path.Combine(RestoreDir, disk.TrimStart('/'));
         var hash = BenchDisk.HashFile(restored);
-        Storage.DeleteFolder(_restore);
+        Storage.DeleteFolder(RestoreDir);
         return (time, hash);
     }
 
-    public long StoredBytes() => Storage.FolderBytes(_repo);
+    public long StoredBytes() => rgw is null ? Storage.FolderBytes(Repo) : rgw.BucketBytes(bucket!);
 
     public void Cleanup()
     {
-        Storage.DeleteFolder(_repo);
-        Storage.DeleteFolder(_restore);
-        Storage.DeleteFolder(Path.Combine(work, "restic-cache"));
-        File.Delete(_passwordFile);
+        Storage.DeleteFolder(Repo);
+        Storage.DeleteFolder(RestoreDir);
+        Storage.DeleteFolder(CacheDir);
+        File.Delete(PasswordFile);
+        rgw?.EmptyBucket(bucket!);
     }
 }
 

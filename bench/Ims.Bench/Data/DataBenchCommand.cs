@@ -26,6 +26,11 @@ internal static class DataBenchCommand
           --service PATH        the service's Ims.Service.dll (default: its Release build in this repository)
           --warm                never drop the page cache (every tool runs warm alike; each phase still ends with a sync)
           --keep                leave the work folder behind
+          --rgw                 also ours with its chunks and manifests in a bucket of Ceph's RADOS Gateway, and restic
+                                with its S3 backend on the same gateway: the gateway of IMS_TEST_S3, IMS_TEST_S3_ACCESS_KEY
+                                and IMS_TEST_S3_SECRET_KEY (eval "$(scripts/rgw.sh env)"), or else one the run starts
+                                with scripts/rgw.sh and stops at the end (about 1 GB of memory)
+          --rgw-port-base N     IMS_RGW_PORT_BASE for the gateway the run starts (scripts/rgw.sh's default: 17000)
         """;
 
     private sealed class Options
@@ -41,9 +46,12 @@ internal static class DataBenchCommand
         public string? ServiceDll { get; set; }
         public bool Keep { get; set; }
         public bool Warm { get; set; }
+        public bool Rgw { get; set; }
+        public int? RgwPortBase { get; set; }
     }
 
-    private sealed record ToolResult(string Name, string Invocation, Timed First, Timed Second, Timed Restore, bool RestoreVerified, long StoredBytes);
+    private sealed record ToolResult(string Name, string Invocation, Timed First, Timed Second, Timed Restore, bool RestoreVerified, long StoredBytes,
+        bool InObjectStore);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -61,10 +69,11 @@ internal static class DataBenchCommand
 
         var work = Path.Combine(options.Work, $"ims-databench-{Guid.NewGuid():N}");
         var tools = new List<IBackupTool>();
+        var rgw = new Rgw?[1];
         try
         {
             Directory.CreateDirectory(work);
-            return await RunInAsync(work, options, tools, stop.Token);
+            return await RunInAsync(work, options, tools, rgw, stop.Token);
         }
         catch (BenchFailure failure)
         {
@@ -101,10 +110,12 @@ internal static class DataBenchCommand
                 {
                 }
             }
+            // After the tools: they empty their buckets first (a gateway of the caller's stays as it was).
+            rgw[0]?.Dispose();
         }
     }
 
-    private static async Task<int> RunInAsync(string work, Options options, List<IBackupTool> tools, CancellationToken ct)
+    private static async Task<int> RunInAsync(string work, Options options, List<IBackupTool> tools, Rgw?[] rgwHolder, CancellationToken ct)
     {
         Console.WriteLine("IMS data-plane benchmark");
         Console.WriteLine($"machine:  {Machine.Describe()}");
@@ -146,6 +157,17 @@ internal static class DataBenchCommand
         if (options.Tools.Contains("restic")) tools.Add(new Restic(work, file));
         if (options.Tools.Contains("borg")) tools.Add(new Borg(work, file, fixedChunks: false));
         if (options.Tools.Contains("borg-fixed")) tools.Add(new Borg(work, file, fixedChunks: true));
+        if (options.Rgw && (options.Tools.Contains("ours") || options.Tools.Contains("restic")))
+        {
+            var rgw = rgwHolder[0] = await Rgw.ConnectAsync(FindScript("rgw.sh"), options.RgwPortBase, ct);
+            Console.WriteLine(rgw.Started
+                ? $"rgw:      {rgw.Endpoint}, a throwaway single-node Ceph cluster started by scripts/rgw.sh for this run"
+                : $"rgw:      {rgw.Endpoint} (IMS_TEST_S3)");
+            // Buckets of this run's own: nothing of another run or of the service is counted or deleted.
+            var bucketPrefix = $"databench-{Path.GetFileName(work)[^12..]}";
+            if (options.Tools.Contains("ours")) tools.Add(new Ours(work, disk, rgw, $"{bucketPrefix}-ours"));
+            if (options.Tools.Contains("restic")) tools.Add(new Restic(work, file, rgw, $"{bucketPrefix}-restic"));
+        }
 
         foreach (var tool in tools)
         {
@@ -190,7 +212,7 @@ internal static class DataBenchCommand
             var (restore, hash) = await tool.RestoreAsync(ct);
             var verified = hash == changedHash;
             Report(tool, "restore", disk.Size, restore with { Note = verified ? "sha256 matches" : $"SHA256 MISMATCH: {hash}" });
-            results.Add(new ToolResult(tool.Name, tool.Invocation, first[tool], second[tool], restore, verified, tool.StoredBytes()));
+            results.Add(new ToolResult(tool.Name, tool.Invocation, first[tool], second[tool], restore, verified, tool.StoredBytes(), tool.InObjectStore));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {tool.Name}: stores {tool.StoredBytes() / 1e6:0.0} MB"));
             if (tool != ours) tool.Cleanup();
         }
@@ -276,6 +298,10 @@ internal static class DataBenchCommand
     {
         var (openssl, cp) = (limits.Openssl, limits.Cp);
         var size = disk.Size;
+        // The --rgw rows have a table of their own, beside their local counterparts; the peers and targets stay local.
+        var inBuckets = results.Where(r => r.InObjectStore).ToList();
+        var local = results.Where(r => !r.InObjectStore).ToList();
+        results = local;
         var peers = results.Where(r => ours is null || r.Name != ours.Name).ToList();
         double Best(Func<ToolResult, TimeSpan> phase) => peers.Count == 0 ? double.NaN : peers.Max(r => MBps(size, phase(r)));
         var bestFirst = Best(r => r.First.Elapsed);
@@ -307,6 +333,7 @@ internal static class DataBenchCommand
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| copy of the {limits.ChangedChunks} changed 4 MiB chunks (machine limit) | | | {limits.CopyChanged.TotalSeconds:0.000} | {copyChanged:0} | {Ratio(copyChanged, bestSecond)} | | | | | |"));
         Console.WriteLine();
+        if (inBuckets.Count > 0) PrintObjectStoreTable(size, local, inBuckets);
 
         if (wholeImages.Count > 0)
         {
@@ -363,9 +390,41 @@ internal static class DataBenchCommand
             Console.WriteLine($"| {target} | {measured} | {(met is null ? "-" : met.Value ? "met" : "NOT met")} |");
     }
 
+    /// <summary>
+    /// The --rgw rows beside the same tools on the local folder, all in this run: ours with its chunks in a bucket, and
+    /// restic with its S3 backend on the same gateway; ratios against restic on the gateway.
+    /// </summary>
+    private static void PrintObjectStoreTable(long size, List<ToolResult> local, List<ToolResult> inBuckets)
+    {
+        var resticS3 = inBuckets.FirstOrDefault(r => r.Name.StartsWith("restic", StringComparison.Ordinal));
+        string Vs(double value, double other) => string.Create(CultureInfo.InvariantCulture, $"{value / other:0.00}x");
+        Console.WriteLine("Chunks in Ceph's RADOS Gateway (S3) beside the local folder, same disk, same run; \"vs restic S3\": against restic's own S3 backend on the same gateway.");
+        Console.WriteLine();
+        Console.WriteLine("| tool | repository | first backup MB/s | vs restic S3 | second backup s | vs restic S3 | restore MB/s | vs restic S3 | restore verified | stored MB | vs restic S3 |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+        var rows = local.Where(r => r.Name.StartsWith("ours", StringComparison.Ordinal) || r.Name == "restic").Concat(inBuckets);
+        foreach (var r in rows)
+        {
+            var first = MBps(size, r.First.Elapsed);
+            var restore = MBps(size, r.Restore.Elapsed);
+            var where = r.InObjectStore ? "RGW bucket" : "local folder";
+            var (firstVs, secondVs, restoreVs, storedVs) = resticS3 is null
+                ? ("-", "-", "-", "-")
+                // Faster is a higher multiple for every column: times are inverted.
+                : (Vs(first, MBps(size, resticS3.First.Elapsed)), Vs(resticS3.Second.Elapsed.TotalSeconds, r.Second.Elapsed.TotalSeconds),
+                    Vs(restore, MBps(size, resticS3.Restore.Elapsed)), Vs(r.StoredBytes, resticS3.StoredBytes));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Name} | {where} | {first:0} | {firstVs} | {r.Second.Elapsed.TotalSeconds:0.000} | {secondVs} | {restore:0} | {restoreVs} | " +
+                $"{(r.RestoreVerified ? "yes" : "NO")} | {r.StoredBytes / 1e6:0.0} | {storedVs} |"));
+        }
+        Console.WriteLine();
+        Console.WriteLine("vs restic S3: throughput as a multiple of restic's on the gateway (second backup: restic's time / this time, so above 1x is faster); stored: bytes as a multiple of restic's.");
+        Console.WriteLine();
+    }
+
     private static async Task InstallToolsAsync(CancellationToken ct)
     {
-        var script = FindScript();
+        var script = FindScript("install-bench-tools.sh");
         if (script is null)
         {
             Console.WriteLine("tools:    scripts/install-bench-tools.sh not found; restic, borg and openssl must be installed");
@@ -374,13 +433,13 @@ internal static class DataBenchCommand
         await ExternalProgram.RunAsync("sh", [script], ct);
     }
 
-    private static string? FindScript()
+    private static string? FindScript(string name)
     {
         foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
-                var candidate = Path.Combine(dir.FullName, "scripts", "install-bench-tools.sh");
+                var candidate = Path.Combine(dir.FullName, "scripts", name);
                 if (File.Exists(candidate)) return candidate;
             }
         }
@@ -430,6 +489,7 @@ internal static class DataBenchCommand
                 case "--no-whole-image": options.WholeImage = false; continue;
                 case "--keep": options.Keep = true; continue;
                 case "--warm": options.Warm = true; continue;
+                case "--rgw": options.Rgw = true; continue;
             }
             if (!arg.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"unexpected argument '{arg}'");
             if (i + 1 >= args.Length) throw new UsageException($"{arg} needs a value");
@@ -450,6 +510,7 @@ internal static class DataBenchCommand
                 case "whole-image-repeats": options.WholeImageRepeats = (int)Number(arg, value, 1); break;
                 case "restore-pairs": options.RestorePairs = (int)Number(arg, value, 0); break;
                 case "service": options.ServiceDll = Path.GetFullPath(value); break;
+                case "rgw-port-base": options.RgwPortBase = (int)Number(arg, value, 1024); break;
                 case "tools":
                     options.Tools.Clear();
                     foreach (var name in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

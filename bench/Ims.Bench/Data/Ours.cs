@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Ims.DataPlane;
+using Ims.DataPlane.Store;
 
 namespace Ims.Bench.Data;
 
@@ -15,16 +16,30 @@ internal sealed record CaptureReport(double Seconds, string ManifestId, long Chu
 /// <see cref="Ims.DataPlane.DataPlane.CaptureAsync"/> alone, as a service calling the library would pay it (process
 /// start and the store's opening are not part of a backup). Restores run in this process.
 /// </summary>
-internal sealed class Ours(string work, BenchDisk disk) : IBackupTool
+/// <remarks>
+/// With <c>rgw</c> and <c>bucket</c> the chunks and manifests go to that bucket of the gateway (the volumes stay in the
+/// work folder), as the service keeps them with <c>Ims:ObjectStore</c> set.
+/// </remarks>
+internal sealed class Ours(string work, BenchDisk disk, Rgw? rgw = null, string? bucket = null) : IBackupTool
 {
     private const string Volume = "bench-disk";
     private const string RestoredVolume = "bench-restored";
 
-    private readonly string _root = Path.Combine(work, "ours");
-    private readonly List<CaptureReport> _captures = [];
+    /// <summary>The environment variables that hand the capture child the bucket (kept off its command line: a key is in them).</summary>
+    public const string EndpointVariable = "IMS_BENCH_S3_ENDPOINT";
+    public const string BucketVariable = "IMS_BENCH_S3_BUCKET";
+    public const string AccessKeyVariable = "IMS_BENCH_S3_ACCESS_KEY";
+    public const string SecretKeyVariable = "IMS_BENCH_S3_SECRET_KEY";
 
-    public string Name => "ours (Ims.DataPlane)";
-    public string Invocation => "CreateVolumeAsync + WriteAsync (untimed); CaptureAsync (x2, child process); RestoreVolumeAsync";
+    private readonly string _root = Path.Combine(work, rgw is null ? "ours" : "ours-rgw");
+    private readonly List<CaptureReport> _captures = [];
+    private readonly ObjectStoreOptions? _objectStore = rgw?.Bucket(bucket ?? throw new ArgumentNullException(nameof(bucket)));
+
+    public string Name => rgw is null ? "ours (Ims.DataPlane)" : "ours, chunks in RGW";
+
+    public bool InObjectStore => rgw is not null;
+    public string Invocation => "CreateVolumeAsync + WriteAsync (untimed); CaptureAsync (x2, child process); RestoreVolumeAsync"
+                                + (rgw is null ? "" : $"; chunks and manifests in bucket {bucket} of {rgw.Endpoint}");
 
     public IReadOnlyList<CaptureReport> Captures => _captures;
 
@@ -32,7 +47,7 @@ internal sealed class Ours(string work, BenchDisk disk) : IBackupTool
     public TimeSpan WriteIn { get; private set; }
 
     private DataPlane.DataPlane Open() =>
-        DataPlane.DataPlane.Open(new DataPlaneOptions { Root = _root }, TimeProvider.System);
+        DataPlane.DataPlane.Open(new DataPlaneOptions { Root = _root, ObjectStore = _objectStore }, TimeProvider.System);
 
     public async Task PrepareAsync(CancellationToken ct)
     {
@@ -84,9 +99,15 @@ internal sealed class Ours(string work, BenchDisk disk) : IBackupTool
         return (time, hash);
     }
 
-    public long StoredBytes() => Storage.FolderBytes(Path.Combine(_root, "chunks")) + Storage.FolderBytes(Path.Combine(_root, "manifests"));
+    public long StoredBytes() => rgw is null
+        ? Storage.FolderBytes(Path.Combine(_root, "chunks")) + Storage.FolderBytes(Path.Combine(_root, "manifests"))
+        : rgw.BucketBytes(bucket!);
 
-    public void Cleanup() => Storage.DeleteFolder(_root);
+    public void Cleanup()
+    {
+        Storage.DeleteFolder(_root);
+        rgw?.EmptyBucket(bucket!);
+    }
 
     private async Task<CaptureReport> CaptureInChildAsync(CancellationToken ct)
     {
@@ -98,6 +119,13 @@ internal sealed class Ours(string work, BenchDisk disk) : IBackupTool
         info.ArgumentList.Add(_root);
         info.ArgumentList.Add(Volume);
         info.ArgumentList.Add(PageCache.CanDrop ? "cold" : "warm");
+        if (_objectStore is { } store)
+        {
+            info.Environment[EndpointVariable] = store.Endpoint;
+            info.Environment[BucketVariable] = store.Bucket;
+            info.Environment[AccessKeyVariable] = store.AccessKey;
+            info.Environment[SecretKeyVariable] = store.SecretKey;
+        }
         using var process = Process.Start(info) ?? throw new BenchFailure("The capture child did not start.");
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
         var stderr = process.StandardError.ReadToEndAsync(ct);
@@ -125,8 +153,11 @@ internal static class CaptureChild
             await Console.Error.WriteLineAsync($"usage: {Command} ROOT VOLUME cold|warm (started by the data benchmark)");
             return 2;
         }
-        await WarmUpAsync(args[0] + ".warm-up");
-        using var plane = DataPlane.DataPlane.Open(new DataPlaneOptions { Root = args[0] }, TimeProvider.System);
+        var objectStore = ObjectStoreFromEnvironment();
+        // The warm-up's chunks in a bucket of their own, so that they neither count as stored nor make the timed capture's
+        // chunks look already stored.
+        await WarmUpAsync(args[0] + ".warm-up", objectStore is null ? null : objectStore with { Bucket = objectStore.Bucket + "-warm-up" });
+        using var plane = DataPlane.DataPlane.Open(new DataPlaneOptions { Root = args[0], ObjectStore = objectStore }, TimeProvider.System);
         var before = PeakResidentKiB();
         // The same start as the peers': the bench dropped the cache before starting this child; opening the store may
         // have read some of it back.
@@ -148,11 +179,24 @@ internal static class CaptureChild
     /// compiled code as it does in the long-running service (a fresh process otherwise spends tens of milliseconds
     /// compiling, which would dominate a capture that reads a few chunks).
     /// </summary>
-    private static async Task WarmUpAsync(string root)
+    private static ObjectStoreOptions? ObjectStoreFromEnvironment()
+    {
+        var endpoint = Environment.GetEnvironmentVariable(Ours.EndpointVariable);
+        if (string.IsNullOrEmpty(endpoint)) return null;
+        return new ObjectStoreOptions
+        {
+            Endpoint = endpoint,
+            Bucket = Environment.GetEnvironmentVariable(Ours.BucketVariable),
+            AccessKey = Environment.GetEnvironmentVariable(Ours.AccessKeyVariable),
+            SecretKey = Environment.GetEnvironmentVariable(Ours.SecretKeyVariable),
+        };
+    }
+
+    private static async Task WarmUpAsync(string root, ObjectStoreOptions? objectStore)
     {
         try
         {
-            using var plane = DataPlane.DataPlane.Open(new DataPlaneOptions { Root = root }, TimeProvider.System);
+            using var plane = DataPlane.DataPlane.Open(new DataPlaneOptions { Root = root, ObjectStore = objectStore }, TimeProvider.System);
             await plane.CreateVolumeAsync("warm-up", 4L * DataPlane.DataPlane.ChunkSize, CancellationToken.None);
             var bytes = new byte[DataPlane.DataPlane.ChunkSize + 4096];
             Random.Shared.NextBytes(bytes);
@@ -164,6 +208,11 @@ internal static class CaptureChild
         finally
         {
             Directory.Delete(root, recursive: true);
+            if (objectStore is not null)
+            {
+                using var bucket = new Bucket(objectStore);
+                foreach (var item in bucket.List("").ToList()) bucket.Delete(item.Key);
+            }
         }
     }
 

@@ -8,7 +8,7 @@ namespace Ims.Service.Backups;
 public enum RemovalProblem
 {
     None,
-    /// <summary>A job is still capturing one of them.</summary>
+    /// <summary>A job is still capturing one of them, or restoring from it.</summary>
     Protecting,
     /// <summary>A live image (being made or active) was registered from one of them (delete the image first).</summary>
     UsedByImage,
@@ -23,7 +23,7 @@ public sealed class BackupRemoval(BackupStore backups, ImageStore images)
 {
     public async Task<RemovalProblem> CheckAsync(WriteScope tx, IReadOnlyCollection<string> backupIds, CancellationToken ct)
     {
-        if (await backups.AnyProtectingAsync(tx, backupIds, ct)) return RemovalProblem.Protecting;
+        if (await backups.AnyInJobAsync(tx, backupIds, ct)) return RemovalProblem.Protecting;
         return await images.AnyLiveFromBackupsAsync(tx, backupIds, ct) ? RemovalProblem.UsedByImage : RemovalProblem.None;
     }
 

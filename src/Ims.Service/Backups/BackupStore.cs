@@ -150,10 +150,12 @@ public sealed class BackupStore(Database db)
         GROUP BY resource_id
         """;
 
-    /// <summary>Whether any of the backups is still being captured (such backups cannot be deleted yet).</summary>
-    public async Task<bool> AnyProtectingAsync(WriteScope tx, IReadOnlyCollection<string> backupIds, CancellationToken ct) =>
+    /// <summary>Whether a job is still capturing any of the backups, or restoring from it (such backups cannot be deleted yet).</summary>
+    public async Task<bool> AnyInJobAsync(WriteScope tx, IReadOnlyCollection<string> backupIds, CancellationToken ct) =>
         backupIds.Count > 0
-        && await tx.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM backups WHERE id IN @backupIds AND status = 'protecting'", new { backupIds }, ct) > 0;
+        && await tx.ExecuteScalarAsync<long>(
+            $"SELECT COUNT(*) FROM backups WHERE id IN @backupIds AND status IN ('{BackupStatus.Protecting}', '{BackupStatus.Restoring}')",
+            new { backupIds }, ct) > 0;
 
     /// <summary>
     /// Deletes the backups of <paramref name="projectId"/> among <paramref name="backupIds"/> with their captured disks, and

@@ -18,14 +18,6 @@ public static class CbrErrors
 
     public static ApiError InvalidSize(string message) => Bad("BackupService.6101", message);
 
-    /// <summary>
-    /// A restore onto a server that is not stopped (CBR restores only onto stopped servers). DECISION: no CBR error table
-    /// is at hand; the code is that of a resource in the wrong state for the operation (<c>BackupService.6301</c>), with a
-    /// message that names the server, its status and what to do.
-    /// </summary>
-    public static ApiError ServerNotStopped(string serverId, string status) =>
-        Bad("BackupService.6301", $"Server {serverId} is {status}; stop it (SHUTOFF) before restoring a backup onto it.");
-
     public static ApiError TypeMismatch(string resourceType, string objectType) =>
         Bad("BackupService.6102", $"Resource type {resourceType} does not match the {objectType} vault resource type.");
 
@@ -69,7 +61,11 @@ public static class CbrErrors
     /// <summary>"Parameter verification failed": what the real service answers for a policy field out of its rules.</summary>
     public static ApiError InvalidParameter(string message) => Bad("BackupService.9900", message);
 
-    /// <summary>A backup (or a vault holding one) that a job is still writing, or that an image still uses.</summary>
+    /// <summary>
+    /// A backup (or a vault holding one) that a job is still writing, or that an image still uses; also a restore onto a
+    /// server that is not stopped (CBR restores only onto stopped servers). DECISION: no CBR error table is at hand; the
+    /// code is that of a resource in the wrong state for the operation, with a message that says what to do.
+    /// </summary>
     public static ApiError InUse(string message) => Bad("BackupService.6301", message);
 
     private static ApiError Bad(string code, string message) => new(ServiceKind.Cbr, StatusCodes.Status400BadRequest, code, message);

@@ -41,21 +41,14 @@ public static class CbrRestoreEndpoints
         await using var write = await db.BeginWriteAsync(ct);
         var backup = await backups.GetBackupAsync(write, caller.ProjectId, "CBR", backup_id, ct);
         if (backup is null) return CbrErrors.ResourceNotFound("backup", backup_id);
-        if (backup.Status != BackupStatus.Available)
-            return CbrErrors.InUse($"Backup {backup_id} is {backup.Status}; only an available backup can be restored.");
-        var captured = await backups.GetCapturedDisksAsync(write, backup_id, ct);
-        if (captured.Any(d => d.ManifestId is null))
-            return CbrErrors.BadRequest($"Backup {backup_id} holds no disk data to restore (it was taken before disks had bytes).");
+        if (await ServerRestore.CheckBackupAsync(write, backups, backup, ct) is { } unusable) return Refusal(unusable);
 
         var plan = backup.IsDiskBackup
-            ? await PlanDiskAsync(write, servers, volumes, caller.ProjectId, backup, captured, body, ct)
-            : await PlanServerAsync(write, servers, volumes, caller.ProjectId, backup, captured, body, now, ct);
-        if (plan.Error is not null) return plan.Error;
-
-        var targets = plan.Disks.Select(d => d.VolumeId).ToList();
-        if (await volumes.SetStatusAsync(write, targets, VolumeStatus.Restoring, [VolumeStatus.Available, VolumeStatus.InUse], ct) != targets.Count)
-            return CbrErrors.InUse("A disk to restore is busy (being created, attached, detached, expanded, backed up or restored).");
-        await backups.MoveStatusAsync(write, backup_id, BackupStatus.Available, BackupStatus.Restoring, now, ct);
+            ? await PlanDiskAsync(write, servers, volumes, backups, caller.ProjectId, backup, body, ct)
+            : await ServerRestore.PlanAsync(write, servers, volumes, backups, caller.ProjectId, backup,
+                FirstGiven(body.ServerId, body.ResourceId) ?? backup.ResourceId,
+                body.Mappings?.Select(m => new RestoreTarget(m!.BackupId!, m.VolumeId!)).ToList(), now, ct);
+        if (plan.Refusal is not null) return Refusal(plan.Refusal);
 
         var vault = backup.VaultId is null ? null : await vaults.GetAsync(write, caller.ProjectId, backup.VaultId, ct);
         var entities = new JsonObject
@@ -69,95 +62,50 @@ public static class CbrRestoreEndpoints
             ["target_resource_id"] = plan.TargetId,
             ["target_resource_name"] = plan.TargetName,
         };
-        var jobId = await jobs.EnqueueAsync(write, "cbr", CbrRestoreJob.Type, caller.ProjectId,
-            new RestorePayload(backup_id, plan.ServerId, body.PowerOn ?? true, plan.Disks), entities, backup_id,
-            // The disks' bytes live on their node: the job runs there.
-            (await volumes.GetNodesAsync(write, targets, ct)).FirstOrDefault(), ct);
+        var (jobId, busy) = await ServerRestore.StartAsync(write, backups, volumes, jobs, "cbr", CbrRestoreJob.Type, caller.ProjectId, backup,
+            plan, body.PowerOn ?? true, entities, now, ct);
+        if (busy is not null) return Refusal(busy);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { job_id = jobId }, statusCode: StatusCodes.Status202Accepted);
     }
 
-    /// <summary>
-    /// A server backup goes onto a server (<c>server_id</c>, else <c>resource_id</c>, else the backed-up server) that is
-    /// stopped (SHUTOFF, as CBR requires) and idle; the request takes it for the job. Each mapping names a disk of the
-    /// backup (its per-disk child backup id, as <c>GET /backups/{id}</c> lists in <c>children</c>) and a disk attached to
-    /// that server at least as large. Without mappings, every captured disk goes back onto the same disk, which must
-    /// still be attached there.
-    /// </summary>
-    private static async Task<RestorePlan> PlanServerAsync(WriteScope write, ServerStore servers, VolumeStore volumes, string projectId,
-        BackupRow backup, IReadOnlyList<CapturedDisk> captured, RestoreBody body, long now, CancellationToken ct)
+    /// <summary>CBR's answer to each reason a restore is refused.</summary>
+    private static ApiError Refusal(RestoreRefusal refusal) => refusal.Problem switch
     {
-        var serverId = FirstGiven(body.ServerId, body.ResourceId) ?? backup.ResourceId;
-        var server = await servers.GetAsync(write, projectId, serverId, ct);
-        if (server is null) return RestorePlan.Refused(CbrErrors.ResourceNotFound("server", serverId));
-        if (server.Status != ServerStatus.Shutoff) return RestorePlan.Refused(CbrErrors.ServerNotStopped(serverId, server.Status));
-        var attached = (await volumes.GetAttachmentsOfServersAsync(write, [serverId], ct)).Select(a => a.VolumeId).ToHashSet(StringComparer.Ordinal);
-        var byChild = captured.ToDictionary(d => BackupRecords.ChildId(backup.Id, d.VolumeId), StringComparer.Ordinal);
-
-        var pairs = new List<(CapturedDisk Source, string TargetId)>();
-        if (body.Mappings is { Count: > 0 } mappings)
-        {
-            foreach (var mapping in mappings)
-            {
-                if (!byChild.TryGetValue(mapping!.BackupId!, out var source))
-                    return RestorePlan.Refused(CbrErrors.BadRequest($"Disk backup {mapping.BackupId} is not part of backup {backup.Id}."));
-                pairs.Add((source, mapping.VolumeId!));
-            }
-        }
-        else
-        {
-            pairs.AddRange(captured.Select(d => (d, d.VolumeId)));
-        }
-        if (pairs.Select(p => p.TargetId).Distinct(StringComparer.Ordinal).Count() != pairs.Count)
-            return RestorePlan.Refused(CbrErrors.BadRequest("restore.mappings names a target disk twice."));
-
-        var disks = new List<RestoreDisk>();
-        foreach (var (source, targetId) in pairs)
-        {
-            if (!attached.Contains(targetId))
-                return RestorePlan.Refused(CbrErrors.BadRequest(
-                    $"Disk {targetId} is not attached to server {serverId}; give restore.mappings from the backup's disks to the server's."));
-            var target = await volumes.GetAsync(write, projectId, targetId, ct);
-            if (target!.SizeGb < source.SizeGb)
-                return RestorePlan.Refused(CbrErrors.BadRequest($"Disk {targetId} ({target.SizeGb} GB) is smaller than the backed-up disk ({source.SizeGb} GB)."));
-            disks.Add(new RestoreDisk(targetId, target.SizeGb, source.ManifestId!));
-        }
-        var claim = await ServerGuards.TryClaimAsync(write, projectId, serverId, CbrRestoreJob.ServerTaskState, now, ct);
-        if (!claim.Claimed) return RestorePlan.Refused(CbrErrors.InUse($"Server {serverId} is busy: task_state {claim.TaskState} is in progress."));
-        return new RestorePlan(null, serverId, serverId, server.Name, disks);
-    }
+        RestoreProblem.ServerNotFound => CbrErrors.ResourceNotFound("server", refusal.Subject),
+        RestoreProblem.VolumeNotFound => CbrErrors.ResourceNotFound("volume", refusal.Subject),
+        RestoreProblem.ServerNotStopped or RestoreProblem.BackupNotAvailable or RestoreProblem.ServerBusy or RestoreProblem.DiskBusy =>
+            CbrErrors.InUse(refusal.Message),
+        _ => CbrErrors.BadRequest(refusal.Message),
+    };
 
     /// <summary>
     /// A disk backup goes onto a disk (<c>volume_id</c>, else <c>resource_id</c>, else the backed-up disk) at least as
     /// large, which is available or attached only to stopped servers (CBR restores a disk of a stopped server).
     /// </summary>
-    private static async Task<RestorePlan> PlanDiskAsync(WriteScope write, ServerStore servers, VolumeStore volumes, string projectId,
-        BackupRow backup, IReadOnlyList<CapturedDisk> captured, RestoreBody body, CancellationToken ct)
+    private static async Task<RestorePlan> PlanDiskAsync(WriteScope write, ServerStore servers, VolumeStore volumes, BackupStore backups,
+        string projectId, BackupRow backup, RestoreBody body, CancellationToken ct)
     {
-        var source = captured.Single();
+        var source = (await backups.GetCapturedDisksAsync(write, backup.Id, ct)).Single();
         var volumeId = FirstGiven(body.VolumeId, body.ResourceId) ?? backup.ResourceId;
         var target = await volumes.GetAsync(write, projectId, volumeId, ct);
-        if (target is null) return RestorePlan.Refused(CbrErrors.ResourceNotFound("volume", volumeId));
+        if (target is null) return RestorePlan.Refused(RestoreProblem.VolumeNotFound, volumeId, $"The volume {volumeId} does not exist.");
         if (target.SizeGb < source.SizeGb)
-            return RestorePlan.Refused(CbrErrors.BadRequest($"Disk {volumeId} ({target.SizeGb} GB) is smaller than the backed-up disk ({source.SizeGb} GB)."));
+            return RestorePlan.Refused(RestoreProblem.DiskTooSmall, volumeId,
+                $"Disk {volumeId} ({target.SizeGb} GB) is smaller than the backed-up disk ({source.SizeGb} GB).");
         foreach (var attachment in await volumes.GetAttachmentsAsync(write, [volumeId], ct))
         {
             var server = await servers.GetAsync(write, projectId, attachment.ServerId, ct);
             if (server is not null && server.Status != ServerStatus.Shutoff)
-                return RestorePlan.Refused(CbrErrors.ServerNotStopped(server.Id, server.Status));
+                return RestorePlan.Refused(RestoreProblem.ServerNotStopped, server.Id,
+                    $"Server {server.Id} is {server.Status}; stop it (SHUTOFF) before restoring a backup onto it.");
             if (server?.TaskState is { } busy)
-                return RestorePlan.Refused(CbrErrors.InUse($"Server {server.Id} is busy: task_state {busy} is in progress."));
+                return RestorePlan.Refused(RestoreProblem.ServerBusy, server.Id, $"Server {server.Id} is busy: task_state {busy} is in progress.");
         }
         return new RestorePlan(null, null, volumeId, target.Name, [new RestoreDisk(volumeId, target.SizeGb, source.ManifestId!)]);
     }
 
     private static string? FirstGiven(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrEmpty(v));
-}
-
-/// <summary>What a restore request resolved to: the server it holds (server backups), the target shown in the log, the disks.</summary>
-internal sealed record RestorePlan(ApiError? Error, string? ServerId, string TargetId, string TargetName, List<RestoreDisk> Disks)
-{
-    public static RestorePlan Refused(ApiError error) => new(error, null, "", "", []);
 }
 
 public sealed record RestoreRequest([property: JsonPropertyName("restore")] RestoreBody? Restore);

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Ims.Service.Auth;
 using Ims.Service.Backups;
 using Ims.Service.Ecs;
+using Ims.Service.Evs;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Ims;
@@ -38,12 +39,16 @@ public static class CsbsEndpoints
         return app;
     }
 
-    private static async Task<IResult> CheckProtectable(string provider_id, HttpContext http, Caller caller, BackupCapture capture)
+    /// <summary><c>check_protectable</c> (can these servers be backed up), or <c>check_restorable</c> (see <see cref="CsbsRestoreEndpoints"/>).</summary>
+    private static async Task<IResult> CheckProtectable(string provider_id, HttpContext http, Caller caller, BackupCapture capture, Database db,
+        BackupStore backups, ServerStore servers, VolumeStore volumes, TimeProvider time)
     {
         var ct = http.RequestAborted;
-        if (provider_id != ProviderId) return ProviderInvalid();
+        if (provider_id != ProviderId) return CsbsErrors.ProviderInvalid();
         var (request, error) = await JsonBody.ReadAsync<CheckProtectableRequest>(http, ServiceKind.Csbs);
         if (error is not null) return error;
+        if (request!.CheckRestorable is not null)
+            return await CsbsRestoreEndpoints.CheckRestorableAsync(request.CheckRestorable, http, caller, db, backups, servers, volumes, time);
         if (request!.CheckProtectable is not { Count: > 0 } queries || queries.Count > 256)
             return ApiError.BadBody(ServiceKind.Csbs, "check_protectable must list 1 to 256 resources.");
         if (queries.Any(q => q is null || string.IsNullOrEmpty(q.ResourceId) || string.IsNullOrEmpty(q.ResourceType)))
@@ -61,13 +66,17 @@ public static class CsbsEndpoints
         return TypedResults.Json(new { protectable = results });
     }
 
+    /// <summary><c>protect</c> (back the server up), or <c>restore</c> a backup onto it (see <see cref="CsbsRestoreEndpoints"/>).</summary>
     private static async Task<IResult> Protect(string provider_id, string resource_id, HttpContext http, Caller caller, Database db,
-        BackupStore backups, BackupCapture capture, JobQueue jobs, ServerStore servers)
+        BackupStore backups, BackupCapture capture, JobQueue jobs, ServerStore servers, VolumeStore volumes, TimeProvider time)
     {
         var ct = http.RequestAborted;
-        if (provider_id != ProviderId) return ProviderInvalid();
+        if (provider_id != ProviderId) return CsbsErrors.ProviderInvalid();
         var (request, error) = await JsonBody.ReadAsync<ProtectRequest>(http, ServiceKind.Csbs);
         if (error is not null) return error;
+        if (request!.Restore is not null)
+            return await CsbsRestoreEndpoints.RestoreAsync(request.Restore, provider_id, resource_id, http, caller, db, backups, servers, volumes,
+                jobs, time);
         var body = request!.Protect;
         if (body is null) return ApiError.BadBody(ServiceKind.Csbs, "protect is required.");
         if (body.BackupName is { } name && (name.Length is 0 or > 255 || !name.All(c => char.IsLetterOrDigit(c) || c is '_' or '-')))
@@ -148,7 +157,7 @@ public static class CsbsEndpoints
         BackupStore backups, BackupRemoval removal)
     {
         var ct = http.RequestAborted;
-        if (provider_id != ProviderId) return ProviderInvalid();
+        if (provider_id != ProviderId) return CsbsErrors.ProviderInvalid();
         await using var write = await db.BeginWriteAsync(ct);
         var checkpoint = await backups.GetCheckpointAsync(write, caller.ProjectId, Service, checkpoint_id, ct);
         if (checkpoint is null) return ApiError.NotFound(ServiceKind.Csbs, $"The backup record {checkpoint_id} does not exist.");
@@ -157,7 +166,7 @@ public static class CsbsEndpoints
         switch (await removal.CheckAsync(write, backupIds, ct))
         {
             case RemovalProblem.Protecting:
-                return ApiError.BadBody(ServiceKind.Csbs, $"The backup record {checkpoint_id} is still being created.");
+                return ApiError.BadBody(ServiceKind.Csbs, $"The backup record {checkpoint_id} is still being created or restored from.");
             case RemovalProblem.UsedByImage:
                 return ApiError.BadBody(ServiceKind.Csbs, $"A backup of record {checkpoint_id} was used to create an image; delete the image first.");
         }
@@ -168,8 +177,6 @@ public static class CsbsEndpoints
     }
 
     // ----- helpers ------------------------------------------------------------------------------------------------
-
-    private static ApiError ProviderInvalid() => ApiError.BadBody(ServiceKind.Csbs, "provider invalid");
 
     private static string NextPage(HttpContext http, string marker)
     {
@@ -212,7 +219,8 @@ public static class CsbsEndpoints
             var disks = volumes[b.Id].ToList();
             var server = servers.GetValueOrDefault(b.ResourceId);
             var flavor = Catalog.FindFlavor(server?.FlavorId);
-            var available = b.Status == BackupStatus.Available;
+            // A backup being restored from still holds all it captured.
+            var available = b.Status is BackupStatus.Available or BackupStatus.Restoring;
             return new CheckpointItemWire
             {
                 Id = b.Id,

@@ -31,5 +31,24 @@ public static class CsbsErrors
     public static ApiError PolicyLimit() =>
         Bad("CSBS.0001", $"Service over limit: the number of backup policies has reached the upper limit ({Policies.PolicyRules.MaxPoliciesPerType}).");
 
+    /// <summary>
+    /// Why a restore is refused, with the API reference's restore codes: the target server does not exist (6000), is not
+    /// stopped or is busy (6015), a mapped disk is not attached to it (6014). DECISION: the reference has no code for a
+    /// backup that is not available, a mapping that names no disk of the backup or a disk too small; those answer the
+    /// parameter check's CSBS.9001.
+    /// </summary>
+    public static ApiError Of(RestoreRefusal refusal) => refusal.Problem switch
+    {
+        RestoreProblem.ServerNotFound => Bad("CSBS.6000", $"Server {refusal.Subject} does not exist."),
+        RestoreProblem.ServerNotStopped or RestoreProblem.ServerBusy or RestoreProblem.DiskBusy => Bad("CSBS.6015", refusal.Message),
+        RestoreProblem.DiskNotAttached or RestoreProblem.VolumeNotFound => Bad("CSBS.6014", $"Volume(s) ({refusal.Subject}) not found in target server."),
+        _ => ApiError.BadBody(ServiceKind.Csbs, refusal.Message),
+    };
+
+    public static ApiError RestoreTypeNotSupported(string resourceId, string resourceType) =>
+        Bad("CSBS.6013", $"Resource ({resourceId}) type ({resourceType}) is not support restoration.");
+
+    public static ApiError ProviderInvalid() => ApiError.BadBody(ServiceKind.Csbs, "provider invalid");
+
     private static ApiError Bad(string code, string message) => new(ServiceKind.Csbs, StatusCodes.Status400BadRequest, code, message);
 }

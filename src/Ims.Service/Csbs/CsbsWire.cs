@@ -11,6 +11,7 @@ namespace Ims.Service.Csbs;
 public sealed record CheckProtectableRequest
 {
     [JsonPropertyName("check_protectable")] public List<ProtectableQuery>? CheckProtectable { get; init; }
+    [JsonPropertyName("check_restorable")] public List<RestorableQuery?>? CheckRestorable { get; init; }
 }
 
 public sealed record ProtectableQuery
@@ -22,6 +23,7 @@ public sealed record ProtectableQuery
 public sealed record ProtectRequest
 {
     [JsonPropertyName("protect")] public ProtectBody? Protect { get; init; }
+    [JsonPropertyName("restore")] public CsbsRestoreBody? Restore { get; init; }
 }
 
 public sealed record ProtectBody
@@ -147,4 +149,74 @@ public sealed record BackupDataWire
     [JsonPropertyName("vcpus")] public required int Vcpus { get; init; }
     [JsonPropertyName("eip")] public string Eip { get; init; } = "";
     [JsonPropertyName("private_ip")] public required string PrivateIp { get; init; }
+}
+
+// ----- restore ------------------------------------------------------------------------------------------------
+
+public sealed record CsbsRestoreRequest
+{
+    [JsonPropertyName("restore")] public CsbsRestoreBody? Restore { get; init; }
+}
+
+/// <summary><c>restore_req</c>: the backup record, the provider and the parameters (which backup, onto which server's disks).</summary>
+public sealed record CsbsRestoreBody
+{
+    [JsonPropertyName("provider_id")] public string? ProviderId { get; init; }
+    [JsonPropertyName("checkpoint_id")] public string? CheckpointId { get; init; }
+    [JsonPropertyName("restore_target")] public string? RestoreTarget { get; init; }
+    [JsonPropertyName("parameters")] public CsbsRestoreParameters? Parameters { get; init; }
+}
+
+public sealed record CsbsRestoreParameters
+{
+    [JsonPropertyName("checkpoint_item_id")] public string? CheckpointItemId { get; init; }
+    [JsonPropertyName("power_on")] public bool? PowerOn { get; init; }
+    [JsonPropertyName("targets")] public CsbsRestoreTargets? Targets { get; init; }
+}
+
+public sealed record CsbsRestoreTargets
+{
+    [JsonPropertyName("server_id")] public string? ServerId { get; init; }
+    [JsonPropertyName("volumes")] public List<CsbsVolumeMapping?>? Volumes { get; init; }
+}
+
+public sealed record CsbsVolumeMapping
+{
+    [JsonPropertyName("backup_id")] public string? BackupId { get; init; }
+    [JsonPropertyName("volume_id")] public string? VolumeId { get; init; }
+}
+
+public sealed record CheckRestorableRequest
+{
+    [JsonPropertyName("check_restorable")] public List<RestorableQuery?>? CheckRestorable { get; init; }
+}
+
+public sealed record RestorableQuery
+{
+    [JsonPropertyName("checkpoint_item_id")] public string? CheckpointItemId { get; init; }
+    [JsonPropertyName("target")] public RestorableTarget? Target { get; init; }
+}
+
+public sealed record RestorableTarget
+{
+    [JsonPropertyName("resource_id")] public string? ResourceId { get; init; }
+    [JsonPropertyName("resource_type")] public string? ResourceType { get; init; }
+    [JsonPropertyName("volumes")] public List<CsbsVolumeMapping?>? Volumes { get; init; }
+}
+
+/// <summary>
+/// <c>restore_resp</c>. <c>status</c> is <c>in_progress</c>, <c>success</c> or <c>fail</c>; <c>resources_status</c> maps
+/// <c>OS::Nova::Server#{id}</c> to <c>restoring</c>, <c>available</c> or <c>error</c>, <c>resources_reason</c> to why it failed.
+/// </summary>
+public sealed record CsbsRestoreWire
+{
+    [JsonPropertyName("id")] public required string Id { get; init; }
+    [JsonPropertyName("project_id")] public required string ProjectId { get; init; }
+    [JsonPropertyName("provider_id")] public required string ProviderId { get; init; }
+    [JsonPropertyName("checkpoint_id")] public required string CheckpointId { get; init; }
+    [JsonPropertyName("restore_target")] public string? RestoreTarget { get; init; }
+    [JsonPropertyName("parameters")] public required CsbsRestoreParameters Parameters { get; init; }
+    [JsonPropertyName("status")] public required string Status { get; init; }
+    [JsonPropertyName("resources_status")] public required IReadOnlyDictionary<string, string> ResourcesStatus { get; init; }
+    [JsonPropertyName("resources_reason")] public required IReadOnlyDictionary<string, string> ResourcesReason { get; init; }
 }

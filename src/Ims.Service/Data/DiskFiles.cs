@@ -87,7 +87,7 @@ public sealed class DiskFiles(VolumeStore volumes, DataPlaneStore store, IOption
     /// damaged or missing chunk fails the job with <paramref name="damagedCode"/> and no volume changed. A capture reading a
     /// volume makes the call throw for a retry. Idempotent: a resumed job writes the same content again.
     /// </summary>
-    public async Task RestoreOntoAsync(IReadOnlyList<Cbr.RestoreDisk> disks, string damagedCode, CancellationToken ct)
+    public async Task RestoreOntoAsync(IReadOnlyList<Backups.RestoreDisk> disks, string damagedCode, CancellationToken ct)
     {
         try
         {

@@ -21,5 +21,5 @@ public static class EcsRegistration
     }
 
     public static IEndpointRouteBuilder MapEcs(this IEndpointRouteBuilder app) =>
-        app.MapEcsCatalog().MapServers().MapServerDisks().MapServerChangeOs().MapServerChanges();
+        app.MapEcsCatalog().MapServers().MapServerDisks().MapServerChangeOs().MapServerChanges().MapNovaServers();
 }

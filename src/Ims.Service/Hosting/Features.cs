@@ -35,6 +35,9 @@ internal static class Features
         services.AddSingleton<JobHandler, SystemImageFromVolumeJob>();
         services.AddSingleton<JobHandler, DataImagesFromVolumesJob>();
         services.AddSingleton<JobHandler, CopyImageInRegionJob>();
+        services.AddSingleton<JobHandler, SystemImageImportJob>();
+        services.AddSingleton<JobHandler, DataImageImportJob>();
+        services.AddSingleton<JobHandler, RegisterImageFileJob>();
         services.AddSingleton<JobHandler, AddImageMembersJob>();
         services.AddSingleton<JobHandler, UpdateImageMembersJob>();
         services.AddSingleton<JobHandler, RemoveImageMembersJob>();
@@ -46,6 +49,7 @@ internal static class Features
         services.AddSingleton<JobHandler, CbrCheckpointJob>();
         services.AddSingleton<JobHandler, CbrRestoreJob>();
         services.AddSingleton<JobHandler, CsbsBackupJob>();
+        services.AddSingleton<JobHandler, CsbsRestoreJob>();
         services.AddSingleton<PolicyStore>();
         services.AddSingleton<PolicyScheduler>();
         services.AddSingleton<PolicyBackups>();
@@ -82,6 +86,7 @@ internal static class Features
         app.MapImageDownloads();
         app.MapWholeImages();
         app.MapDiskImages();
+        app.MapImageImports();
         app.MapImageUpdates();
         app.MapImageTags();
         app.MapImageQuota();
@@ -103,6 +108,7 @@ internal static class Features
         app.MapCbrOperationLogs();
         app.MapCbrPolicies();
         app.MapCsbs();
+        app.MapCsbsRestores();
         app.MapCsbsPolicies();
         app.MapFaults();
         app.MapVolumeData();

@@ -12,6 +12,7 @@ public static class ErrorBodies
     {
         ServiceKind.Ims => "IMG.0001",
         ServiceKind.Ecs => "Ecs.0005",
+        ServiceKind.Nova => NovaFault.BadRequest,
         ServiceKind.Evs => "EVS.2024",
         ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0101", // "Param is invalid."; VPC.0002 is the empty-AZ error
         ServiceKind.Cbr => "BackupService.6301",
@@ -25,6 +26,7 @@ public static class ErrorBodies
     {
         ServiceKind.Ims => "IMG.0027",
         ServiceKind.Ecs => "Ecs.0114",
+        ServiceKind.Nova => NovaFault.NotFound,
         ServiceKind.Evs => "EVS.5404",
         ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.0003", // "VPC does not exist."; VPC.0202 is the subnet module's
         ServiceKind.Cbr => "BackupService.6302",
@@ -39,6 +41,7 @@ public static class ErrorBodies
     {
         ServiceKind.Ims => "IMG.0030",
         ServiceKind.Ecs => "Ecs.0003",
+        ServiceKind.Nova => NovaFault.Forbidden,
         ServiceKind.Evs => "EVS.2003",
         ServiceKind.Vpc or ServiceKind.VpcV3 => "VPC.2701", // 403 "Token not allowed to do this action."; VPC.0003 is a 404
         ServiceKind.Cbr or ServiceKind.Csbs => "BackupService.6100",
@@ -88,6 +91,13 @@ public static class ErrorBodies
                 writer.WriteString("message", error.Message);
                 writer.WriteEndObject();
                 break;
+            case ServiceKind.Nova:
+                // Nova's fault: the fault's name (carried as the code) wraps the HTTP status as a number and the message.
+                writer.WriteStartObject(error.Code);
+                writer.WriteNumber("code", error.Status);
+                writer.WriteString("message", error.Message);
+                writer.WriteEndObject();
+                break;
             case ServiceKind.Eps:
                 // EPS nests the gateway-style pair under "error" (EPS API reference, "Error Codes").
                 writer.WriteStartObject("error");
@@ -108,4 +118,13 @@ public static class ErrorBodies
         writer.WriteEndObject();
         await writer.FlushAsync();
     }
+}
+
+/// <summary>The names of Nova's faults, which are the keys of its error bodies (<c>{"itemNotFound": {"code": 404, "message"}}</c>).</summary>
+public static class NovaFault
+{
+    public const string BadRequest = "badRequest";
+    public const string NotFound = "itemNotFound";
+    public const string Forbidden = "forbidden";
+    public const string Conflict = "conflict";
 }

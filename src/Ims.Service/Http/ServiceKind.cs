@@ -7,6 +7,8 @@ public enum ServiceKind
     Iam,
     Ims,
     Ecs,
+    /// <summary>The OpenStack compute API (<c>/v2.1/{project_id}/servers</c>): Nova's fault bodies.</summary>
+    Nova,
     Evs,
     Vpc,
     VpcV3,

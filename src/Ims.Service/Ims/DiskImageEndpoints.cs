@@ -7,6 +7,7 @@ using Ims.Service.Evs;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
+using Ims.Service.Obs;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
 
@@ -28,12 +29,18 @@ public static class DiskImageEndpoints
 
     private static async Task<IResult> CreateDiskImages(HttpContext http, Caller caller, Database db, ImageStore images,
         VolumeStore volumes, JobQueue jobs, BackupCapture capture, EnterpriseProjectCheck enterpriseProjects,
-        IOptions<ServiceOptions> options, TimeProvider time)
+        IImageFileBuckets buckets, IOptions<ServiceOptions> options, TimeProvider time)
     {
         var ct = http.RequestAborted;
         var settings = options.Value;
         var (body, error) = await JsonBody.ReadAsync<DiskImageRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
+        if (body!.ImportsFiles)
+        {
+            var (import, refused) = ImageImportRules.ValidateAction(body, chineseNames: settings.Profile == CloudProfile.Huawei);
+            return refused ?? await ImageImportEndpoints.ImportAsync(http, caller, import!,
+                new ImageImportEndpoints.ImportServices(db, images, jobs, buckets, enterpriseProjects, settings, time));
+        }
         var (request, invalid) = DiskImageRules.Validate(body!, chineseNames: settings.Profile == CloudProfile.Huawei);
         if (invalid is not null) return invalid;
         var valid = request!;

@@ -29,7 +29,7 @@ public sealed record DiskImageRequest
     [JsonPropertyName("max_ram")] public long? MaxRam { get; init; }
     [JsonPropertyName("os_version")] public string? OsVersion { get; init; }
     [JsonPropertyName("type")] public string? Type { get; init; }
-    // Images from a file in a bucket: parsed so that they can be refused by name, as this deployment has no buckets yet.
+    // Images from a file in a bucket (ImageImportRules).
     [JsonPropertyName("image_url")] public string? ImageUrl { get; init; }
     [JsonPropertyName("min_disk")] public long? MinDisk { get; init; }
     [JsonPropertyName("os_type")] public string? OsType { get; init; }
@@ -37,6 +37,12 @@ public sealed record DiskImageRequest
     [JsonPropertyName("is_quick_import")] public bool? IsQuickImport { get; init; }
     [JsonPropertyName("cmk_id")] public string? CmkId { get; init; }
     [JsonPropertyName("hw_firmware_type")] public string? HwFirmwareType { get; init; }
+    [JsonPropertyName("architecture")] public string? Architecture { get; init; }
+    [JsonPropertyName("license_type")] public string? LicenseType { get; init; }
+
+    /// <summary>Whether the request makes images of files in a bucket (<see cref="ImageImportRules"/>) rather than of disks.</summary>
+    [JsonIgnore]
+    public bool ImportsFiles => !string.IsNullOrEmpty(ImageUrl) || DataImages?.Any(d => !string.IsNullOrEmpty(d?.ImageUrl)) == true;
 }
 
 /// <summary>One entry of <c>data_images</c>.</summary>
@@ -87,13 +93,12 @@ public static class DiskImageRules
 
     public static (ValidDiskImageRequest? Request, ApiError? Error) Validate(DiskImageRequest body, bool chineseNames)
     {
-        // Images from bucket files (system, data or ISO) need the bucket API, which this deployment does not have yet.
-        if (!string.IsNullOrEmpty(body.ImageUrl) || body.DataImages?.Any(d => !string.IsNullOrEmpty(d?.ImageUrl)) == true)
-            return Fail("IMG.0105", "Images from a file in an OBS bucket (image_url) are not available in this deployment: it has no buckets yet.");
+        // Images of files in a bucket (system, data or ISO) follow ImageImportRules.
+        if (body.ImportsFiles) return Fail("IMG.0001", "Images of files (image_url) are not images of disks.");
         if (body.Type is { } type)
         {
             if (!KnownTypes.Contains(type)) return Fail("IMG.0024");
-            if (type == "IsoImage") return Fail("IMG.0105", "ISO images come from a file in an OBS bucket, which this deployment does not have yet.");
+            if (type == "IsoImage") return Fail("IMG.0017", "An ISO image is made of an ISO file in a bucket: image_url is required.");
             if (!EcsTypes.Contains(type)) return Fail("IMG.0117", "Only ECS images can be made here: there are no bare-metal servers.");
         }
         if (!string.IsNullOrEmpty(body.CmkId)) return Fail("IMG.0095", $"The KMS key {body.CmkId} does not exist.");

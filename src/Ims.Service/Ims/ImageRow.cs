@@ -118,4 +118,6 @@ public static class ImageKinds
 {
     public const string SystemDisk = "FusionCompute";
     public const string DataDisk = "DataImage";
+    /// <summary>An image of an ISO file (<c>type: IsoImage</c>).</summary>
+    public const string Iso = "IsoImage";
 }

@@ -337,9 +337,63 @@ public sealed class ImageStore(Database db)
         tx.ExecuteAsync("UPDATE images SET status = 'queued', updated_at = @now WHERE id = @imageId AND status = 'saving'",
             new { imageId, now }, ct);
 
-    /// <summary>At start-up: every upload the previous process was receiving (saving, not a whole image) is queued again.</summary>
+    /// <summary>
+    /// At start-up: every upload the previous process was receiving (saving, neither a whole image nor made by a job, which
+    /// has a <c>data_origin</c> and resumes with its job) is queued again.
+    /// </summary>
     public Task RequeueInterruptedUploadsAsync(WriteScope tx, long now, CancellationToken ct) =>
-        tx.ExecuteAsync("UPDATE images SET status = 'queued', updated_at = @now WHERE status = 'saving' AND whole_image = 0", new { now }, ct);
+        tx.ExecuteAsync("UPDATE images SET status = 'queued', updated_at = @now WHERE status = 'saving' AND whole_image = 0 AND data_origin IS NULL",
+            new { now }, ct);
+
+    /// <summary>
+    /// queued → saving for a registration (<c>PUT /v1/cloudimages/{id}/upload</c>): the image now names its file as its
+    /// origin, so no upload or second registration takes it meanwhile. False when not queued.
+    /// </summary>
+    public async Task<bool> BeginRegistrationAsync(WriteScope tx, string imageId, string dataOrigin, long now, CancellationToken ct) =>
+        await tx.ExecuteAsync(
+            "UPDATE images SET status = 'saving', data_origin = @dataOrigin, updated_at = @now WHERE id = @imageId AND status = 'queued' AND data_origin IS NULL",
+            new { imageId, dataOrigin, now }, ct) == 1;
+
+    /// <summary>A failed registration leaves its image as it was before: queued, without a file, ready for another try.</summary>
+    public Task RequeueRegistrationAsync(WriteScope tx, string imageId, long now, CancellationToken ct) =>
+        tx.ExecuteAsync(
+            """
+            UPDATE images SET status = 'queued', data_origin = NULL, manifest_id = NULL, file_manifest_id = NULL, size = 0, image_size = 0,
+                              checksum = NULL, virtual_size = NULL, updated_at = @now
+            WHERE id = @imageId AND status IN ('queued', 'saving')
+            """, new { imageId, now }, ct);
+
+    /// <summary>
+    /// An imported file, kept as it came (its manifest, length and MD5): the image is <c>saving</c> until its disk is
+    /// converted and it is registered.
+    /// </summary>
+    public Task SetImportedFileAsync(WriteScope tx, string imageId, string fileManifestId, long length, string checksum, long now, CancellationToken ct) =>
+        tx.ExecuteAsync(
+            """
+            UPDATE images SET status = 'saving', file_manifest_id = @fileManifestId, size = @length, image_size = @length, checksum = @checksum,
+                              updated_at = @now
+            WHERE id = @imageId AND status IN ('queued', 'saving')
+            """, new { imageId, fileManifestId, length, checksum, now }, ct);
+
+    /// <summary>The disk an imported file holds (converted to raw): its manifest and size.</summary>
+    public Task SetImportedDiskAsync(WriteScope tx, string imageId, string manifestId, long virtualSize, long now, CancellationToken ct) =>
+        tx.ExecuteAsync(
+            """
+            UPDATE images SET manifest_id = @manifestId, virtual_size = @virtualSize, updated_at = @now
+            WHERE id = @imageId AND status IN ('queued', 'saving')
+            """, new { imageId, manifestId, virtualSize, now }, ct);
+
+    /// <summary>
+    /// → active for an imported image whose file and disk are recorded; as for an upload, min_disk rises to the disk's
+    /// size in whole GB (a registered image may have said less).
+    /// </summary>
+    public Task ActivateImportAsync(WriteScope tx, string imageId, long now, CancellationToken ct) =>
+        tx.ExecuteAsync(
+            """
+            UPDATE images SET status = 'active', active_at = @now, updated_at = @now,
+                              min_disk = CASE WHEN min_disk * 1073741824 >= virtual_size THEN min_disk ELSE (virtual_size + 1073741823) / 1073741824 END
+            WHERE id = @imageId AND status IN ('queued', 'saving') AND manifest_id IS NOT NULL
+            """, new { imageId, now }, ct);
 
     /// <summary>
     /// saving → active for an uploaded file: its size, checksum and manifest; a server's system disk must hold the whole

@@ -246,7 +246,7 @@ public static class ImageUploadEndpoints
     }
 
     /// <summary>Reads until <paramref name="buffer"/> is full or the body ends, so sparse blocks stay aligned.</summary>
-    private static async Task<int> FillAsync(Stream body, Memory<byte> buffer, CancellationToken ct)
+    internal static async Task<int> FillAsync(Stream body, Memory<byte> buffer, CancellationToken ct)
     {
         var filled = 0;
         while (filled < buffer.Length)
@@ -258,7 +258,7 @@ public static class ImageUploadEndpoints
         return filled;
     }
 
-    private static async Task WriteSparseAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, ReadOnlyMemory<byte> data, long offset,
+    internal static async Task WriteSparseAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, ReadOnlyMemory<byte> data, long offset,
         CancellationToken ct)
     {
         for (var at = 0; at < data.Length; at += SparseBlock)

@@ -163,6 +163,12 @@ public sealed class VpcStore(Database db)
         tx.QuerySingleOrDefaultAsync<string>(
             "SELECT id FROM security_groups WHERE project_id = @projectId AND name = 'default' ORDER BY created_at LIMIT 1", new { projectId }, ct);
 
+    /// <summary>The project's security groups whose id or name is <paramref name="idOrName"/> (Nova names a group either way).</summary>
+    public async Task<IReadOnlyList<SecurityGroupRow>> FindSecurityGroupsAsync(WriteScope tx, string projectId, string idOrName, CancellationToken ct) =>
+        await tx.QueryAsync<SecurityGroupRow>(
+            $"SELECT {SecurityGroupRow.Columns} FROM security_groups WHERE project_id = @projectId AND (id = @idOrName OR name = @idOrName)",
+            new { projectId, idOrName }, ct);
+
     /// <summary>Names of the project's security groups among <paramref name="groupIds"/>, by id.</summary>
     public async Task<IReadOnlyDictionary<string, string>> GetSecurityGroupNamesAsync(string projectId, IReadOnlyCollection<string> groupIds,
         CancellationToken ct) =>
@@ -229,6 +235,13 @@ public sealed class VpcStore(Database db)
             WHERE p.project_id = @projectId AND p.device_id IN @deviceIds
             ORDER BY p.is_primary DESC, p.created_at, p.id
             """, new { projectId, deviceIds }, ct);
+
+    /// <summary>A server's ports (NICs) with their security groups (a JSON array of ids), in the write's view.</summary>
+    public async Task<IReadOnlyList<(string Id, string SecurityGroupIds)>> GetPortGroupsOfDeviceAsync(WriteScope tx, string projectId,
+        string deviceId, CancellationToken ct) =>
+        await tx.QueryAsync<(string Id, string SecurityGroupIds)>(
+            "SELECT id, security_group_ids FROM ports WHERE project_id = @projectId AND device_id = @deviceId ORDER BY is_primary DESC, created_at, id",
+            new { projectId, deviceId }, ct);
 
     public Task<PortRow?> GetPortAsync(WriteScope tx, string projectId, string portId, CancellationToken ct) =>
         tx.QuerySingleOrDefaultAsync<PortRow>($"{PortRow.Select} WHERE p.id = @portId AND p.project_id = @projectId", new { portId, projectId }, ct);

@@ -182,8 +182,9 @@ public sealed class DiskImageTests(ServiceFixture fixture) : IClassFixture<Servi
         (await client.PostAsync(ActionPath, new { name = "x", volume_id = server.SystemVolumeId, os_version = "CentOS 7.9 64bit" })).ExpectImsError(400, "IMG.0006");
         (await client.PostAsync(ActionPath, new { name = "x", volume_id = Guid.NewGuid().ToString(), os_version = "CentOS 7.9 64bit" })).ExpectImsError(400, "IMG.0120");
         (await client.PostAsync(ActionPath, new { name = "x", volume_id = loose, os_version = "CentOS 7.9 64bit", type = "Other" })).ExpectImsError(400, "IMG.0024");
-        (await client.PostAsync(ActionPath, new { name = "x", image_url = "bucket:disk.qcow2", min_disk = 40 })).ExpectImsError(400, "IMG.0105");
-        (await client.PostAsync(ActionPath, new { name = "x", image_url = "bucket:disk.iso", min_disk = 40, type = "IsoImage" })).ExpectImsError(400, "IMG.0105");
+        (await client.PostAsync(ActionPath, new { name = "x", image_url = "no-such-bucket:disk.qcow2", min_disk = 40 })).ExpectImsError(400, "IMG.0069");
+        (await client.PostAsync(ActionPath, new { name = "x", image_url = "no-such-bucket:disk.iso", min_disk = 40, type = "IsoImage", os_version = "CentOS 7.9 64bit" }))
+            .ExpectImsError(400, "IMG.0069");
         (await client.PostAsync(ActionPath, new { name = "x", instance_id = server.Id, data_images = new[] { new { name = "d", volume_id = other.DataVolumes[0].Id } } }))
             .ExpectImsError(400, "IMG.0140");
         (await client.PostAsync(ActionPath, new { name = "x", instance_id = server.Id, data_images = new[] { new { name = "d", volume_id = loose } } }))

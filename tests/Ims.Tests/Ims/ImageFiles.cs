@@ -86,7 +86,7 @@ public static class ImageFiles
 
     public static DataPlaneStore DataPlane(TestService service) => service.App.Services.GetRequiredService<DataPlaneStore>();
 
-    private static async Task RunAsync(string program, params string[] args)
+    public static async Task RunAsync(string program, params string[] args)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var arg in args) start.ArgumentList.Add(arg);

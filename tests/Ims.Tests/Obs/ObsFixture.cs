@@ -13,10 +13,13 @@ public sealed class ObsFixture : IAsyncLifetime
     public int Port { get; private set; }
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => StartAsync();
+
+    /// <summary>Starts the service with <paramref name="extra"/> settings besides the bucket API's listener.</summary>
+    public async Task StartAsync(params string[] extra)
     {
         Port = FreePort();
-        Service = await TestService.StartAsync(null, null, $"--Ims:Obs:Urls={Endpoint}");
+        Service = await TestService.StartAsync(null, null, [$"--Ims:Obs:Urls={Endpoint}", .. extra]);
     }
 
     public async Task DisposeAsync() => await Service.DisposeAsync();
