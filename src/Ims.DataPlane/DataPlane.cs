@@ -602,6 +602,48 @@ public sealed class DataPlane : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes the disk a manifest names to <paramref name="destination"/> as an image file of <paramref name="format"/>:
+    /// the disk is read out as a sparse raw file next to it (zeros left as holes) and, for any other format, converted by
+    /// qemu-img, which makes a file the format's own tools read (VHD at the disk's exact size, not rounded to a CHS
+    /// geometry). A damaged or missing chunk throws <see cref="DamagedChunkException"/>; a destination that exists is
+    /// replaced. Nothing but <paramref name="destination"/> is left behind, whatever happens.
+    /// </summary>
+    public Task ExportAsync(string manifestId, DiskFormat format, string destination, CancellationToken ct) =>
+        StorageFullException.Translate(() => ExportCoreAsync(manifestId, format, destination, ct));
+
+    private async Task ExportCoreAsync(string manifestId, DiskFormat format, string destination, CancellationToken ct)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(destination);
+        var size = manifests.Read(manifestId).DiskSize;
+        var raw = format is DiskFormat.Raw or DiskFormat.Iso ? destination : destination + ".raw";
+        try
+        {
+            using (var file = File.OpenHandle(raw, FileMode.Create, FileAccess.Write))
+            {
+                RandomAccess.SetLength(file, 0);
+                long at = 0;
+                await ReadManifestAsync(manifestId, 0, size, (bytes, _) =>
+                {
+                    SparseFile.WriteSkippingZeroBlocks(file, bytes.Span, at);
+                    at += bytes.Length;
+                    return ValueTask.CompletedTask;
+                }, ct).ConfigureAwait(false);
+                RandomAccess.SetLength(file, size);
+            }
+            if (raw != destination) await ImageFormats.ConvertFromRawAsync(raw, format, destination, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            File.Delete(destination);
+            throw;
+        }
+        finally
+        {
+            if (raw != destination) File.Delete(raw);
+        }
+    }
+
     private async Task<IManifestLease> ImportRawAsync(string path, CancellationToken ct)
     {
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);

@@ -133,6 +133,14 @@ internal static class ImageFormats
     public static Task ConvertToRawAsync(string source, DiskFormat format, string rawDestination, CancellationToken ct) =>
         RunAsync(["convert", "-q", "-f", QemuFormat(format), "-O", "raw", "-S", "4k", source, rawDestination], source, rawDestination, format, ct);
 
+    /// <summary>
+    /// Converts a raw disk into <paramref name="format"/>. VHD is written with <c>force_size</c>: qemu would otherwise
+    /// round the disk up to a cylinder/head/sector geometry, and the file would not give back the same disk.
+    /// </summary>
+    public static Task ConvertFromRawAsync(string raw, DiskFormat format, string destination, CancellationToken ct) =>
+        RunAsync(["convert", "-q", "-f", "raw", "-O", QemuFormat(format), .. format == DiskFormat.Vhd ? new[] { "-o", "force_size=on" } : [],
+            raw, destination], raw, destination, format, ct);
+
     /// <summary>Runs qemu-img and returns its standard output; a failure is the image's fault (<see cref="InvalidDiskImageException"/>).</summary>
     private static async Task<string> RunAsync(string[] arguments, string source, string? destination, DiskFormat format, CancellationToken ct)
     {

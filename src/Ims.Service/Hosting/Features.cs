@@ -35,6 +35,7 @@ internal static class Features
         services.AddSingleton<JobHandler, SystemImageFromVolumeJob>();
         services.AddSingleton<JobHandler, DataImagesFromVolumesJob>();
         services.AddSingleton<JobHandler, CopyImageInRegionJob>();
+        services.AddSingleton<JobHandler, ExportImageJob>();
         services.AddSingleton<JobHandler, SystemImageImportJob>();
         services.AddSingleton<JobHandler, DataImageImportJob>();
         services.AddSingleton<JobHandler, RegisterImageFileJob>();

@@ -8,8 +8,10 @@ using Ims.Service.Eps;
 using Ims.Service.Hosting;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
+using Ims.Service.Obs;
 using Ims.Service.Storage;
 using Microsoft.Extensions.Options;
+using DiskFormat = Ims.DataPlane.DiskFormat;
 
 namespace Ims.Service.Ims;
 
@@ -17,15 +19,21 @@ namespace Ims.Service.Ims;
 /// Replication and export (spec §4.6, §4.7). Bodies are checked first, with IMS codes, then the image. Whole images are
 /// never exported (<c>IMG.0128</c>) nor replicated within a region (<c>IMG.0130</c>); across regions (Huawei) their
 /// backup is replicated into a vault of the target region's project and registered there. System and data disk images
-/// are copied within the region (<see cref="CopyImageInRegionJob"/>) and across (the copy names the same content); there
-/// is no OBS, so exports are refused with <c>IMG.0105</c>.
+/// are copied within the region (<see cref="CopyImageInRegionJob"/>) and across (the copy names the same content), and
+/// exported to a bucket (<see cref="ExportImageJob"/>).
 /// </summary>
 public static partial class ImageCopyEndpoints
 {
     /// <summary>Huawei: "a maximum of five private images can be replicated at a time" per tenant.</summary>
     public const int ConcurrentCrossRegionCopies = 5;
 
-    private static readonly string[] ExportFormats = ["qcow2", "vhd", "zvhd", "vmdk"];
+    /// <summary>The export formats a public tool writes (qemu-img): the reference's four but Huawei's own <c>zvhd</c>.</summary>
+    private static readonly Dictionary<string, DiskFormat> ExportFormats = new(StringComparer.Ordinal)
+    {
+        ["qcow2"] = DiskFormat.Qcow2,
+        ["vhd"] = DiskFormat.Vhd,
+        ["vmdk"] = DiskFormat.Vmdk,
+    };
 
     public static IEndpointRouteBuilder MapImageCopies(this IEndpointRouteBuilder app)
     {
@@ -113,21 +121,79 @@ public static partial class ImageCopyEndpoints
         SourceBackupShared = false,
     };
 
-    /// <summary><c>POST /v1/cloudimages/{image_id}/file</c> (export to OBS).</summary>
-    private static async Task<IResult> ExportImage(string image_id, HttpContext http, Caller caller, ImageStore images)
+    /// <summary>
+    /// <c>POST /v1/cloudimages/{image_id}/file</c> (and its v2.1 twin): exports a system or data disk image to
+    /// <c>bucket:object</c> as a job (<see cref="ExportImageJob"/>). The body first, then the image (<see cref="ExportRefusal"/>),
+    /// then the bucket; one export of an image at a time (<c>IMG.0148</c>).
+    /// </summary>
+    private static async Task<IResult> ExportImage(string image_id, HttpContext http, Caller caller, Database db, ImageStore images,
+        IImageFileBuckets buckets, JobQueue jobs)
     {
         var ct = http.RequestAborted;
         var (body, error) = await JsonBody.ReadAsync<ExportRequest>(http, ServiceKind.Ims);
         if (error is not null) return error;
         if (ExportBodyError(body!) is { } bodyError) return bodyError;
+        var quick = body!.IsQuickExport == true;
+        var split = body.BucketUrl!.IndexOf(':', StringComparison.Ordinal);
+        var (bucket, key) = (body.BucketUrl[..split], body.BucketUrl[(split + 1)..]);
 
         var image = await images.GetVisibleAsync(caller.ProjectId, image_id, ct);
         if (image is null) return ImsErrors.ImageNotFound(image_id);
+        var origin = OriginalImageId(image) is { } originalId ? await images.GetLiveAsync(originalId, ct) : null;
+        if (ExportRefusal(image, caller.ProjectId, origin, quick) is { } refusal) return refusal;
+
+        switch (await buckets.CheckWritableAsync(caller.Domain.Id, ProjectRegions.RegionOf(caller.Project), bucket, key, ct))
+        {
+            case BucketFileProblem.BucketInaccessible: return ImsErrors.Of("IMG.0069", $"The bucket {bucket} does not exist or is not the account's.");
+            case BucketFileProblem.OtherRegion: return ImsErrors.Of("IMG.0058");
+            case BucketFileProblem.ObjectExists: return ImsErrors.Of("IMG.0070", $"The object {key} already exists in the bucket {bucket}.");
+        }
+
+        await using var write = await db.BeginWriteAsync(ct);
+        if (await jobs.AnyUnfinishedAsync(write, ExportImageJob.Type, image.Id, ct)) return ImsErrors.Of("IMG.0148");
+        var payload = new ExportImagePayload(image.Id, caller.Domain.Id, bucket, key, quick ? DiskFormat.Raw : ExportFormats[body.FileFormat!]);
+        var jobId = await jobs.EnqueueAsync(write, "ims", ExportImageJob.Type, caller.ProjectId, payload,
+            new JsonObject { ["image_id"] = image.Id }, image.Id, node: null, ct);
+        await write.CommitAsync(ct);
+        return TypedResults.Json(new { job_id = jobId });
+    }
+
+    /// <summary>The public image a system disk image was made from (<c>__originalimagename</c>), if it names one.</summary>
+    private static string? OriginalImageId(ImageRow image)
+    {
+        var properties = JsonNode.Parse(image.Properties) as JsonObject;
+        return properties?["__originalimagename"] is JsonValue value && value.TryGetValue<string>(out var id) && id.Length > 0 ? id : null;
+    }
+
+    /// <summary>Platforms whose public images are charged for their licence: private images made from them stay in the cloud.</summary>
+    private static readonly HashSet<string> LicensedPlatforms = new(["Windows", "SUSE", "RedHat", "Ubuntu", "OracleLinux"], StringComparer.Ordinal);
+
+    /// <summary>The largest image an export takes (the reference: less than 1 TB), and the largest one in a converted format (128 GB).</summary>
+    public const long MaxExportBytes = 1024L * 1024 * 1024 * 1024;
+
+    public const long MaxConvertedExportBytes = 128L * 1024 * 1024 * 1024;
+
+    /// <summary>
+    /// The reference's constraints on the image, in this order: a public image (<c>IMG.0077</c>), a whole image
+    /// (<c>IMG.0128</c>), another tenant's (<c>IMG.0047</c>), not active (<c>IMG.0046</c>), an ISO image or one without
+    /// content (<c>IMG.0071</c>), one made from a licensed public image (<c>IMG.0079</c>), and its size: 1 TB and more
+    /// (<c>IMG.0071</c>), more than 128 GB unless quick (<c>IMG.0160</c>).
+    /// </summary>
+    private static ApiError? ExportRefusal(ImageRow image, string caller, ImageRow? origin, bool quick)
+    {
         if (image.Visibility == "public") return ImsErrors.Of("IMG.0077");
         if (image.WholeImage) return ImsErrors.Of("IMG.0128");
-        if (image.Owner != caller.ProjectId) return ImsErrors.Of("IMG.0047");
-        if (image.Status != "active") return ImsErrors.Of("IMG.0046");
-        return ImsErrors.Of("IMG.0105", "Exporting images is not available in this deployment: it has no OBS to export to.");
+        if (image.Owner != caller) return ImsErrors.Of("IMG.0047", "Only the image's owner can export it; a shared image cannot be exported.");
+        if (image.Status != "active") return ImsErrors.Of("IMG.0046", $"The image is {image.Status}: only an active image can be exported.");
+        if (image.DiskFormat == "iso") return ImsErrors.Of("IMG.0071", "Images made from ISO files cannot be exported.");
+        if (image.ManifestId is null) return ImsErrors.Of("IMG.0071", "The image has no disk content to export.");
+        if (origin is { Visibility: "public" } && LicensedPlatforms.Contains(origin.Platform))
+            return ImsErrors.Of("IMG.0079", $"The image was made from the public image {origin.Name}, whose licence does not allow exporting it.");
+        var size = image.VirtualSize ?? image.MinDisk * 1024L * 1024 * 1024;
+        if (size >= MaxExportBytes) return ImsErrors.Of("IMG.0071", "Images of 1 TB or more cannot be exported.");
+        if (size > MaxConvertedExportBytes && !quick)
+            return ImsErrors.Of("IMG.0160", "Images larger than 128 GB can only be exported quickly (is_quick_export).");
+        return null;
     }
 
     /// <summary>
@@ -237,7 +303,7 @@ public static partial class ImageCopyEndpoints
 
     /// <summary>
     /// <c>bucket_url</c> is <c>bucket:file</c> with an OBS bucket name; <c>file_format</c> one of four formats, and
-    /// absent with <c>is_quick_export</c> (a quick export is always ZVHD2).
+    /// absent with <c>is_quick_export</c> (a quick export is the raw disk here; the real service writes ZVHD2).
     /// </summary>
     private static ApiError? ExportBodyError(ExportRequest body)
     {
@@ -255,10 +321,12 @@ public static partial class ImageCopyEndpoints
         {
             return string.IsNullOrEmpty(body.FileFormat)
                 ? null
-                : ImsErrors.Of("IMG.0001", "file_format cannot be given with is_quick_export: a quick export is always ZVHD2.");
+                : ImsErrors.Of("IMG.0001", "file_format cannot be given with is_quick_export: a quick export writes the disk as it is.");
         }
         if (string.IsNullOrEmpty(body.FileFormat)) return ImsErrors.Of("IMG.0001", "file_format is required: qcow2, vhd, zvhd or vmdk.");
-        return ExportFormats.Contains(body.FileFormat, StringComparer.Ordinal) ? null : ImsErrors.Of("IMG.0072");
+        if (body.FileFormat is "zvhd" or "zvhd2")
+            return ImsErrors.Of("IMG.0072", $"Exporting to {body.FileFormat} is not available here: it is Huawei's own format, which no public tool writes. Use qcow2, vhd or vmdk.");
+        return ExportFormats.ContainsKey(body.FileFormat) ? null : ImsErrors.Of("IMG.0072");
     }
 
     /// <summary>OBS bucket names: 3 to 63 lowercase letters, digits, hyphens and periods, starting and ending alphanumeric.</summary>

@@ -95,6 +95,19 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions
             new { projectId, jobType }, ct);
     }
 
+    /// <summary>
+    /// Whether a job of <paramref name="jobType"/> on <paramref name="resourceId"/> has not finished (one at a time per
+    /// resource). Takes the (type, resource) lock first, held until the transaction ends, so two requests cannot both
+    /// find none.
+    /// </summary>
+    public async Task<bool> AnyUnfinishedAsync(WriteScope tx, string jobType, string resourceId, CancellationToken ct)
+    {
+        await tx.LockAsync($"unfinished-jobs:{jobType}:{resourceId}", ct);
+        return await tx.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM jobs WHERE resource_id = @resourceId AND job_type = @jobType AND status IN ('INIT', 'RUNNING')",
+            new { resourceId, jobType }, ct) > 0;
+    }
+
     public void Wake() => _wake.Release();
 
     /// <summary>Waits until a job is queued or the poll interval passes.</summary>

@@ -96,6 +96,22 @@ public sealed class BucketStore(Database db)
         return replaced;
     }
 
+    /// <summary>
+    /// Stores an object only into a bucket that exists and belongs to <paramref name="domainId"/>, under the bucket's
+    /// lock (a bucket delete takes it too, so the two cannot cross): (false, null) when it does not; else (true, the
+    /// replaced body's file id or null).
+    /// </summary>
+    public async Task<(bool BucketFound, string? Replaced)> PutObjectIntoOwnBucketAsync(string domainId, ObjectRow row, CancellationToken ct)
+    {
+        await using var tx = await db.BeginWriteAsync(ct);
+        await tx.LockAsync($"obs-bucket:{row.Bucket}", ct);
+        var owner = await tx.ExecuteScalarAsync<string>("SELECT domain_id FROM obs_buckets WHERE name = @Bucket", new { row.Bucket }, ct);
+        if (owner != domainId) return (false, null);
+        var replaced = await PutObjectAsync(tx, row, ct);
+        await tx.CommitAsync(ct);
+        return (true, replaced);
+    }
+
     private static async Task<string?> PutObjectAsync(WriteScope tx, ObjectRow row, CancellationToken ct)
     {
         var keyHex = KeyHex(row.ObjectKey);

@@ -80,9 +80,10 @@ public sealed class CopyExportTests(SharingFixture fixture) : IClassFixture<Shar
         var imageId = await SystemImageAsync();
         // An image without content has nothing to copy (disk images get theirs from their job: DiskImageTests copy them).
         (await Alice.PostAsync(CopyPath(imageId), new { name = "copy-1" })).ExpectImsError(400, "IMG.0046");
+        // Nor to export (ExportTests export images with content).
         var export = await Alice.PostAsync(ExportPath(imageId), ExportBody);
-        export.ExpectImsError(400, "IMG.0105");
-        Assert.Contains("not available in this deployment", (string?)export.Json["error"]!["message"], StringComparison.Ordinal);
+        export.ExpectImsError(400, "IMG.0071");
+        Assert.Contains("no disk content", (string?)export.Json["error"]!["message"], StringComparison.Ordinal);
         (await Bob.PostAsync(ExportPath(imageId), ExportBody)).ExpectImsError(404, "IMG.0027");
     }
 

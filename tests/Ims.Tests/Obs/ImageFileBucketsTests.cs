@@ -39,9 +39,9 @@ public sealed class ImageFileBucketsTests(ObsFixture fixture) : IClassFixture<Ob
         Assert.Equal(BucketFileProblem.NoSuchObject, (await Buckets.OpenAsync(AliceDomain, bucket, "in/absent", CancellationToken.None)).Problem);
         Assert.Equal(BucketFileProblem.BucketInaccessible, (await Buckets.OpenAsync(BobDomain, bucket, "in/disk.qcow2", CancellationToken.None)).Problem);
 
-        Assert.Equal(BucketFileProblem.ObjectExists, await Buckets.CheckWritableAsync(AliceDomain, bucket, "in/disk.qcow2", CancellationToken.None));
-        Assert.Equal(BucketFileProblem.BucketInaccessible, await Buckets.CheckWritableAsync(BobDomain, bucket, "out/export.qcow2", CancellationToken.None));
-        Assert.Equal(BucketFileProblem.None, await Buckets.CheckWritableAsync(AliceDomain, bucket, "out/export.qcow2", CancellationToken.None));
+        Assert.Equal(BucketFileProblem.ObjectExists, await Buckets.CheckWritableAsync(AliceDomain, "cn-north-4", bucket, "in/disk.qcow2", CancellationToken.None));
+        Assert.Equal(BucketFileProblem.BucketInaccessible, await Buckets.CheckWritableAsync(BobDomain, "cn-north-4", bucket, "out/export.qcow2", CancellationToken.None));
+        Assert.Equal(BucketFileProblem.None, await Buckets.CheckWritableAsync(AliceDomain, "cn-north-4", bucket, "out/export.qcow2", CancellationToken.None));
 
         await Buckets.WriteAsync(AliceDomain, bucket, "out/export.qcow2", new MemoryStream(content), CancellationToken.None);
         using var exported = await s3.GetObjectAsync(bucket, "out/export.qcow2");
@@ -49,5 +49,29 @@ public sealed class ImageFileBucketsTests(ObsFixture fixture) : IClassFixture<Ob
         await exported.ResponseStream.CopyToAsync(back);
         Assert.Equal(content, back.ToArray());
         Assert.Equal($"\"{Convert.ToHexStringLower(MD5.HashData(content))}\"", exported.ETag);
+    }
+
+    [Fact]
+    public async Task A_write_that_fails_half_way_or_outlives_its_bucket_leaves_no_object_and_no_file()
+    {
+        using var s3 = fixture.S3(TestAccounts.Alice);
+        var bucket = ObsFixture.NewBucketName();
+        await s3.PutBucketAsync(bucket);
+        var objectFiles = Path.Combine(fixture.Service.DataDir, "obs");
+        var filesBefore = Directory.GetFiles(objectFiles, "*", SearchOption.AllDirectories).Length;
+
+        var broken = new FailingStream(RandomNumberGenerator.GetBytes(3_000_000), failAfter: 2_000_000);
+        await Assert.ThrowsAsync<IOException>(() => Buckets.WriteAsync(AliceDomain, bucket, "out/broken.qcow2", broken, CancellationToken.None));
+        Assert.Empty((await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket })).S3Objects ?? []);
+        Assert.Equal(filesBefore, Directory.GetFiles(objectFiles, "*", SearchOption.AllDirectories).Length);
+
+        // The bucket went away while the body was being written (another account's bucket is refused alike).
+        await s3.DeleteBucketAsync(bucket);
+        var gone = await Assert.ThrowsAsync<BucketFileException>(() =>
+            Buckets.WriteAsync(AliceDomain, bucket, "out/late.qcow2", new MemoryStream(new byte[1000]), CancellationToken.None));
+        Assert.Equal(BucketFileProblem.BucketInaccessible, gone.Problem);
+        Assert.Equal(filesBefore, Directory.GetFiles(objectFiles, "*", SearchOption.AllDirectories).Length);
+        var head = await Assert.ThrowsAsync<Amazon.S3.AmazonS3Exception>(() => s3.GetObjectMetadataAsync(bucket, "out/late.qcow2"));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, head.StatusCode);
     }
 }
