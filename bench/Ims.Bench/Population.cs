@@ -22,12 +22,13 @@ internal static class Population
             .Select(n => CreateServerAsync(api, network, $"bench-ecs-{n:D3}", dataDiskGb: null, ct)));
         progress($"{servers} servers are ACTIVE");
 
+        // Vault capacity is enforced: the largest size CBR allows holds every backup (each counts its server's disks in full).
         var vault = await api.PostAsync($"/v3/{pid}/vaults", new
         {
             vault = new
             {
                 name = "bench-vault",
-                billing = new { object_type = "server", consistent_level = "crash_consistent", protect_type = "backup", size = 10_000, is_multi_az = false },
+                billing = new { object_type = "server", consistent_level = "crash_consistent", protect_type = "backup", size = 10_485_760, is_multi_az = false },
                 auto_expand = false,
                 auto_bind = false,
                 locked = false,

@@ -247,16 +247,16 @@ public sealed class BackupStore(Database db)
             """
             INSERT INTO backups (id, project_id, service, checkpoint_id, vault_id, resource_id, resource_type, resource_name,
                                  resource_az, resource_size, name, description, status, incremental, os_type, image_id,
-                                 san_policy, enterprise_project_id, created_at, updated_at)
+                                 san_policy, enterprise_project_id, created_at, updated_at, policy_id)
             VALUES (@BackupId, @ProjectId, @Service, @CheckpointId, @VaultId, @ServerId, 'OS::Cinder::Volume', @resourceName,
                     @resourceAz, @resourceSize, @Name, @Description, 'protecting', @incremental, NULL, NULL,
-                    NULL, '0', @now, @now)
+                    NULL, '0', @now, @now, @PolicyId)
             """,
             new
             {
                 start.BackupId, start.ProjectId, start.Service, start.CheckpointId, start.VaultId, start.ServerId, resourceName = disk.Name,
                 resourceAz = disk.AvailabilityZone, resourceSize = disk.SizeGb, start.Name, start.Description,
-                incremental = start.Incremental ? 1 : 0, now,
+                incremental = start.Incremental ? 1 : 0, now, start.PolicyId,
             }, ct);
 
     /// <summary>
@@ -344,14 +344,23 @@ public sealed class BackupStore(Database db)
 
     /// <summary>
     /// The one definition of what occupies a vault's capacity: its backups that are not in error, those still being
-    /// captured included (their space is taken from the moment they start). Vault resizing, replication into a vault
-    /// and the vault's <c>used</c> all count this.
+    /// captured included (their space is taken from the moment they start), each counted at its resource's size.
+    /// Checkpoints (CBR requests and policy runs), whole images taken into a vault, replication into a vault, vault
+    /// resizing and the vault's <c>used</c> all count this.
     /// </summary>
     private const string OccupiesVault = "status <> 'error'";
 
-    /// <summary>GB of the vault's capacity its backups occupy (see <see cref="OccupiesVault"/>).</summary>
-    public async Task<long> UsedGbAsync(WriteScope tx, string vaultId, CancellationToken ct) =>
-        await tx.ExecuteScalarAsync<long>($"SELECT COALESCE(SUM(resource_size), 0) FROM backups WHERE vault_id = @vaultId AND {OccupiesVault}", new { vaultId }, ct);
+    /// <summary>
+    /// GB of the vault's capacity its backups occupy (see <see cref="OccupiesVault"/>). The answer decides whether a
+    /// backup may start or the vault may shrink, so it takes the vault's capacity lock first, held until the transaction
+    /// ends: two checkpoints of one vault at once on PostgreSQL cannot both take its last free space.
+    /// </summary>
+    public async Task<long> UsedGbAsync(WriteScope tx, string vaultId, CancellationToken ct)
+    {
+        await tx.LockAsync($"vault-capacity:{vaultId}", ct);
+        return await tx.ExecuteScalarAsync<long>(
+            $"SELECT COALESCE(SUM(resource_size), 0) FROM backups WHERE vault_id = @vaultId AND {OccupiesVault}", new { vaultId }, ct);
+    }
 
     /// <summary>Per resource of the vaults: how many backups occupy the vault and their GB (see <see cref="OccupiesVault"/>).</summary>
     public async Task<IReadOnlyList<VaultUsage>> UsageByResourceAsync(IReadOnlyCollection<string> vaultIds, CancellationToken ct) =>

@@ -61,7 +61,7 @@ public static class CbrBackupEndpoints
             .ToDictionary(r => r.ResourceId, StringComparer.Ordinal);
 
         var skipped = new List<SkippedResourceWire>();
-        var targets = new List<(VaultResourceRow Member, List<string> Excludes)>();
+        var targets = new List<(VaultResourceRow Member, List<string> Excludes, long SizeGb)>();
         foreach (var (id, _, excludes) in requested.Count > 0
                      ? requested
                      : members.Values.Where(m => m.ResourceType == resourceType).Select(m => (m.ResourceId, resourceType, new List<string>())))
@@ -75,7 +75,7 @@ public static class CbrBackupEndpoints
             if (resourceType == Vaults.VolumeType)
             {
                 if (await DiskSkipAsync(write, volumes, caller.ProjectId, member, ct) is { } diskSkip) skipped.Add(diskSkip);
-                else targets.Add((member, []));
+                else targets.Add((member, [], member.Size));
                 continue;
             }
             var check = await capture.CheckServerAsync(write, caller.ProjectId, id, ct);
@@ -85,10 +85,13 @@ public static class CbrBackupEndpoints
                 continue;
             }
             var vaultExcludes = JsonSerializer.Deserialize<List<string>>(member.ExcludeVolumes) ?? [];
-            targets.Add((member, [.. vaultExcludes.Union(excludes, StringComparer.Ordinal)]));
+            targets.Add((member, [.. vaultExcludes.Union(excludes, StringComparer.Ordinal)], check.TotalSizeGb));
         }
         if (targets.Count == 0)
             return CbrErrors.NothingToBackUp(skipped.Count > 0 ? skipped[0].Reason : $"The vault has no {(resourceType == Vaults.VolumeType ? "disk" : "server")}.");
+        // Each backup occupies its resource's size from the moment it starts, so all of them must fit now.
+        var room = await Vaults.CheckRoomAsync(write, backups, vault, targets.Sum(t => t.SizeGb), ct);
+        if (!room.Fits) return room.Refusal;
 
         var checkpointId = Ids.NewUuid();
         var backupName = parameters.Name ?? $"manualbk_{Ids.NewHex32()[..4]}";
@@ -105,7 +108,7 @@ public static class CbrBackupEndpoints
         }, ct);
         var excludesByBackup = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         string? firstServer = null;
-        foreach (var (member, excludes) in targets)
+        foreach (var (member, excludes, _) in targets)
         {
             var backupId = Ids.NewUuid();
             var start = new BackupStart
@@ -134,7 +137,14 @@ public static class CbrBackupEndpoints
         // The captures run where the disks are: the node hosting the first server (servers on several nodes in one
         // checkpoint are not split across nodes).
         await jobs.EnqueueAsync(write, "cbr", JobType, caller.ProjectId, new CheckpointJobPayload(checkpointId, excludesByBackup),
-            new JsonObject { ["checkpoint_id"] = checkpointId }, checkpointId,
+            // What the checkpoint's backup operation log shows (CbrOperationLogEndpoints).
+            new JsonObject
+            {
+                ["checkpoint_id"] = checkpointId,
+                ["vault_id"] = vault.Id,
+                ["vault_name"] = vault.Name,
+                ["provider_id"] = Vaults.ProviderIdOf(vault.ObjectType),
+            }, checkpointId,
             resourceType == Vaults.VolumeType
                 ? (await volumes.GetNodesAsync(write, [firstServer!], ct)).FirstOrDefault()
                 : await servers.GetNodeAsync(write, firstServer!, ct), ct);

@@ -30,6 +30,23 @@ public static class CbrErrors
     public static ApiError NothingToBackUp(string detail) =>
         Bad("BackupService.0001", $"No resource is available for backup. {detail}".TrimEnd());
 
+    /// <summary>
+    /// The backups would not fit the vault: CBR's "the used capacity of the vault exceeds the maximum capacity"
+    /// (<c>BackupService.6114</c>). The message says how much is used, needed and allowed, and what to do.
+    /// </summary>
+    public static ApiError VaultFull(string vaultId, long usedGb, long moreGb, long sizeGb) =>
+        Bad(VaultFullCode, VaultFullMessage(vaultId, usedGb, moreGb, sizeGb));
+
+    public const string VaultFullCode = "BackupService.6114";
+
+    public static string VaultFullMessage(string vaultId, long usedGb, long moreGb, long sizeGb) =>
+        $"The used capacity of the vault exceeds the maximum capacity: vault {vaultId} uses {usedGb} GB of {sizeGb} GB and the " +
+        $"backup needs {moreGb} GB more. Expand the vault (billing.size) or delete backups.";
+
+    /// <summary>The project has the most policies of this type CBR allows (<see cref="Policies.PolicyRules.MaxPoliciesPerType"/>).</summary>
+    public static ApiError PolicyLimit(string operationType) =>
+        Bad("BackupService.6001", $"The maximum number of this type of policies has been reached: at most {Policies.PolicyRules.MaxPoliciesPerType} {operationType} policies per project.");
+
     public static ApiError PolicyNotFound(string policyId) =>
         new(ServiceKind.Cbr, StatusCodes.Status404NotFound, "BackupService.6000", $"Policy {policyId} does not exist.");
 

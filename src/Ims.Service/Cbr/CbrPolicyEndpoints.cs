@@ -8,7 +8,7 @@ using Ims.Service.Storage;
 namespace Ims.Service.Cbr;
 
 /// <summary>
-/// CBR backup and replication policies, and applying them to vaults. A backup policy applied to a server vault runs
+/// CBR backup and replication policies, and applying them to vaults. A backup policy applied to a server or disk vault runs
 /// on its schedule (<see cref="PolicyScheduler"/>); a replication policy is kept and shown but never runs (there is no
 /// replication between regions here).
 /// </summary>
@@ -59,7 +59,7 @@ public static class CbrPolicyEndpoints
             UpdatedAt = now.ToUnixTimeMilliseconds(),
         };
         await using var write = await db.BeginWriteAsync(ct);
-        await policies.InsertAsync(write, policy, ct);
+        if (!await policies.TryInsertAsync(write, policy, PolicyRules.MaxPoliciesPerType, ct)) return CbrErrors.PolicyLimit(policy.OperationType);
         await scheduler.RescheduleAsync(write, policy, ct);
         await write.CommitAsync(ct);
         return TypedResults.Json(new { policy = Render(policy, []) });

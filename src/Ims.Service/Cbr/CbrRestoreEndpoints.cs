@@ -14,7 +14,7 @@ namespace Ims.Service.Cbr;
 /// CBR restore: <c>POST /v3/{project_id}/backups/{backup_id}/restore</c> puts a server backup back onto a stopped server
 /// (all its disks, or the <c>mappings</c> given) and a disk backup onto a disk, as a durable job (<c>cbrRestoreBackup</c>)
 /// that writes every disk or none. The backup is <c>restoring</c> meanwhile and <c>available</c> again after; the
-/// operation is pollable as CBR's operation log (<c>GET /v3/{project_id}/operation-logs/{id}</c>, what terraform's
+/// operation is pollable as CBR's operation log (<see cref="CbrOperationLogEndpoints"/>, what terraform's
 /// huaweicloud_cbr_restore polls: <c>waiting</c>, <c>running</c>, <c>success</c>, <c>failed</c>).
 /// </summary>
 public static class CbrRestoreEndpoints
@@ -23,7 +23,6 @@ public static class CbrRestoreEndpoints
     {
         var group = app.MapGroup("/v3/{project_id}").ForService(ServiceKind.Cbr);
         group.MapPost("/backups/{backup_id}/restore", Restore);
-        group.MapGet("/operation-logs/{operation_log_id}", ShowOperationLog);
         return app;
     }
 
@@ -107,53 +106,6 @@ public static class CbrRestoreEndpoints
     }
 
     private static string? FirstGiven(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrEmpty(v));
-
-    /// <summary>CBR's operation log of a restore, read from its job.</summary>
-    private static async Task<IResult> ShowOperationLog(string operation_log_id, HttpContext http, Caller caller, JobQueue jobs)
-    {
-        var job = await jobs.FindAsync(caller.ProjectId, operation_log_id, http.RequestAborted);
-        if (job is null || job.JobType != CbrRestoreJob.Type) return CbrErrors.ResourceNotFound("operation log", operation_log_id);
-        var facts = JsonNode.Parse(job.Entities)!.AsObject();
-        string Fact(string name) => (string?)facts[name] ?? "";
-        var status = job.Status switch
-        {
-            JobStatus.Init => "waiting",
-            JobStatus.Running => "running",
-            JobStatus.Success => "success",
-            _ => "failed",
-        };
-        var log = new JsonObject
-        {
-            ["id"] = job.Id,
-            ["project_id"] = job.ProjectId,
-            ["operation_type"] = "restore",
-            ["status"] = status,
-            ["checkpoint_id"] = Fact("checkpoint_id"),
-            ["provider_id"] = Fact("provider_id"),
-            ["vault_id"] = Fact("vault_id"),
-            ["vault_name"] = Fact("vault_name"),
-            ["policy_id"] = "",
-            ["created_at"] = WireTime.MicrosNoZone(job.BeginTime),
-            ["started_at"] = WireTime.MicrosNoZone(job.BeginTime),
-            ["updated_at"] = WireTime.MicrosNoZone(job.EndTime ?? job.BeginTime),
-            ["ended_at"] = job.EndTime is { } end ? WireTime.MicrosNoZone(end) : "",
-            ["error_info"] = job.Status == JobStatus.Fail
-                ? new JsonObject { ["code"] = job.ErrorCode ?? "", ["message"] = job.FailReason ?? "" }
-                : new JsonObject { ["code"] = "", ["message"] = "" },
-            ["extra_info"] = new JsonObject
-            {
-                ["common"] = new JsonObject { ["progress"] = job.Status == JobStatus.Success ? 100 : 0, ["request_id"] = job.Id },
-                ["restore"] = new JsonObject
-                {
-                    ["backup_id"] = Fact("backup_id"),
-                    ["backup_name"] = Fact("backup_name"),
-                    ["target_resource_id"] = Fact("target_resource_id"),
-                    ["target_resource_name"] = Fact("target_resource_name"),
-                },
-            },
-        };
-        return TypedResults.Json(new JsonObject { ["operation_log"] = log });
-    }
 }
 
 public sealed record RestoreRequest([property: JsonPropertyName("restore")] RestoreBody? Restore);

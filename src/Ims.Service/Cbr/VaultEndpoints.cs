@@ -136,6 +136,7 @@ public static class VaultEndpoints
         if (vault is null) return CbrErrors.VaultNotFound(vault_id);
         if (size is { } newSize)
         {
+            // Under the vault's capacity lock (taken by UsedGbAsync): no checkpoint can start between this check and the commit.
             var usedGb = await backups.UsedGbAsync(write, vault_id, ct);
             if (newSize < usedGb)
                 return new ApiError(ServiceKind.Cbr, StatusCodes.Status400BadRequest, "BackupService.6107",

@@ -63,12 +63,18 @@ public static class Vaults
     };
 
     /// <summary>
-    /// The one capacity rule for the paths that put backups into a vault and enforce its size (whole images taken into a
-    /// vault, cross-region replicas; CBR checkpoints do not enforce it yet): what the vault's backups occupy (<see cref="BackupStore.UsedGbAsync"/>, those being
-    /// captured included) plus <paramref name="moreGb"/> must fit its size.
+    /// The one capacity rule for every path that puts backups into a vault (CBR checkpoints of server and disk vaults,
+    /// policy runs, whole images taken into a vault, cross-region replicas): what the vault's backups occupy
+    /// (<see cref="BackupStore.UsedGbAsync"/>, those being captured included) plus <paramref name="moreGb"/>, the sizes of
+    /// the resources about to be backed up, must fit its size. Call it in the transaction that writes the new backups:
+    /// the vault's capacity lock it takes keeps a concurrent writer out until that commits.
     /// </summary>
+    public static async Task<VaultRoom> CheckRoomAsync(WriteScope tx, BackupStore backups, VaultRow vault, long moreGb, CancellationToken ct) =>
+        new(vault.Id, await backups.UsedGbAsync(tx, vault.Id, ct), moreGb, vault.SizeGb);
+
+    /// <summary><see cref="CheckRoomAsync"/> when only the answer matters (IMS answers its own code).</summary>
     public static async Task<bool> HasRoomAsync(WriteScope tx, BackupStore backups, VaultRow vault, long moreGb, CancellationToken ct) =>
-        await backups.UsedGbAsync(tx, vault.Id, ct) + moreGb <= vault.SizeGb;
+        (await CheckRoomAsync(tx, backups, vault, moreGb, ct)).Fits;
 
     /// <summary>The wire view of vaults, with their resources and backup usage loaded in a few set-based reads.</summary>
     public static async Task<IReadOnlyList<VaultWire>> RenderAsync(VaultStore store, BackupStore backups, IReadOnlyList<VaultRow> vaults,
@@ -140,6 +146,15 @@ public static class Vaults
     public static IReadOnlyList<TagWire> ParseTags(string json) => JsonSerializer.Deserialize<List<TagWire>>(json) ?? [];
 
     public static string SerializeTags(IEnumerable<TagWire> tags) => JsonSerializer.Serialize(tags);
+}
+
+/// <summary>What a vault holds and would hold with <see cref="MoreGb"/> more (GB), against its size.</summary>
+public sealed record VaultRoom(string VaultId, long UsedGb, long MoreGb, long SizeGb)
+{
+    public bool Fits => UsedGb + MoreGb <= SizeGb;
+
+    /// <summary>CBR's refusal (<c>BackupService.6114</c>) for backups that do not fit.</summary>
+    public ApiError Refusal => CbrErrors.VaultFull(VaultId, UsedGb, MoreGb, SizeGb);
 }
 
 /// <summary>The list filters CBR clients send (<c>GET /v3/{project_id}/vaults</c>).</summary>

@@ -27,6 +27,10 @@ public static class CsbsErrors
     public static ApiError TypeNotSupported(string resourceId, string resourceType) =>
         Bad("CSBS.6003", $"Resource ({resourceId}) type ({resourceType}) is not support protection.");
 
+    /// <summary>The project has the most backup policies CSBS allows (<see cref="Policies.PolicyRules.MaxPoliciesPerType"/>).</summary>
+    public static ApiError PolicyLimit() =>
+        Bad("CSBS.0001", $"Service over limit: the number of backup policies has reached the upper limit ({Policies.PolicyRules.MaxPoliciesPerType}).");
+
     /// <summary>
     /// Why a restore is refused, with the API reference's restore codes: the target server does not exist (6000), is not
     /// stopped or is busy (6015), a mapped disk is not attached to it (6014). DECISION: the reference has no code for a

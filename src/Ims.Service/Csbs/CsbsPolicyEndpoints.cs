@@ -70,7 +70,7 @@ public static class CsbsPolicyEndpoints
             CreatedAt = now.ToUnixTimeMilliseconds(),
             UpdatedAt = now.ToUnixTimeMilliseconds(),
         };
-        await policies.InsertAsync(write, policy, ct);
+        if (!await policies.TryInsertAsync(write, policy, PolicyRules.MaxPoliciesPerType, ct)) return CsbsErrors.PolicyLimit();
         await policies.SetResourcesAsync(write, policy.Id, resources, now.ToUnixTimeMilliseconds(), ct);
         await scheduler.RescheduleAsync(write, policy, ct);
         await write.CommitAsync(ct);

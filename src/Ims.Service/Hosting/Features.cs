@@ -106,6 +106,7 @@ internal static class Features
         app.MapCbrVaults();
         app.MapCbrBackups();
         app.MapCbrRestores();
+        app.MapCbrOperationLogs();
         app.MapCbrPolicies();
         app.MapCsbs();
         app.MapCsbsRestores();

@@ -48,6 +48,42 @@ public sealed class JobQueue(Database db, TimeProvider time, IOptions<JobOptions
     }
 
     /// <summary>
+    /// Writes a job that failed before it could start, in the caller's transaction: what a refused piece of scheduled work
+    /// leaves behind so that clients see it as they see any failed job (a policy run's backup of a vault that is full).
+    /// It is never claimed.
+    /// </summary>
+    public async Task<string> RecordRefusedAsync(WriteScope write, string service, string jobType, string projectId, object payload,
+        JsonObject entities, string? resourceId, string code, string reason, CancellationToken ct)
+    {
+        var id = Ids.NewHex32();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        entities["error_code"] = code;
+        entities["error"] = reason;
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO jobs (id, project_id, service, job_type, status, payload, entities, resource_id, run_after, begin_time,
+                              end_time, error_code, fail_reason)
+            VALUES (@id, @projectId, @service, @jobType, 'FAIL', @payload, @entities, @resourceId, @now, @now, @now, @code, @reason)
+            """,
+            new
+            {
+                id, projectId, service, jobType, resourceId, now, code, reason,
+                payload = JsonSerializer.Serialize(payload, PayloadOptions),
+                entities = entities.ToJsonString(),
+            }, write.Transaction, cancellationToken: ct));
+        return id;
+    }
+
+    /// <summary>The project's jobs of the given types, newest first (CBR's operation logs are read from them).</summary>
+    public async Task<IReadOnlyList<JobRow>> ListAsync(string projectId, IReadOnlyCollection<string> jobTypes, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return [.. await connection.QueryAsync<JobRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM jobs WHERE project_id = @projectId AND job_type IN @jobTypes ORDER BY begin_time DESC, id",
+            new { projectId, jobTypes }, cancellationToken: ct))];
+    }
+
+    /// <summary>
     /// The project's jobs of a type that have not finished (to cap how many may run at once). The count decides whether
     /// one more may start, so it takes the (project, type) lock first, held until the transaction ends.
     /// </summary>

@@ -1,7 +1,9 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Ims.Service.Backups;
 using Ims.Service.Cbr;
 using Ims.Service.Ecs;
+using Ims.Service.Evs;
 using Ims.Service.Http;
 using Ims.Service.Jobs;
 using Ims.Service.Storage;
@@ -12,31 +14,43 @@ namespace Ims.Service.Policies;
 public sealed record PolicyCheckpointPayload(string CheckpointId, Dictionary<string, List<string>>? Excludes, string PolicyId);
 
 /// <summary>
+/// What one policy run started: the checkpoints now being captured, and the operation logs (failed jobs) of the vaults
+/// it could not back up because they were full.
+/// </summary>
+public sealed record PolicyRunStarts(IReadOnlyList<string> CheckpointIds, IReadOnlyList<string> RefusedOperationIds);
+
+/// <summary>
 /// Starts the automatic backups of one policy run through <see cref="BackupCapture"/>, as a request would: CBR, one
-/// checkpoint per server vault the policy is applied to, holding every server of the vault that can be backed up now
-/// (its excluded disks left out); CSBS, one checkpoint per server the policy protects. A server that is busy, stopped
-/// in a bad state or gone is left out of this run, as the checkpoint API skips it. Disk vaults are not backed up here
-/// yet (the checkpoint API refuses them too).
+/// checkpoint per vault the policy is applied to, holding every server (server vault) or disk (disk vault) of the vault
+/// that can be backed up now (a server's excluded disks left out); CSBS, one checkpoint per server the policy protects.
+/// A resource that is busy, in a bad state or gone is left out of this run, as the checkpoint API skips it. A vault
+/// whose backups would not fit (<see cref="Vaults.CheckRoomAsync"/>, the rule every path applies) is not backed up: the
+/// run records a failed backup operation log for it (<c>BackupService.6114</c>) and goes on with the other vaults.
 /// </summary>
 public sealed class PolicyBackups(PolicyStore policies, VaultStore vaults, BackupStore backups, BackupCapture capture, JobQueue jobs,
-    ServerStore serverStore)
+    ServerStore serverStore, VolumeStore volumes)
 {
-    public async Task<IReadOnlyList<string>> StartAsync(WriteScope write, PolicyRow policy, CancellationToken ct) =>
-        policy.Service == PolicyServices.Cbr ? await StartCbrAsync(write, policy, ct) : await StartCsbsAsync(write, policy, ct);
+    public async Task<PolicyRunStarts> StartAsync(WriteScope write, PolicyRow policy, CancellationToken ct) =>
+        policy.Service == PolicyServices.Cbr ? await StartCbrAsync(write, policy, ct) : new(await StartCsbsAsync(write, policy, ct), []);
 
-    private async Task<IReadOnlyList<string>> StartCbrAsync(WriteScope write, PolicyRow policy, CancellationToken ct)
+    private async Task<PolicyRunStarts> StartCbrAsync(WriteScope write, PolicyRow policy, CancellationToken ct)
     {
         var started = new List<string>();
+        var refused = new List<string>();
         var fullEvery = policy.ParsedDefinition.FullBackupInterval;
-        foreach (var applied in await policies.GetVaultsAsync(write, [policy.Id], ct))
+        // In id order: each vault's capacity lock is taken in turn, always in the same order.
+        foreach (var applied in (await policies.GetVaultsAsync(write, [policy.Id], ct)).OrderBy(v => v.VaultId, StringComparer.Ordinal))
         {
             var vault = await vaults.GetAsync(write, policy.ProjectId, applied.VaultId, ct);
-            if (vault is null || vault.ObjectType != "server") continue;
-            var servers = new List<VaultResourceRow>();
-            foreach (var member in await vaults.GetResourcesAsync(write, [vault.Id], ct))
-                if (member.ResourceType == Vaults.ServerType && (await capture.CheckServerAsync(write, policy.ProjectId, member.ResourceId, ct)).Ok)
-                    servers.Add(member);
-            if (servers.Count == 0) continue;
+            if (vault is null || vault.ObjectType is not ("server" or "disk")) continue;
+            var targets = await TargetsAsync(write, policy.ProjectId, vault, ct);
+            if (targets.Count == 0) continue;
+            var room = await Vaults.CheckRoomAsync(write, backups, vault, targets.Sum(t => t.SizeGb), ct);
+            if (!room.Fits)
+            {
+                refused.Add(await RecordVaultFullAsync(write, policy, vault, room, ct));
+                continue;
+            }
 
             var checkpointId = Ids.NewUuid();
             var name = AutomaticName();
@@ -50,32 +64,78 @@ public sealed class PolicyBackups(PolicyStore policies, VaultStore vaults, Backu
                 Incremental = true,
             }, ct);
             var excludes = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-            foreach (var server in servers)
+            string? first = null;
+            foreach (var (member, _) in targets)
             {
                 var backupId = Ids.NewUuid();
-                var incremental = await IncrementalAsync(write, PolicyServices.Cbr, vault.Id, server.ResourceId, fullEvery, ct);
-                if (await capture.BeginAsync(write, new BackupStart
-                    {
-                        BackupId = backupId,
-                        ProjectId = policy.ProjectId,
-                        Service = PolicyServices.Cbr,
-                        CheckpointId = checkpointId,
-                        VaultId = vault.Id,
-                        ServerId = server.ResourceId,
-                        Name = name,
-                        Incremental = incremental,
-                        PolicyId = policy.Id,
-                    }, ct))
-                    excludes[backupId] = JsonSerializer.Deserialize<List<string>>(server.ExcludeVolumes) ?? [];
+                var start = new BackupStart
+                {
+                    BackupId = backupId,
+                    ProjectId = policy.ProjectId,
+                    Service = PolicyServices.Cbr,
+                    CheckpointId = checkpointId,
+                    VaultId = vault.Id,
+                    ServerId = member.ResourceId,
+                    Name = name,
+                    Incremental = await IncrementalAsync(write, PolicyServices.Cbr, vault.Id, member.ResourceId, fullEvery, ct),
+                    PolicyId = policy.Id,
+                };
+                var begun = member.ResourceType == Vaults.VolumeType
+                    ? await capture.BeginDiskAsync(write, start, ct)
+                    : await capture.BeginAsync(write, start, ct);
+                if (!begun) continue;
+                excludes[backupId] = member.ResourceType == Vaults.VolumeType ? [] : JsonSerializer.Deserialize<List<string>>(member.ExcludeVolumes) ?? [];
+                first ??= member.ResourceId;
             }
-            // The captures run where the disks are, as for a checkpoint request: the node of the vault's first server.
-            var node = await serverStore.GetNodeAsync(write, servers[0].ResourceId, ct);
+            if (first is null) continue; // the checkpoint stays empty and is not shown (a checkpoint lives as long as a backup)
+            // The captures run where the disks are, as for a checkpoint request: the node of the vault's first resource.
+            var node = vault.ObjectType == "disk"
+                ? (await volumes.GetNodesAsync(write, [first], ct)).FirstOrDefault()
+                : await serverStore.GetNodeAsync(write, first, ct);
             await jobs.EnqueueAsync(write, "cbr", CbrPolicyCheckpointJob.Type, policy.ProjectId,
-                new PolicyCheckpointPayload(checkpointId, excludes, policy.Id), new() { ["checkpoint_id"] = checkpointId }, checkpointId, node, ct);
+                new PolicyCheckpointPayload(checkpointId, excludes, policy.Id), OperationFacts(policy, vault, checkpointId), checkpointId, node, ct);
             started.Add(checkpointId);
         }
-        return started;
+        return new(started, refused);
     }
+
+    /// <summary>The vault's resources that can be backed up now, with the GB each backup will occupy.</summary>
+    private async Task<List<(VaultResourceRow Member, long SizeGb)>> TargetsAsync(WriteScope write, string projectId, VaultRow vault,
+        CancellationToken ct)
+    {
+        var targets = new List<(VaultResourceRow, long)>();
+        foreach (var member in await vaults.GetResourcesAsync(write, [vault.Id], ct))
+        {
+            if (vault.ObjectType == "disk")
+            {
+                if (member.ResourceType != Vaults.VolumeType) continue;
+                var disk = await volumes.GetAsync(write, projectId, member.ResourceId, ct);
+                if (disk?.Status is VolumeStatus.Available or VolumeStatus.InUse) targets.Add((member, disk.SizeGb));
+            }
+            else if (member.ResourceType == Vaults.ServerType && await capture.CheckServerAsync(write, projectId, member.ResourceId, ct) is { Ok: true } server)
+                targets.Add((member, server.TotalSizeGb));
+        }
+        return targets;
+    }
+
+    /// <summary>
+    /// A run's backup of a full vault, as the real service shows it: a failed backup operation log of the policy and
+    /// vault, whose error is the refusal a checkpoint request gets.
+    /// </summary>
+    private Task<string> RecordVaultFullAsync(WriteScope write, PolicyRow policy, VaultRow vault, VaultRoom room, CancellationToken ct) =>
+        jobs.RecordRefusedAsync(write, "cbr", CbrPolicyCheckpointJob.Type, policy.ProjectId,
+            new PolicyCheckpointPayload("", null, policy.Id), OperationFacts(policy, vault, ""), vault.Id,
+            CbrErrors.VaultFullCode, CbrErrors.VaultFullMessage(vault.Id, room.UsedGb, room.MoreGb, room.SizeGb), ct);
+
+    /// <summary>What the backup operation log of a run's checkpoint shows (<c>Cbr/CbrOperationLogs</c>).</summary>
+    private static JsonObject OperationFacts(PolicyRow policy, VaultRow vault, string checkpointId) => new()
+    {
+        ["checkpoint_id"] = checkpointId,
+        ["policy_id"] = policy.Id,
+        ["vault_id"] = vault.Id,
+        ["vault_name"] = vault.Name,
+        ["provider_id"] = Vaults.ProviderIdOf(vault.ObjectType),
+    };
 
     private async Task<IReadOnlyList<string>> StartCsbsAsync(WriteScope write, PolicyRow policy, CancellationToken ct)
     {

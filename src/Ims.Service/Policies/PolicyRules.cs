@@ -23,6 +23,13 @@ public sealed record PolicyDefinitionBody
 /// <summary>The rules of a policy's name and retention definition, common to CBR and CSBS (pure; messages only, codes are the caller's).</summary>
 public static class PolicyRules
 {
+    /// <summary>
+    /// At most this many policies of one service and operation type per project: CBR's documented constraint ("a maximum of
+    /// 32 backup policies", answered with <c>BackupService.6001</c>, "the maximum number of this type of policies"), which
+    /// CSBS gets too (its reference documents the refusal, <c>CSBS.0001</c>, but no number).
+    /// </summary>
+    public const int MaxPoliciesPerType = 32;
+
     public static string? CheckName(string? name) =>
         string.IsNullOrEmpty(name) || name.Length > 64 || !name.All(c => char.IsLetterOrDigit(c) || c is '_' or '-')
             ? "name must be 1 to 64 letters, digits, underscores or hyphens."

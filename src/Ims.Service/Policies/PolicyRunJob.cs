@@ -58,7 +58,10 @@ public sealed class PolicyRunJob : JobHandler
         if (job.Entities["withdrawn"] is not null) return;
         var policy = await _policies.GetAsync(write, job.Payload<PolicyRunPayload>().PolicyId, ct);
         if (policy is null) return;
-        var checkpoints = await _backups.StartAsync(write, policy, ct);
-        job.Entities["checkpoint_ids"] = new JsonArray([.. checkpoints.Select(id => (JsonNode)id)]);
+        var starts = await _backups.StartAsync(write, policy, ct);
+        job.Entities["checkpoint_ids"] = new JsonArray([.. starts.CheckpointIds.Select(id => (JsonNode)id)]);
+        // A full vault fails its own backup operation, not the run: the schedule and the other vaults go on.
+        if (starts.RefusedOperationIds.Count > 0)
+            job.Entities["failed_operation_log_ids"] = new JsonArray([.. starts.RefusedOperationIds.Select(id => (JsonNode)id)]);
     }
 }

@@ -114,7 +114,23 @@ public sealed class PolicyStore(Database db)
     /// <summary>Takes the policy's lock until the transaction ends: its runs are scheduled and withdrawn under it.</summary>
     public Task LockAsync(WriteScope tx, string policyId, CancellationToken ct) => tx.LockAsync($"policy:{policyId}", ct);
 
-    public Task InsertAsync(WriteScope tx, PolicyRow policy, CancellationToken ct) =>
+    /// <summary>
+    /// Writes the policy unless its project already has <paramref name="limit"/> policies of its service and operation
+    /// type (then false, nothing written). The count and the insert run under the (project, service, type) lock, so
+    /// concurrent creations on PostgreSQL cannot pass the limit together.
+    /// </summary>
+    public async Task<bool> TryInsertAsync(WriteScope tx, PolicyRow policy, int limit, CancellationToken ct)
+    {
+        await tx.LockAsync($"policy-count:{policy.ProjectId}:{policy.Service}:{policy.OperationType}", ct);
+        var count = await tx.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM backup_policies WHERE project_id = @ProjectId AND service = @Service AND operation_type = @OperationType",
+            policy, ct);
+        if (count >= limit) return false;
+        await InsertAsync(tx, policy, ct);
+        return true;
+    }
+
+    private Task InsertAsync(WriteScope tx, PolicyRow policy, CancellationToken ct) =>
         tx.ExecuteAsync(
             """
             INSERT INTO backup_policies (id, project_id, service, name, description, operation_type, enabled, definition, patterns,

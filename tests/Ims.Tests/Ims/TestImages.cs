@@ -30,7 +30,9 @@ public static class TestImages
         var (serverId, vaultId) = await Sources.GetOrAdd($"{service.BaseAddress}|{client.ProjectId}", _ => new(async () =>
         {
             var server = await TestServers.CreateAsync(service, client, 10);
-            return (server.Id, await Cbr.CreateVaultAsync(client, 200, server.Id));
+            // Vault capacity is enforced and every image takes a fresh 50 GB backup that stays under it: room for 2,000
+            // (a test class makes dozens; 200 GB held four).
+            return (server.Id, await Cbr.CreateVaultAsync(client, 100_000, server.Id));
         })).Value;
         var checkpoint = await Cbr.CreateCheckpointAsync(client, vaultId, serverId);
         var checkpointId = (string)checkpoint["id"]!;

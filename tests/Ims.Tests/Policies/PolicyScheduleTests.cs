@@ -2,6 +2,7 @@ using Dapper;
 using Ims.Service.Policies;
 using Ims.Service.Storage;
 using Ims.Tests.Backups;
+using Ims.Tests.DataPlane;
 using Ims.Tests.Ims;
 using Ims.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -75,6 +76,90 @@ public sealed class PolicyScheduleTests : IAsyncLifetime
 
         // The next run waits for Monday 14:00 of the next week, and it is the only one waiting.
         Assert.Equal([Monday.AddDays(7).AddHours(14).ToUnixTimeMilliseconds()], await PendingRunsAsync(policyId));
+    }
+
+    [Fact]
+    public async Task A_week_of_a_daily_policy_on_a_disk_vault_backs_up_the_disk_each_day_keeps_three_and_each_holds_that_day_s_bytes()
+    {
+        var diskId = await Servers.CreateVolumeAsync(Alice, size: 10);
+        var vaultId = (string)(await Alice.PostAsync($"/v3/{Alice.ProjectId}/vaults", Cbr.VaultBody(Cbr.NewName(), 40, "disk",
+            [new { type = "OS::Cinder::Volume", id = diskId, extra_info = new { } }]))).Expect(200)["vault"]["id"]!;
+        var policyId = await PolicyCalls.CreateAsync(Alice, ["FREQ=DAILY;INTERVAL=1;BYHOUR=03;BYMINUTE=00"], new { max_backups = 3 });
+        await PolicyCalls.AssociateAsync(Alice, vaultId, policyId);
+
+        // Each day at 01:00 the disk gets that day's bytes; the 03:00 run must capture exactly those.
+        static byte[] DayBytes(int day) => DiskBytes.Pattern(700 + day, 8192);
+        var seen = new List<List<string>>();
+        for (var hour = 1; hour <= 7 * 24; hour++)
+        {
+            await AdvanceToAsync(Monday.AddHours(hour));
+            if (hour % 24 == 1) await DiskBytes.WriteAsync(Alice, diskId, 0, DayBytes(hour / 24));
+            var now = (await PolicyCalls.BackupsAsync(Alice, vaultId)).Select(b => b.CreatedAt).ToList();
+            if (seen.Count == 0 || !seen[^1].SequenceEqual(now)) seen.Add(now);
+        }
+
+        var day = Enumerable.Range(0, 7).Select(d => Wire(Monday.AddDays(d).AddHours(3))).ToArray();
+        // One backup per day at 03:00; from Thursday on, each run pruned the oldest, keeping three.
+        Assert.Equal([[], [day[0]], [day[0], day[1]], [day[0], day[1], day[2]], [day[1], day[2], day[3]], [day[2], day[3], day[4]],
+            [day[3], day[4], day[5]], [day[4], day[5], day[6]]], seen);
+        var backups = (await Alice.GetAsync($"/v3/{Alice.ProjectId}/backups?vault_id={vaultId}")).Expect(200)["backups"].AsArray()
+            .OrderBy(b => (string)b!["created_at"]!, StringComparer.Ordinal).ToList();
+        Assert.All(backups, b =>
+        {
+            Assert.Equal("OS::Cinder::Volume", (string?)b!["resource_type"]);
+            Assert.Equal(diskId, (string?)b["resource_id"]);
+            Assert.Equal("available", (string?)b["status"]);
+            Assert.True((bool)b["extend_info"]!["auto_trigger"]!);
+        });
+        Assert.Equal("available", (string?)(await Alice.GetAsync($"/v2/{Alice.ProjectId}/cloudvolumes/{diskId}")).Expect(200)["volume"]["status"]);
+
+        // Each kept backup holds the bytes the disk had at its run: a disk made from it reads them back.
+        foreach (var (backup, n) in backups.Select((b, n) => (b!, n + 4)))
+        {
+            var created = (await Alice.PostAsync($"/v2.1/{Alice.ProjectId}/cloudvolumes", new
+            {
+                volume = new { availability_zone = Servers.Zone, volume_type = "SAS", backup_id = (string)backup["id"]!, name = Servers.UniqueName("frombk") },
+            })).Expect(200);
+            var copyId = (string)(await Alice.WaitForJobSuccessAsync((string)created["job_id"]!))["entities"]!["volume_id"]!;
+            Assert.Equal(DayBytes(n), await DiskBytes.ReadAsync(Alice, copyId, 0, 8192));
+        }
+        Assert.NotEqual(DayBytes(4), DayBytes(5));
+    }
+
+    [Fact]
+    public async Task A_run_that_finds_its_vault_full_records_a_failed_backup_log_and_the_schedule_goes_on_until_the_vault_is_expanded()
+    {
+        var server = await TestServers.CreateAsync(_service, Alice); // 40 GB
+        var vaultId = await Cbr.CreateVaultAsync(Alice, 60, server.Id);
+        var policyId = await PolicyCalls.CreateAsync(Alice, ["FREQ=DAILY;INTERVAL=1;BYHOUR=02;BYMINUTE=00"], new { max_backups = 10 });
+        await PolicyCalls.AssociateAsync(Alice, vaultId, policyId);
+
+        // Monday's run fits (40 of 60 GB); Tuesday's would need 80.
+        await AdvanceToAsync(Monday.AddDays(1).AddHours(3));
+        Assert.Equal([Wire(Monday.AddHours(2))], (await PolicyCalls.BackupsAsync(Alice, vaultId)).Select(b => b.CreatedAt));
+        var logs = $"/v3/{Alice.ProjectId}/operation-logs";
+        var failed = (await Alice.GetAsync($"{logs}?vault_id={vaultId}&status=failed")).Expect(200);
+        Assert.Equal(1, (int)failed["count"]!);
+        var log = failed["operation_logs"]![0]!;
+        Assert.Equal("backup", (string?)log["operation_type"]);
+        Assert.Equal(policyId, (string?)log["policy_id"]);
+        Assert.Equal(vaultId, (string?)log["vault_id"]);
+        Assert.Equal("BackupService.6114", (string?)log["error_info"]!["code"]);
+        Assert.Equal(Wire(Monday.AddDays(1).AddHours(2)), (string?)log["started_at"]);
+        Assert.Equal("failed", (string?)(await Alice.GetAsync($"{logs}/{(string)log["id"]!}")).Expect(200)["operation_log"]["status"]);
+        // Monday's own backup shows as a successful backup log of the policy.
+        var succeeded = (await Alice.GetAsync($"{logs}?vault_id={vaultId}&status=success&operation_type=backup")).Expect(200)["operation_logs"]!.AsArray();
+        Assert.Equal(policyId, (string?)Assert.Single(succeeded)!["policy_id"]);
+        // The scheduler did not stop: Wednesday's run is waiting, and the server is free.
+        Assert.Equal([Monday.AddDays(2).AddHours(2).ToUnixTimeMilliseconds()], await PendingRunsAsync(policyId));
+        Assert.Null(await TestServers.TaskStateAsync(Alice, server.Id));
+
+        // Expanded, the vault takes Wednesday's backup.
+        (await Alice.PutAsync($"/v3/{Alice.ProjectId}/vaults/{vaultId}", new { vault = new { billing = new { size = 80 } } })).Expect(200);
+        await AdvanceToAsync(Monday.AddDays(2).AddHours(3));
+        Assert.Equal([Wire(Monday.AddHours(2)), Wire(Monday.AddDays(2).AddHours(2))],
+            (await PolicyCalls.BackupsAsync(Alice, vaultId)).Select(b => b.CreatedAt));
+        Assert.Equal(1, (int)(await Alice.GetAsync($"{logs}?vault_id={vaultId}&status=failed")).Expect(200)["count"]!);
     }
 
     [Fact]
