@@ -33,6 +33,12 @@ public interface IDataPlaneCoordination
     /// </summary>
     bool SpansProcesses { get; }
 
+    /// <summary>
+    /// The node this process runs as ("" for a process alone on its store). Temporary files in a shared folder carry it, so
+    /// that a node's start or collection removes only its own crash leftovers, never a file another node is writing.
+    /// </summary>
+    string Node { get; }
+
     /// <summary>Registers a running operation.</summary>
     Task<DataPlaneHold> BeginOperationAsync(CancellationToken ct);
 

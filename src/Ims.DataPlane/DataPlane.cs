@@ -190,7 +190,7 @@ public sealed class DataPlane : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(time);
         options = options with { }; // a copy: the options are settable (configuration binds them), the open store's are not
-        var temps = new TempFiles();
+        var temps = new TempFiles(coordination?.Node ?? "");
         // Nothing of this instance is in flight yet: every temporary file is a crash's leftover, wherever it is (the
         // root holds those of config and deletion-epoch, which a killed collection leaves).
         temps.DeleteStale(Path.GetFullPath(options.Root), SearchOption.TopDirectoryOnly);

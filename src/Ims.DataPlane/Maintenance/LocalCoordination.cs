@@ -18,6 +18,8 @@ internal sealed class LocalCoordination(TimeProvider time, DeletionEpoch deletio
 
     public bool SpansProcesses => false;
 
+    public string Node => "";
+
     public Task<DataPlaneHold> BeginOperationAsync(CancellationToken ct) => Task.FromResult(Begin(isOperation: true, []));
 
     public Task<DataPlaneHold> BeginLeaseAsync(IReadOnlyCollection<string> manifestIds, CancellationToken ct) =>

@@ -90,17 +90,21 @@ internal sealed class StoreLayout
 }
 
 /// <summary>
-/// Temporary files this process is writing (named <c>final.tmp-guid</c>); any other temporary file in the store is
-/// left over from a crash and may be deleted.
+/// Temporary files this process is writing (named <c>final.tmp-guid</c>, or <c>final.tmp-node~guid</c> on a store that
+/// several nodes share); any other temporary file of this node, or without a node, is left over from a crash and may be
+/// deleted. Another node's are never touched: in a shared folder they may be that node's restore or capture in progress,
+/// and that node removes its own leftovers when it starts again.
 /// </summary>
-internal sealed class TempFiles
+internal sealed class TempFiles(string node)
 {
     private const string Marker = ".tmp-";
+    private const char NodeEnd = '~';
+    private readonly string prefix = Marker + NodeTag(node);
     private readonly ConcurrentDictionary<string, byte> inFlight = new(StringComparer.Ordinal);
 
     public string Begin(string finalPath)
     {
-        var path = $"{finalPath}{Marker}{Guid.NewGuid():N}";
+        var path = $"{finalPath}{prefix}{Guid.NewGuid():N}";
         inFlight[path] = 0;
         return path;
     }
@@ -109,7 +113,22 @@ internal sealed class TempFiles
 
     public static bool IsTemp(string path) => Path.GetFileName(path).Contains(Marker, StringComparison.Ordinal);
 
-    public bool IsStale(string path) => IsTemp(path) && !inFlight.ContainsKey(path);
+    public bool IsStale(string path) => IsTemp(path) && IsOurs(path) && !inFlight.ContainsKey(path);
+
+    private bool IsOurs(string path)
+    {
+        var name = Path.GetFileName(path);
+        var tag = name[(name.LastIndexOf(Marker, StringComparison.Ordinal) + Marker.Length)..];
+        var end = tag.IndexOf(NodeEnd, StringComparison.Ordinal);
+        return end < 0 || string.Equals(Marker + tag[..(end + 1)], prefix, StringComparison.Ordinal);
+    }
+
+    /// <summary>The node's name as it goes into file names: letters, digits, '-' and '_' only; "" for no node.</summary>
+    private static string NodeTag(string node)
+    {
+        var safe = new string([.. node.Where(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')]);
+        return safe.Length == 0 ? "" : safe + NodeEnd;
+    }
 
     /// <summary>Deletes the stale temporary files under a folder (or only in it); returns how many.</summary>
     public int DeleteStale(string folder, SearchOption depth = SearchOption.AllDirectories)

@@ -37,6 +37,7 @@ public sealed partial class DatabaseCoordination : IDataPlaneCoordination, IDisp
         this.time = time;
         this.lease = lease;
         this.logger = logger;
+        Node = node;
         Owner = $"{node}/{Guid.NewGuid():N}";
         var every = lease / 3;
         renewal = time.CreateTimer(_ => _ = RenewAsync(), null, every, every);
@@ -46,6 +47,8 @@ public sealed partial class DatabaseCoordination : IDataPlaneCoordination, IDisp
     public string Owner { get; }
 
     public bool SpansProcesses => true;
+
+    public string Node { get; }
 
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 

@@ -126,6 +126,34 @@ public sealed class SharedCoordinationTests : IDisposable
         Assert.Equal(await b.HashVolumeAsync("b-disk", None), await a.HashVolumeAsync("a-from-b", None));
     }
 
+    /// <summary>
+    /// A node's start and its collections remove its own crash leftovers only: in a shared folder another node's temporary
+    /// file may be a restore it is writing (a collection once deleted one under a running restore).
+    /// </summary>
+    [Fact]
+    public async Task A_node_removes_its_own_leftover_temporary_files_but_never_the_other_nodes()
+    {
+        var (a, _) = await NodeAsync("node-a");
+        await NodeAsync("node-b");
+        var volumes = Path.Combine(dataDir, "store", "volumes");
+        Directory.CreateDirectory(volumes);
+        var othersRestore = Path.Combine(volumes, $"b-disk.raw.tmp-node-b~{Guid.NewGuid():N}");
+        var ownLeftover = Path.Combine(volumes, $"a-disk.raw.tmp-node-a~{Guid.NewGuid():N}");
+        var untagged = Path.Combine(volumes, $"old-disk.raw.tmp-{Guid.NewGuid():N}");
+        foreach (var path in new[] { othersRestore, ownLeftover, untagged }) await File.WriteAllBytesAsync(path, Random(4096, 5));
+
+        await a.CollectGarbageAsync(Live(), None);
+        Assert.True(File.Exists(othersRestore), "node A deleted node B's temporary file");
+        Assert.False(File.Exists(ownLeftover));
+        Assert.False(File.Exists(untagged));
+
+        var leftover = Path.Combine(volumes, $"a-disk.raw.tmp-node-a~{Guid.NewGuid():N}");
+        await File.WriteAllBytesAsync(leftover, Random(4096, 6));
+        await NodeAsync("node-a"); // node A started again on the same folder
+        Assert.False(File.Exists(leftover));
+        Assert.True(File.Exists(othersRestore), "node A's start deleted node B's temporary file");
+    }
+
     [Fact]
     public async Task A_collection_waits_for_the_other_nodes_chunk_writers_and_holds_new_ones_back()
     {
