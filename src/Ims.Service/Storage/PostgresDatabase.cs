@@ -18,7 +18,23 @@ public sealed class PostgresDatabase : Database, IDisposable
 
     public PostgresDatabase(string connectionString)
     {
-        _source = NpgsqlDataSource.Create(connectionString);
+        _source = NpgsqlDataSource.Create(WithStatementCache(connectionString));
+    }
+
+    /// <summary>
+    /// The service runs a few hundred fixed statements over and over; unless the connection string says otherwise, Npgsql
+    /// prepares each one after its second use on a connection, as SQLite's side keeps its statements prepared, so the
+    /// server stops parsing and planning them per request.
+    /// </summary>
+    private static string WithStatementCache(string connectionString)
+    {
+        // The plain builder knows only the keys the string sets (Npgsql's own answers true for every keyword it knows).
+        var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        bool Given(params string[] keys) => keys.Any(given.ContainsKey);
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!Given("Max Auto Prepare", "MaxAutoPrepare")) builder.MaxAutoPrepare = 512;
+        if (!Given("Auto Prepare Min Usages", "AutoPrepareMinUsages")) builder.AutoPrepareMinUsages = 2;
+        return builder.ConnectionString;
     }
 
     public override string Dialect => "postgres";
