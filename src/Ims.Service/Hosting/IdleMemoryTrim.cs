@@ -19,6 +19,13 @@ public sealed partial class IdleMemoryTrim(TimeProvider time, TrafficCounter tra
     private const long QuietBytes = 4L * 1024 * 1024;
     private const long GrowthBytes = 128L * 1024 * 1024;
 
+    /// <summary>
+    /// Whether to trim now: the last interval was quiet (no connection or request, little allocation) and a burst came
+    /// before it (much allocated, or the process grown, since the last trim).
+    /// </summary>
+    internal static bool ShouldTrim(long allocatedInInterval, bool trafficInInterval, long allocatedSinceTrim, long growthSinceTrim) =>
+        !trafficInInterval && allocatedInInterval < QuietBytes && (allocatedSinceTrim >= BurstBytes || growthSinceTrim >= GrowthBytes);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var atLastTrim = GC.GetTotalAllocatedBytes();
@@ -32,11 +39,11 @@ public sealed partial class IdleMemoryTrim(TimeProvider time, TrafficCounter tra
                 await Task.Delay(Interval, time, stoppingToken);
                 var now = GC.GetTotalAllocatedBytes();
                 var trafficNow = traffic.Seen;
-                var quiet = trafficNow == trafficAtLastLook && now - atLastLook < QuietBytes;
+                var trim = ShouldTrim(now - atLastLook, trafficNow != trafficAtLastLook, now - atLastTrim,
+                    Environment.WorkingSet - sizeAfterTrim);
                 atLastLook = now;
                 trafficAtLastLook = trafficNow;
-                var burst = now - atLastTrim >= BurstBytes || Environment.WorkingSet - sizeAfterTrim >= GrowthBytes;
-                if (!quiet || !burst) continue;
+                if (!trim) continue;
                 var before = Environment.WorkingSet;
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 atLastTrim = atLastLook = GC.GetTotalAllocatedBytes();
