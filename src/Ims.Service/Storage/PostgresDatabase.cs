@@ -28,7 +28,7 @@ public sealed class PostgresDatabase : Database, IDisposable
     /// </summary>
     private static string WithStatementCache(string connectionString)
     {
-        // The plain builder knows only the keys the string sets (Npgsql's own answers true for every keyword it knows).
+        // The plain builder holds exactly the keys the string itself sets.
         var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
         bool Given(params string[] keys) => keys.Any(given.ContainsKey);
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
